@@ -1,0 +1,387 @@
+//! The acceptance rules: what makes a block valid on top of its parent, the
+//! median-time-past rule and the difficulty retarget. Every function here is
+//! pure: the caller supplies the few facts about the parent chain the rules
+//! need ([`ParentInfo`], and one timestamp at retarget heights), so the rules
+//! never see, or need, the whole chain. `docs/FORMAT.md` states each rule.
+
+use std::collections::HashSet;
+
+use super::block::{Block, MAX_BLOCK_BYTES};
+use super::hash::{BlockHash, MerkleNode, Txid};
+use super::header::{BlockHeader, HEADER_VERSION};
+use super::merkle::merkle_root;
+use super::params::ChainParams;
+use super::pow::{Difficulty, MAX_DIFFICULTY};
+
+/// How many previous timestamps the median-time-past rule looks at.
+pub const MEDIAN_TIME_SPAN: usize = 11;
+/// How far ahead of the local clock a block timestamp may be (2 hours).
+pub const MAX_FUTURE_MS: u64 = 2 * 60 * 60 * 1000;
+/// The retarget ratio is clamped to this factor either way (as in Bitcoin).
+pub const MAX_RETARGET_FACTOR: u64 = 4;
+
+/// Why a block is rejected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BlockError {
+    #[error("unsupported block version {0}")]
+    UnsupportedVersion(u32),
+    #[error("block is {size} bytes, over the limit of {max}")]
+    TooLarge { size: usize, max: usize },
+    #[error("wrong height {got}: expected {expected}")]
+    WrongHeight { expected: u64, got: u64 },
+    #[error("previous hash {got} does not match the parent {expected}")]
+    WrongParent { expected: BlockHash, got: BlockHash },
+    #[error("wrong difficulty {got}: the retarget rule requires {expected}")]
+    WrongDifficulty { expected: Difficulty, got: Difficulty },
+    #[error("proof of work too weak: hash {hash} does not start with {difficulty} zero bits")]
+    InsufficientWork { hash: BlockHash, difficulty: Difficulty },
+    #[error("timestamp {timestamp} is not after the median {median} of the previous blocks")]
+    TimestampTooOld { timestamp: u64, median: u64 },
+    #[error("timestamp {timestamp} is more than 2 hours ahead of the local clock ({now})")]
+    TimestampTooNew { timestamp: u64, now: u64 },
+    #[error("Merkle root {header} in the header does not match the transactions ({computed})")]
+    BadMerkleRoot {
+        header: MerkleNode,
+        computed: MerkleNode,
+    },
+    #[error("transaction {0} appears twice in the block")]
+    DuplicateTx(Txid),
+    #[error("transaction {0} is already in the chain")]
+    TxAlreadyInChain(Txid),
+    #[error("invalid genesis block: {0}")]
+    BadGenesis(&'static str),
+    #[error("genesis block {got} differs from this ledger's genesis {expected}")]
+    ForeignGenesis { expected: BlockHash, got: BlockHash },
+}
+
+/// What the rules need to know about the block a new block builds on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParentInfo {
+    pub hash: BlockHash,
+    pub height: u64,
+    /// Median of the timestamps of the parent and up to 10 blocks before it.
+    pub median_time_past: u64,
+    /// The difficulty the child must carry ([`next_difficulty`]).
+    pub next_difficulty: Difficulty,
+}
+
+/// The median of up to [`MEDIAN_TIME_SPAN`] timestamps: the middle element
+/// after sorting, the upper middle one for an even count. `0` for none.
+pub fn median_time(timestamps: &[u64]) -> u64 {
+    let mut v = timestamps.to_vec();
+    v.sort_unstable();
+    v.get(v.len() / 2).copied().unwrap_or(0)
+}
+
+/// True when a block at `height` is the first of a new retarget window.
+pub fn is_retarget_height(params: &ChainParams, height: u64) -> bool {
+    !params.fixed_difficulty && height > 0 && height % params.retarget_window as u64 == 0
+}
+
+/// The new difficulty after a window that took `span_ms` over `window - 1`
+/// block intervals, starting from `old`.
+///
+/// Expected span `e = (window - 1) * interval`; the actual span is clamped
+/// to `[e / 4, 4 e]`. The difficulty moves by `k` bits, the whole number
+/// nearest to `log2(e / actual)` (rounding half away from zero), computed in
+/// integers: up by the largest `k` in `0..=2` with `2 e^2 >= 4^k a^2`, or down
+/// by the largest `k` with `2 a^2 >= 4^k e^2`. The result stays in
+/// `0..=MAX_DIFFICULTY`.
+pub fn retarget(params: &ChainParams, old: Difficulty, span_ms: u64) -> Difficulty {
+    let e = params.target_interval_ms as u128 * (params.retarget_window as u128 - 1);
+    let f = MAX_RETARGET_FACTOR as u128;
+    let a = (span_ms as u128).clamp(e.div_ceil(f).max(1), e * f);
+    let steps = |big: u128, small: u128| (0..=2u32).rev().find(|k| 2 * big * big >= (1u128 << (2 * k)) * small * small).unwrap_or(0);
+    let d = old.0 as i64;
+    let new = if a < e {
+        d + steps(e, a) as i64
+    } else {
+        d - steps(a, e) as i64
+    };
+    Difficulty(new.clamp(0, MAX_DIFFICULTY as i64) as u32)
+}
+
+/// The difficulty a block at `height` (child of `prev`) must carry: the
+/// parent's, except at a retarget height, where it is [`retarget`] of the
+/// parent's difficulty and the span `prev.timestamp - timestamp(height -
+/// window)`. `timestamp_at` reads that one header of the same branch.
+pub fn next_difficulty<E>(
+    params: &ChainParams,
+    prev: &BlockHeader,
+    timestamp_at: impl FnOnce(u64) -> Result<u64, E>,
+) -> Result<Difficulty, E> {
+    let height = prev.height + 1;
+    if !is_retarget_height(params, height) {
+        return Ok(prev.difficulty);
+    }
+    let first = timestamp_at(height - params.retarget_window as u64)?;
+    Ok(retarget(
+        params,
+        prev.difficulty,
+        prev.timestamp.saturating_sub(first),
+    ))
+}
+
+fn check_common(block: &Block, now_ms: u64) -> Result<(), BlockError> {
+    let h = &block.header;
+    if h.version != HEADER_VERSION {
+        return Err(BlockError::UnsupportedVersion(h.version));
+    }
+    let size = block.encoded_len();
+    if size > MAX_BLOCK_BYTES {
+        return Err(BlockError::TooLarge {
+            size,
+            max: MAX_BLOCK_BYTES,
+        });
+    }
+    let hash = h.hash();
+    if !h.difficulty.is_met_by(&hash) {
+        return Err(BlockError::InsufficientWork {
+            hash,
+            difficulty: h.difficulty,
+        });
+    }
+    if h.timestamp > now_ms.saturating_add(MAX_FUTURE_MS) {
+        return Err(BlockError::TimestampTooNew {
+            timestamp: h.timestamp,
+            now: now_ms,
+        });
+    }
+    let txids = block.txids();
+    let computed = merkle_root(&txids);
+    if computed != h.merkle_root {
+        return Err(BlockError::BadMerkleRoot {
+            header: h.merkle_root,
+            computed,
+        });
+    }
+    let mut seen = HashSet::with_capacity(txids.len());
+    for id in txids {
+        if !seen.insert(id) {
+            return Err(BlockError::DuplicateTx(id));
+        }
+    }
+    Ok(())
+}
+
+/// Checks every rule that does not need the store: the block extends
+/// `parent`, carries the required difficulty, meets it, has a timestamp
+/// after the median time past and at most 2 hours ahead of `now_ms`, its
+/// Merkle root matches, it is within the size limit and lists no transaction
+/// twice. Whether a transaction is already in the chain is for the store.
+pub fn check_block(block: &Block, parent: &ParentInfo, now_ms: u64) -> Result<(), BlockError> {
+    let h = &block.header;
+    if h.version != HEADER_VERSION {
+        return Err(BlockError::UnsupportedVersion(h.version));
+    }
+    if h.height != parent.height + 1 {
+        return Err(BlockError::WrongHeight {
+            expected: parent.height + 1,
+            got: h.height,
+        });
+    }
+    if h.prev_hash != parent.hash {
+        return Err(BlockError::WrongParent {
+            expected: parent.hash,
+            got: h.prev_hash,
+        });
+    }
+    if h.difficulty != parent.next_difficulty {
+        return Err(BlockError::WrongDifficulty {
+            expected: parent.next_difficulty,
+            got: h.difficulty,
+        });
+    }
+    if h.timestamp <= parent.median_time_past {
+        return Err(BlockError::TimestampTooOld {
+            timestamp: h.timestamp,
+            median: parent.median_time_past,
+        });
+    }
+    check_common(block, now_ms)
+}
+
+/// Checks a genesis block and returns the parameters it commits to.
+pub fn check_genesis(block: &Block, now_ms: u64) -> Result<ChainParams, BlockError> {
+    let h = &block.header;
+    if h.height != 0 {
+        return Err(BlockError::BadGenesis("height is not 0"));
+    }
+    if h.prev_hash != BlockHash::ZERO {
+        return Err(BlockError::BadGenesis("previous hash is not all zeros"));
+    }
+    let params = block
+        .genesis_params()
+        .ok_or(BlockError::BadGenesis("it does not carry valid chain parameters"))?;
+    if h.difficulty != params.initial_difficulty {
+        return Err(BlockError::WrongDifficulty {
+            expected: params.initial_difficulty,
+            got: h.difficulty,
+        });
+    }
+    check_common(block, now_ms)?;
+    Ok(params)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::consensus::transaction::Transaction;
+
+    fn params(window: u32) -> ChainParams {
+        ChainParams {
+            name: "t".into(),
+            initial_difficulty: Difficulty(4),
+            target_interval_ms: 1000,
+            retarget_window: window,
+            fixed_difficulty: false,
+            salt: [0; 16],
+        }
+    }
+
+    /// Mines by brute force (difficulty is tiny in these tests).
+    fn mine(mut b: Block) -> Block {
+        while !b.header.difficulty.is_met_by(&b.hash()) {
+            b.header.nonce += 1;
+        }
+        b
+    }
+
+    fn child_of(parent: &Block, txs: Vec<Transaction>) -> (Block, ParentInfo) {
+        let info = ParentInfo {
+            hash: parent.hash(),
+            height: parent.header.height,
+            median_time_past: parent.header.timestamp,
+            next_difficulty: parent.header.difficulty,
+        };
+        let ids: Vec<_> = txs.iter().map(Transaction::txid).collect();
+        let header = BlockHeader {
+            version: 1,
+            height: parent.header.height + 1,
+            prev_hash: parent.hash(),
+            merkle_root: merkle_root(&ids),
+            timestamp: parent.header.timestamp + 1,
+            difficulty: parent.header.difficulty,
+            nonce: 0,
+        };
+        (mine(Block { header, txs }), info)
+    }
+
+    const NOW: u64 = 1_000_000;
+
+    #[test]
+    fn median_time_is_the_middle() {
+        assert_eq!(median_time(&[]), 0);
+        assert_eq!(median_time(&[5]), 5);
+        assert_eq!(median_time(&[9, 1]), 9);
+        assert_eq!(median_time(&[3, 1, 2]), 2);
+        assert_eq!(median_time(&[11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1]), 6);
+    }
+
+    #[test]
+    fn retarget_moves_by_rounded_log2_clamped_to_4x() {
+        let p = params(11); // expected span 10 s
+        let d = Difficulty(20);
+        assert_eq!(retarget(&p, d, 10_000), Difficulty(20));
+        assert_eq!(retarget(&p, d, 5_000), Difficulty(21));
+        assert_eq!(retarget(&p, d, 20_000), Difficulty(19));
+        assert_eq!(retarget(&p, d, 2_500), Difficulty(22));
+        assert_eq!(retarget(&p, d, 1), Difficulty(22), "clamped at 4x");
+        assert_eq!(retarget(&p, d, 0), Difficulty(22));
+        assert_eq!(retarget(&p, d, u64::MAX), Difficulty(18), "clamped at 1/4");
+        // Rounding boundary: log2(e/a) = 1/2 at a = e / sqrt(2) = 7071.07.
+        assert_eq!(retarget(&p, d, 7_071), Difficulty(21));
+        assert_eq!(retarget(&p, d, 7_072), Difficulty(20));
+        assert_eq!(retarget(&p, d, 14_142), Difficulty(20));
+        assert_eq!(retarget(&p, d, 14_143), Difficulty(19));
+        assert_eq!(retarget(&p, Difficulty(0), 40_000), Difficulty(0));
+        assert_eq!(retarget(&p, Difficulty(MAX_DIFFICULTY), 1), Difficulty(MAX_DIFFICULTY));
+    }
+
+    #[test]
+    fn next_difficulty_only_changes_at_window_boundaries() {
+        let p = params(4);
+        let mut prev = Block::genesis(&p, 0).header;
+        prev.height = 2;
+        prev.timestamp = 1_000;
+        let never = |_h: u64| -> Result<u64, ()> { panic!("no read off a boundary") };
+        assert_eq!(next_difficulty(&p, &prev, never), Ok(Difficulty(4)));
+        prev.height = 3;
+        // Window of 4 took 1 s for 3 intervals of 1 s expected: 2^1.58 faster.
+        assert_eq!(
+            next_difficulty(&p, &prev, |h| {
+                assert_eq!(h, 0);
+                Ok::<_, ()>(0)
+            }),
+            Ok(Difficulty(6))
+        );
+        let mut fixed = p.clone();
+        fixed.fixed_difficulty = true;
+        assert_eq!(next_difficulty(&fixed, &prev, never), Ok(Difficulty(4)));
+    }
+
+    #[test]
+    fn each_rejection_reason() {
+        let p = params(10);
+        let g = mine(Block::genesis(&p, 1000));
+        assert_eq!(check_genesis(&g, NOW), Ok(p.clone()));
+        let tx = Transaction::new("a", 1, b"x".to_vec()).unwrap();
+        let (b, info) = child_of(&g, vec![tx.clone()]);
+        assert_eq!(check_block(&b, &info, NOW), Ok(()));
+
+        let remine = |f: &dyn Fn(&mut Block)| {
+            let mut x = b.clone();
+            f(&mut x);
+            x.header.nonce = 0;
+            mine(x)
+        };
+        let e = |x: &Block| check_block(x, &info, NOW).unwrap_err();
+
+        assert!(matches!(e(&remine(&|x| x.header.version = 2)), BlockError::UnsupportedVersion(2)));
+        assert!(matches!(e(&remine(&|x| x.header.height = 5)), BlockError::WrongHeight { expected: 1, got: 5 }));
+        assert!(matches!(e(&remine(&|x| x.header.prev_hash = BlockHash([9; 32]))), BlockError::WrongParent { .. }));
+        assert!(matches!(e(&remine(&|x| x.header.difficulty = Difficulty(5))), BlockError::WrongDifficulty { .. }));
+        assert!(matches!(e(&remine(&|x| x.header.timestamp = 1000)), BlockError::TimestampTooOld { .. }));
+        assert!(matches!(
+            e(&remine(&|x| x.header.timestamp = NOW + MAX_FUTURE_MS + 1)),
+            BlockError::TimestampTooNew { .. }
+        ));
+        // At exactly the limit it is accepted.
+        assert_eq!(check_block(&remine(&|x| x.header.timestamp = NOW + MAX_FUTURE_MS), &info, NOW), Ok(()));
+        assert!(matches!(e(&remine(&|x| x.header.merkle_root = MerkleNode::ZERO)), BlockError::BadMerkleRoot { .. }));
+        let dup = remine(&|x| {
+            x.txs.push(tx.clone());
+            x.header.merkle_root = merkle_root(&x.txids());
+        });
+        assert_eq!(e(&dup), BlockError::DuplicateTx(tx.txid()));
+        let big = remine(&|x| {
+            x.txs = (0..17)
+                .map(|i| Transaction::new("a", i, vec![0; 64 * 1024]).unwrap())
+                .collect();
+            x.header.merkle_root = merkle_root(&x.txids());
+        });
+        assert!(matches!(e(&big), BlockError::TooLarge { .. }));
+        // A nonce that does not meet the difficulty.
+        let mut weak = b.clone();
+        while weak.header.difficulty.is_met_by(&weak.hash()) {
+            weak.header.nonce += 1;
+        }
+        assert!(matches!(e(&weak), BlockError::InsufficientWork { .. }));
+    }
+
+    #[test]
+    fn genesis_rejections() {
+        let p = params(10);
+        let g = mine(Block::genesis(&p, 1000));
+        let mut h1 = g.clone();
+        h1.header.height = 1;
+        assert_eq!(check_genesis(&mine(h1), NOW), Err(BlockError::BadGenesis("height is not 0")));
+        let mut np = g.clone();
+        np.txs[0] = Transaction::new("genesis", 1, b"junk".to_vec()).unwrap();
+        np.header.merkle_root = merkle_root(&np.txids());
+        assert!(matches!(check_genesis(&mine(np), NOW), Err(BlockError::BadGenesis(_))));
+        let mut wd = g.clone();
+        wd.header.difficulty = Difficulty(3);
+        assert!(matches!(check_genesis(&mine(wd), NOW), Err(BlockError::WrongDifficulty { .. })));
+    }
+}

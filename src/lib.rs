@@ -1,0 +1,8 @@
+//! sledger: a persistent proof-of-work ledger on the embedded database sled.
+//!
+//! See `ARCHITECTURE.md` for the map of the code. In short:
+//! [`consensus`] owns the bytes and the rules, [`mining`] the nonce search,
+//! [`store`] the sled trees and every state change, [`export`] the JSON-lines
+//! format, and [`cli`] the command line.
+
+pub mod consensus;
