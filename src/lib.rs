@@ -6,3 +6,8 @@
 //! format, and [`cli`] the command line.
 
 pub mod consensus;
+pub mod export;
+pub mod mining;
+pub mod store;
+pub mod time;
+pub mod cli;

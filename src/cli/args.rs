@@ -1,0 +1,127 @@
+//! Every command-line argument, in one place (clap derive).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// A persistent proof-of-work ledger on sled.
+#[derive(Debug, Parser)]
+#[command(name = "sledger", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// Directory holding the ledger [default: the platform's data directory, e.g. ~/.local/share/sledger]
+    #[arg(long, global = true, env = "SLEDGER_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Print machine-readable JSON instead of text
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a new ledger: choose its parameters and mine its genesis block
+    Init(InitArgs),
+    /// Record an entry as a pending transaction
+    Submit(SubmitArgs),
+    /// List pending transactions, oldest first
+    Pending(PageArgs),
+    /// Mine blocks of pending transactions (until --blocks are mined, or Ctrl-C)
+    Mine(MineArgs),
+    /// Show a block by height or hash
+    Block {
+        /// A height (e.g. 12) or a block hash (64 hex digits)
+        block: String,
+    },
+    /// List blocks of the chain, newest first
+    Chain(ChainArgs),
+    /// Show a transaction, pending or in a block
+    Tx {
+        /// Transaction id (64 hex digits)
+        txid: String,
+    },
+    /// Check every block and index of the ledger against every rule
+    Verify,
+    /// Show the ledger's tip, counts and parameters
+    Status,
+    /// Write the chain as JSON lines, one block per line
+    Export {
+        /// Write here instead of standard output
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Add the blocks of an export, checking every one first (creates the ledger if there is none)
+    Import {
+        /// An export file (JSON lines)
+        file: PathBuf,
+    },
+    /// Create the ledger if needed, record sample entries, mine, show and verify
+    Demo,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Chain name, committed in the genesis block
+    #[arg(long, default_value = "sledger")]
+    pub name: String,
+    /// Initial difficulty: leading zero bits a block hash must have
+    #[arg(long, default_value_t = crate::cli::DEFAULT_DIFFICULTY)]
+    pub difficulty: u32,
+    /// Target time between blocks, in seconds (fractions allowed)
+    #[arg(long, default_value_t = 1.0, value_name = "SECONDS")]
+    pub block_interval: f64,
+    /// Blocks between difficulty adjustments
+    #[arg(long, default_value_t = 60, value_name = "BLOCKS")]
+    pub retarget_window: u32,
+    /// Keep the initial difficulty forever
+    #[arg(long)]
+    pub fixed_difficulty: bool,
+    /// Threads for mining the genesis block [default: all cores]
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct SubmitArgs {
+    /// Who records the entry
+    #[arg(long, short)]
+    pub author: String,
+    /// The entry's data; omit it (or give -) to read standard input
+    #[arg(conflicts_with = "file")]
+    pub data: Option<String>,
+    /// Read the data from this file
+    #[arg(long, short, value_name = "FILE")]
+    pub file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct PageArgs {
+    /// Start at this arrival sequence number
+    #[arg(long, default_value_t = 0)]
+    pub from: u64,
+    /// At most this many
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct ChainArgs {
+    /// Start at this height and go down [default: the tip]
+    #[arg(long)]
+    pub from: Option<u64>,
+    /// At most this many blocks
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct MineArgs {
+    /// Stop after this many blocks [default: run until Ctrl-C]
+    #[arg(long, short = 'n')]
+    pub blocks: Option<u64>,
+    /// Mining threads [default: all cores]
+    #[arg(long)]
+    pub threads: Option<usize>,
+}

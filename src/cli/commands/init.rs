@@ -1,0 +1,87 @@
+//! `sledger init`: choose the chain parameters and mine the genesis block.
+
+use std::sync::atomic::Ordering;
+
+use anyhow::{bail, Context, Result};
+use serde_json::json;
+
+use crate::cli::args::InitArgs;
+use crate::cli::{Ctx, STOP};
+use crate::consensus::{Block, ChainParams, Difficulty};
+use crate::mining::Miner;
+use crate::store::{self, Store};
+use crate::time::now_ms;
+
+/// Checked parameters from the arguments, with a fresh random salt.
+pub fn params_from(a: &InitArgs) -> Result<ChainParams> {
+    if !a.block_interval.is_finite() || a.block_interval <= 0.0 || a.block_interval > 86_400.0 {
+        bail!("--block-interval must be between 0.001 and 86400 seconds");
+    }
+    let mut salt = [0u8; 16];
+    getrandom::getrandom(&mut salt).context("cannot get random bytes for the genesis salt")?;
+    let params = ChainParams {
+        name: a.name.clone(),
+        initial_difficulty: Difficulty(a.difficulty),
+        target_interval_ms: (a.block_interval * 1000.0).round() as u64,
+        retarget_window: a.retarget_window,
+        fixed_difficulty: a.fixed_difficulty,
+        salt,
+    };
+    params.validate()?;
+    Ok(params)
+}
+
+/// Mines a genesis block for `params` and creates the ledger.
+pub fn create(ctx: &Ctx, params: &ChainParams, threads: Option<usize>) -> Result<Store> {
+    if store::exists(&ctx.data_dir) {
+        // Refuse before spending time on proof of work.
+        if let Ok(s) = Store::open(&ctx.data_dir) {
+            drop(s);
+            bail!(store::StoreError::AlreadyExists(ctx.data_dir.clone()));
+        }
+    }
+    crate::cli::stop_on_signal();
+    let miner = threads.map_or_else(Miner::all_cores, Miner::new);
+    let mined = miner
+        .mine(Block::genesis(params, now_ms()), &STOP, || Ok::<_, anyhow::Error>(Block::genesis(params, now_ms())), &mut |_| {})?;
+    let Some(mined) = mined else {
+        STOP.store(false, Ordering::SeqCst);
+        bail!("interrupted before the genesis block was mined; nothing was created");
+    };
+    Ok(Store::create(&ctx.data_dir, &mined.block, now_ms())?)
+}
+
+pub fn run(ctx: &Ctx, a: &InitArgs) -> Result<()> {
+    let params = params_from(a)?;
+    let store = create(ctx, &params, a.threads)?;
+    let genesis = store.genesis_hash();
+    if ctx.json {
+        crate::cli::output::print_json(&json!({
+            "data_dir": ctx.data_dir,
+            "genesis": genesis,
+            "params": params_json(&params),
+        }));
+    } else {
+        println!("created ledger {:?} in {}", params.name, ctx.data_dir.display());
+        println!("genesis {genesis}");
+        println!(
+            "difficulty {} bits, target {} ms per block, retarget every {} blocks{}",
+            params.initial_difficulty,
+            params.target_interval_ms,
+            params.retarget_window,
+            if params.fixed_difficulty { " (fixed)" } else { "" }
+        );
+    }
+    Ok(())
+}
+
+pub fn params_json(p: &ChainParams) -> serde_json::Value {
+    json!({
+        "name": p.name,
+        "initial_difficulty": p.initial_difficulty.0,
+        "target_interval_ms": p.target_interval_ms,
+        "retarget_window": p.retarget_window,
+        "fixed_difficulty": p.fixed_difficulty,
+        "salt": hex::encode(p.salt),
+    })
+}

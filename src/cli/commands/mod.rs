@@ -1,0 +1,9 @@
+//! One module per group of commands.
+
+pub mod demo;
+pub mod init;
+pub mod mine;
+pub mod query;
+pub mod submit;
+pub mod transfer;
+pub mod verify;

@@ -1,0 +1,51 @@
+//! `sledger submit`: record an entry as a pending transaction.
+
+use std::io::Read;
+
+use anyhow::{bail, Context, Result};
+use serde_json::json;
+
+use crate::cli::args::SubmitArgs;
+use crate::cli::Ctx;
+use crate::consensus::transaction::MAX_DATA_BYTES;
+use crate::consensus::Transaction;
+use crate::time::now_ms;
+
+/// Reads at most the data limit plus one byte, so oversize input is
+/// refused without reading it all.
+fn read_bounded(r: impl Read, what: &str) -> Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    r.take(MAX_DATA_BYTES as u64 + 1)
+        .read_to_end(&mut buf)
+        .with_context(|| format!("cannot read {what}"))?;
+    if buf.len() > MAX_DATA_BYTES {
+        bail!("data from {what} is over the limit of {MAX_DATA_BYTES} bytes");
+    }
+    Ok(buf)
+}
+
+pub fn run(ctx: &Ctx, a: &SubmitArgs) -> Result<()> {
+    let data = match (&a.data, &a.file) {
+        (Some(d), None) if d != "-" => d.clone().into_bytes(),
+        (_, Some(f)) => {
+            let file = std::fs::File::open(f).with_context(|| format!("cannot open {}", f.display()))?;
+            read_bounded(file, &f.display().to_string())?
+        }
+        _ => {
+            use std::io::IsTerminal;
+            if std::io::stdin().is_terminal() {
+                bail!("no data: give it as an argument, with --file, or on standard input");
+            }
+            read_bounded(std::io::stdin().lock(), "standard input")?
+        }
+    };
+    let tx = Transaction::new(a.author.clone(), now_ms(), data)?;
+    let store = ctx.open()?;
+    let txid = store.submit(&tx)?;
+    if ctx.json {
+        crate::cli::output::print_json(&json!({ "txid": txid, "status": "pending" }));
+    } else {
+        println!("{txid}");
+    }
+    Ok(())
+}

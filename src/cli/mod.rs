@@ -1,0 +1,125 @@
+//! The command line: parse arguments ([`args`]), open the ledger, run one
+//! command ([`commands`]), print its result ([`output`]), and turn any error
+//! into one line on stderr and a non-zero exit.
+//!
+//! Exit codes: 0 success, 1 the command failed (bad input, a rejected
+//! block, a failed verification, a ledger problem), 2 bad usage.
+
+pub mod args;
+pub mod commands;
+pub mod output;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::{Context, Result};
+use clap::Parser;
+
+use crate::store::Store;
+use args::{Cli, Command};
+
+/// Default initial difficulty: about a second per block on one core with
+/// SHA extensions.
+pub const DEFAULT_DIFFICULTY: u32 = 24;
+
+/// Raised by Ctrl-C or SIGTERM; long commands poll it.
+pub static STOP: AtomicBool = AtomicBool::new(false);
+
+/// Entry point of the `sledger` binary.
+pub fn main() -> ExitCode {
+    // A panic is a bug in sledger, not a user error: one line, no backtrace.
+    std::panic::set_hook(Box::new(|info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        eprintln!("sledger: internal error: {msg} (at {})", info.location().map_or("?".into(), |l| l.to_string()));
+    }));
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+        }
+    };
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("sledger: {}", one_line(&e));
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// The error and its causes on one line, without repeats.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in e.chain() {
+        let s = cause.to_string();
+        if !parts.iter().any(|p| p.contains(&s)) {
+            parts.push(s);
+        }
+    }
+    parts.join(": ").replace('\n', " ")
+}
+
+/// Runs one parsed command.
+pub fn run(cli: Cli) -> Result<()> {
+    let ctx = Ctx {
+        data_dir: match cli.data_dir {
+            Some(d) => d,
+            None => default_data_dir()?,
+        },
+        json: cli.json,
+    };
+    match cli.command {
+        Command::Init(a) => commands::init::run(&ctx, &a),
+        Command::Submit(a) => commands::submit::run(&ctx, &a),
+        Command::Pending(a) => commands::query::pending(&ctx, &a),
+        Command::Mine(a) => commands::mine::run(&ctx, &a),
+        Command::Block { block } => commands::query::block(&ctx, &block),
+        Command::Chain(a) => commands::query::chain(&ctx, &a),
+        Command::Tx { txid } => commands::query::tx(&ctx, &txid),
+        Command::Verify => commands::verify::run(&ctx),
+        Command::Status => commands::query::status(&ctx),
+        Command::Export { output } => commands::transfer::export(&ctx, output.as_deref()),
+        Command::Import { file } => commands::transfer::import(&ctx, &file),
+        Command::Demo => commands::demo::run(&ctx),
+    }
+}
+
+/// What every command gets.
+pub struct Ctx {
+    pub data_dir: PathBuf,
+    pub json: bool,
+}
+
+impl Ctx {
+    pub fn open(&self) -> Result<Store> {
+        Store::open(&self.data_dir).map_err(Into::into)
+    }
+
+    /// Whether to draw progress: only for people, on a terminal.
+    pub fn show_progress(&self) -> bool {
+        use std::io::IsTerminal;
+        !self.json && std::io::stderr().is_terminal()
+    }
+}
+
+fn default_data_dir() -> Result<PathBuf> {
+    dirs::data_dir()
+        .map(|d| d.join("sledger"))
+        .context("cannot tell the platform's data directory; pass --data-dir or set SLEDGER_DATA_DIR")
+}
+
+/// Makes Ctrl-C and SIGTERM raise [`STOP`]; a second one exits at once.
+pub fn stop_on_signal() {
+    let _ = ctrlc::set_handler(|| {
+        if STOP.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+    });
+}

@@ -1,0 +1,214 @@
+//! Mining: the nonce search over a block header, on all cores.
+//!
+//! A search compresses the header's first 64 bytes once ([`HeaderMidstate`]);
+//! each nonce then costs one SHA-256 compression of the final block. Each
+//! thread scans its own nonce range in batches and touches shared state only
+//! between batches (to publish its hash count and to see whether to stop).
+
+pub mod sha256;
+
+use std::ops::Range;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::consensus::{Block, BlockHash, BlockHeader};
+pub use sha256::HeaderMidstate;
+
+/// Nonces per batch between looks at the shared flags (~1-4 ms of work).
+pub const BATCH: u64 = 1 << 16;
+
+/// True when the final state `st` (the hash as big-endian words) has at
+/// least `difficulty` leading zero bits.
+pub fn meets(st: &[u32; 8], difficulty: u32) -> bool {
+    let mut need = difficulty;
+    for &w in st {
+        if need == 0 {
+            return true;
+        }
+        if need <= 32 {
+            return w.leading_zeros() >= need;
+        }
+        if w != 0 {
+            return false;
+        }
+        need -= 32;
+    }
+    need == 0
+}
+
+/// How a search ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// A nonce whose header hash meets the difficulty.
+    Found { nonce: u64, hash: BlockHash },
+    /// The stop flag was raised.
+    Stopped,
+    /// The deadline passed (the caller refreshes the template and goes on).
+    TimedOut,
+}
+
+/// The result of [`Miner::search`]: how it ended and how many hashes it tried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Search {
+    pub outcome: Outcome,
+    pub hashes: u64,
+}
+
+/// A nonce search over `threads` threads.
+#[derive(Debug, Clone)]
+pub struct Miner {
+    threads: usize,
+}
+
+impl Miner {
+    /// A miner on `threads` threads (at least one).
+    pub fn new(threads: usize) -> Self {
+        Miner {
+            threads: threads.max(1),
+        }
+    }
+
+    /// A miner on every core.
+    pub fn all_cores() -> Self {
+        Self::new(std::thread::available_parallelism().map_or(1, |n| n.get()))
+    }
+
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+
+    /// Searches nonces for `header` until one meets its difficulty, `stop`
+    /// is raised, or `deadline` passes. Thread `i` of `n` scans nonces from
+    /// `i * 2^64 / n` upward. `progress` is called on the calling thread
+    /// about every 20 ms with the hashes tried so far.
+    pub fn search(
+        &self,
+        header: &BlockHeader,
+        stop: &AtomicBool,
+        deadline: Instant,
+        progress: &mut dyn FnMut(u64),
+    ) -> Search {
+        let mid = HeaderMidstate::new(&header.encode());
+        let difficulty = header.difficulty.0;
+        let n = self.threads as u64;
+        let found = AtomicBool::new(false);
+        let found_nonce = AtomicU64::new(0);
+        let hashes = AtomicU64::new(0);
+        let span = u64::MAX / n;
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+        std::thread::scope(|s| {
+            for i in 0..n {
+                let (found, found_nonce, hashes) = (&found, &found_nonce, &hashes);
+                let done = done_tx.clone();
+                let start = i * span;
+                let end = if i + 1 == n { u64::MAX } else { start + span };
+                s.spawn(move || {
+                    let mut at = start;
+                    while at < end {
+                        if found.load(Ordering::Relaxed) || stop.load(Ordering::Relaxed) || Instant::now() >= deadline {
+                            break;
+                        }
+                        let batch_end = end.min(at.saturating_add(BATCH));
+                        let hit = sha256::scan(&mid, at..batch_end, difficulty);
+                        let tried = hit.map_or(batch_end, |h| h + 1) - at;
+                        hashes.fetch_add(tried, Ordering::Relaxed);
+                        if let Some(nonce) = hit {
+                            if !found.swap(true, Ordering::AcqRel) {
+                                found_nonce.store(nonce, Ordering::Release);
+                            }
+                            break;
+                        }
+                        at = batch_end;
+                    }
+                    let _ = done.send(());
+                });
+            }
+            drop(done_tx);
+            // The calling thread reports progress until a worker finishes
+            // (found, stopped, timed out or exhausted), then raises `found`
+            // or lets the others see the same flag and deadline.
+            let mut finished = 0;
+            while finished < n {
+                match done_rx.recv_timeout(Duration::from_millis(20)) {
+                    Ok(()) => {
+                        finished += 1;
+                        if found.load(Ordering::Acquire) {
+                            break;
+                        }
+                    }
+                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) => progress(hashes.load(Ordering::Relaxed)),
+                    Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+                }
+            }
+        });
+        let hashes = hashes.load(Ordering::Relaxed);
+        let outcome = if found.load(Ordering::Acquire) {
+            let nonce = found_nonce.load(Ordering::Acquire);
+            let mut h = *header;
+            h.nonce = nonce;
+            Outcome::Found { nonce, hash: h.hash() }
+        } else if stop.load(Ordering::Relaxed) {
+            Outcome::Stopped
+        } else {
+            Outcome::TimedOut
+        };
+        Search { outcome, hashes }
+    }
+}
+
+/// A block the miner sealed, with what it cost.
+#[derive(Debug, Clone)]
+pub struct Mined {
+    pub block: Block,
+    pub hashes: u64,
+    pub elapsed: Duration,
+}
+
+impl Mined {
+    pub fn hashes_per_second(&self) -> f64 {
+        self.hashes as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+}
+
+/// How often a long search rebuilds its template (fresh timestamp).
+pub const REFRESH_EVERY: Duration = Duration::from_secs(10);
+
+impl Miner {
+    /// Searches for a nonce that seals `template`. Every [`REFRESH_EVERY`]
+    /// it asks `refresh` for a new template (a fresh timestamp, possibly
+    /// new transactions) and searches that one. Returns `None` when `stop`
+    /// is raised. `progress` gets the hashes tried so far for this block.
+    pub fn mine<E>(
+        &self,
+        mut template: Block,
+        stop: &AtomicBool,
+        mut refresh: impl FnMut() -> Result<Block, E>,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<Option<Mined>, E> {
+        let started = Instant::now();
+        let mut total = 0u64;
+        loop {
+            let deadline = Instant::now() + REFRESH_EVERY;
+            let base = total;
+            let s = self.search(&template.header, stop, deadline, &mut |h| progress(base + h));
+            total += s.hashes;
+            match s.outcome {
+                Outcome::Found { nonce, .. } => {
+                    template.header.nonce = nonce;
+                    return Ok(Some(Mined {
+                        block: template,
+                        hashes: total,
+                        elapsed: started.elapsed(),
+                    }));
+                }
+                Outcome::Stopped => return Ok(None),
+                Outcome::TimedOut => template = refresh()?,
+            }
+        }
+    }
+}
+
+/// Scans one nonce range on the calling thread (portable path).
+pub fn scan_range(header: &BlockHeader, nonces: Range<u64>) -> Option<u64> {
+    sha256::scan(&HeaderMidstate::new(&header.encode()), nonces, header.difficulty.0)
+}

@@ -1,0 +1,104 @@
+//! [`Cursor`]: the rolling view of a chain's last few headers that streaming
+//! checks (`verify`, the first pass of `import`) carry from block to block,
+//! so they never need more than a bounded window of the chain in memory.
+
+use std::collections::VecDeque;
+
+use crate::consensus::rules::{self, median_time, ParentInfo, MEDIAN_TIME_SPAN};
+use crate::consensus::{BlockHash, BlockHeader, ChainParams, Work};
+
+/// The tip of a chain being walked, with the timestamps of its last
+/// `max(11, retarget window)` blocks: enough for the median-time-past rule
+/// and for the retarget rule, which looks back one window.
+#[derive(Debug, Clone)]
+pub struct Cursor {
+    params: ChainParams,
+    tip: BlockHeader,
+    tip_hash: BlockHash,
+    chain_work: Work,
+    /// Timestamps, oldest first, ending with the tip's.
+    times: VecDeque<u64>,
+    keep: usize,
+}
+
+impl Cursor {
+    /// A cursor at `tip`, whose chain work is `chain_work`, given the
+    /// timestamps of the blocks before it (oldest first; extra ones are
+    /// dropped).
+    pub fn new(
+        params: ChainParams,
+        tip: BlockHeader,
+        tip_hash: BlockHash,
+        chain_work: Work,
+        earlier_times: impl IntoIterator<Item = u64>,
+    ) -> Self {
+        let keep = Self::history_len(&params);
+        let mut c = Cursor {
+            params,
+            tip,
+            tip_hash,
+            chain_work,
+            times: VecDeque::with_capacity(keep + 1),
+            keep,
+        };
+        for t in earlier_times {
+            c.push_time(t);
+        }
+        c.push_time(tip.timestamp);
+        c
+    }
+
+    /// How many timestamps, the tip's included, a cursor keeps.
+    pub fn history_len(params: &ChainParams) -> usize {
+        MEDIAN_TIME_SPAN.max(params.retarget_window as usize)
+    }
+
+    fn push_time(&mut self, t: u64) {
+        self.times.push_back(t);
+        if self.times.len() > self.keep {
+            self.times.pop_front();
+        }
+    }
+
+    pub fn tip(&self) -> &BlockHeader {
+        &self.tip
+    }
+
+    pub fn tip_hash(&self) -> BlockHash {
+        self.tip_hash
+    }
+
+    pub fn chain_work(&self) -> Work {
+        self.chain_work
+    }
+
+    /// What the rules need to check a child of the tip.
+    pub fn parent_info(&self) -> ParentInfo {
+        let n = self.times.len();
+        let recent: Vec<u64> = self.times.iter().skip(n.saturating_sub(MEDIAN_TIME_SPAN)).copied().collect();
+        let tip_height = self.tip.height;
+        let next = rules::next_difficulty(&self.params, &self.tip, |h| {
+            // h = tip_height + 1 - window, which the history always covers.
+            let back = (tip_height - h) as usize;
+            self.times.get(n - 1 - back).copied().ok_or(())
+        })
+        .unwrap_or(self.tip.difficulty);
+        ParentInfo {
+            hash: self.tip_hash,
+            height: tip_height,
+            median_time_past: median_time(&recent),
+            next_difficulty: next,
+        }
+    }
+
+    /// Moves the tip to `header` (a checked child of the current tip).
+    pub fn advance(&mut self, header: BlockHeader, hash: BlockHash) {
+        self.chain_work = self
+            .chain_work
+            .checked_add(header.difficulty.work())
+            .unwrap_or(self.chain_work);
+        self.tip = header;
+        self.tip_hash = hash;
+        self.push_time(header.timestamp);
+    }
+}

@@ -1,0 +1,64 @@
+//! [`StoreError`]: everything that can go wrong opening, reading or changing
+//! a ledger.
+
+use std::path::PathBuf;
+
+use crate::consensus::{BlockError, BlockHash, Txid};
+
+use super::codec::CodecError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("no ledger at {0}; create one with `sledger init` (or `sledger demo`)")]
+    NoLedger(PathBuf),
+    #[error("{0} is not a sledger ledger (it has no schema version)")]
+    NotALedger(PathBuf),
+    #[error("a ledger already exists at {0}")]
+    AlreadyExists(PathBuf),
+    #[error("the ledger at {0} is in use by another process; stop it and try again")]
+    Locked(PathBuf),
+    #[error("the ledger at {path} has schema version {found}, newer than this sledger supports ({supported}); use a newer sledger")]
+    TooNew {
+        path: PathBuf,
+        found: u32,
+        supported: u32,
+    },
+    #[error("block rejected: {0}")]
+    Rejected(#[from] BlockError),
+    #[error("transaction {0} is already pending")]
+    AlreadyPending(Txid),
+    #[error("transaction {0} is already in the chain")]
+    AlreadyInChain(Txid),
+    #[error("no block at height {height} (the tip is at {tip})")]
+    NoSuchHeight { height: u64, tip: u64 },
+    #[error("no block with hash {0}")]
+    NoSuchBlock(BlockHash),
+    #[error("no transaction with id {0}")]
+    NoSuchTx(Txid),
+    #[error("the ledger changed while this operation ran; try again")]
+    Conflict,
+    #[error("the ledger store is damaged ({0}); restore it from an export with `sledger import`")]
+    Corrupt(String),
+    #[error("storage error: {0}")]
+    Sled(#[from] sled::Error),
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
+}
+
+impl From<CodecError> for StoreError {
+    fn from(e: CodecError) -> Self {
+        StoreError::Corrupt(e.to_string())
+    }
+}
+
+impl From<sled::transaction::TransactionError<StoreError>> for StoreError {
+    fn from(e: sled::transaction::TransactionError<StoreError>) -> Self {
+        match e {
+            sled::transaction::TransactionError::Abort(e) => e,
+            sled::transaction::TransactionError::Storage(e) => StoreError::Sled(e),
+        }
+    }
+}

@@ -1,0 +1,53 @@
+//! Streaming walks of the active chain and of the pending transactions.
+//! Each item is read from sled when it is asked for; nothing is collected.
+
+use super::schema::HeaderRecord;
+use super::{codec, Store, StoreError, StoredBlock};
+use crate::consensus::{BlockHash, Transaction};
+
+impl Store {
+    /// Headers of the active chain from `from` to `to` inclusive, in
+    /// height order, newest first when `newest_first`.
+    pub fn headers_in(
+        &self,
+        from: u64,
+        to: u64,
+        newest_first: bool,
+    ) -> impl Iterator<Item = Result<(BlockHash, HeaderRecord), StoreError>> + '_ {
+        let range = self.chain.range(codec::height_key(from)..=codec::height_key(to));
+        let entries: Box<dyn Iterator<Item = _>> = if newest_first {
+            Box::new(range.rev())
+        } else {
+            Box::new(range)
+        };
+        entries.map(move |entry| {
+            let (key, value) = entry?;
+            let height = codec::decode_height_key(&key)?;
+            let hash: BlockHash = codec::decode(&value, "chain entry")?;
+            let record = self
+                .header(&hash)?
+                .ok_or_else(|| StoreError::Corrupt(format!("no header for block {hash} at height {height}")))?;
+            Ok((hash, record))
+        })
+    }
+
+    /// Whole blocks of the active chain from height `from` upward.
+    pub fn blocks_from(&self, from: u64) -> impl Iterator<Item = Result<StoredBlock, StoreError>> + '_ {
+        self.chain.range(codec::height_key(from)..).map(move |entry| {
+            let (key, value) = entry?;
+            let height = codec::decode_height_key(&key)?;
+            let hash: BlockHash = codec::decode(&value, "chain entry")?;
+            self.block(&hash)?
+                .ok_or_else(|| StoreError::Corrupt(format!("block {hash} at height {height} is missing")))
+        })
+    }
+
+    /// Pending transactions in arrival order, starting at sequence `from`,
+    /// with their sequence numbers.
+    pub fn pending_from(&self, from: u64) -> impl Iterator<Item = Result<(u64, Transaction), StoreError>> + '_ {
+        self.pending.range(codec::height_key(from)..).map(|entry| {
+            let (key, value) = entry?;
+            Ok((codec::decode_height_key(&key)?, codec::decode_tx(&value)?))
+        })
+    }
+}

@@ -1,0 +1,375 @@
+//! The ledger store: the sled trees, opening and creating a ledger, and every
+//! read of it. Each change of state (in [`write`]) is one sled transaction
+//! across the trees it touches, followed by `flush()`, before it returns.
+//!
+//! Nothing here loads the chain: reads go by key, and walks ([`iter`],
+//! [`verify`]) stream with bounded memory.
+
+pub mod codec;
+pub mod cursor;
+pub mod error;
+pub mod iter;
+pub mod schema;
+pub mod verify;
+pub mod write;
+
+use std::path::{Path, PathBuf};
+
+use sled::transaction::{ConflictableTransactionResult, TransactionalTree};
+use sled::Tree;
+
+use crate::consensus::rules::{self, median_time, ParentInfo, MEDIAN_TIME_SPAN};
+use crate::consensus::{Block, BlockHash, ChainParams, Transaction, Txid};
+pub use cursor::Cursor;
+pub use error::StoreError;
+use schema::*;
+
+/// sled's page cache size. Its default is 1 GiB; a ledger needs far less.
+pub const CACHE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Name of the sled directory inside a ledger's data directory.
+pub const STORE_DIR: &str = "store";
+
+/// An open ledger.
+pub struct Store {
+    data_dir: PathBuf,
+    db: sled::Db,
+    pub(crate) headers: Tree,
+    pub(crate) bodies: Tree,
+    pub(crate) chain: Tree,
+    pub(crate) txs: Tree,
+    pub(crate) pending: Tree,
+    pub(crate) pending_ids: Tree,
+    pub(crate) meta: Tree,
+    params: ChainParams,
+    genesis: BlockHash,
+}
+
+/// A block read from the store.
+#[derive(Debug, Clone)]
+pub struct StoredBlock {
+    pub hash: BlockHash,
+    pub record: HeaderRecord,
+    pub block: Block,
+    /// Whether the block is on the active chain.
+    pub active: bool,
+}
+
+/// Where a transaction is.
+#[derive(Debug, Clone)]
+pub enum TxStatus {
+    Confirmed {
+        tx: Transaction,
+        block: BlockHash,
+        height: u64,
+        index: u32,
+    },
+    Pending {
+        tx: Transaction,
+        seq: u64,
+    },
+}
+
+/// The trees of one transaction, in the order [`Store::transact`] gives them.
+pub(crate) struct TxTrees<'a> {
+    pub headers: &'a TransactionalTree,
+    pub bodies: &'a TransactionalTree,
+    pub chain: &'a TransactionalTree,
+    pub txs: &'a TransactionalTree,
+    pub pending: &'a TransactionalTree,
+    pub pending_ids: &'a TransactionalTree,
+    pub meta: &'a TransactionalTree,
+}
+
+fn sled_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join(STORE_DIR)
+}
+
+/// True when `data_dir` holds a ledger's sled files.
+pub fn exists(data_dir: &Path) -> bool {
+    sled_dir(data_dir).join("conf").exists()
+}
+
+fn open_db(data_dir: &Path) -> Result<sled::Db, StoreError> {
+    let path = sled_dir(data_dir);
+    let config = sled::Config::new().path(&path).cache_capacity(CACHE_BYTES);
+    // sled panics on some damaged files instead of returning an error.
+    let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || config.open())).map_err(|p| {
+        let what = p
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "sled panicked while opening".into());
+        StoreError::Corrupt(what)
+    })?;
+    opened.map_err(|e| match e {
+        sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
+            StoreError::Locked(data_dir.to_path_buf())
+        }
+        sled::Error::Corruption { .. } => StoreError::Corrupt(e.to_string()),
+        other => StoreError::Sled(other),
+    })
+}
+
+impl Store {
+    /// Opens the ledger in `data_dir`.
+    pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
+        if !exists(data_dir) {
+            return Err(StoreError::NoLedger(data_dir.to_path_buf()));
+        }
+        let db = open_db(data_dir)?;
+        let meta = db.open_tree(TREE_META)?;
+        let version: u32 = match meta.get(KEY_SCHEMA)? {
+            Some(v) => codec::decode(&v, "schema version")?,
+            None => return Err(StoreError::NotALedger(data_dir.to_path_buf())),
+        };
+        if version > SCHEMA_VERSION {
+            return Err(StoreError::TooNew {
+                path: data_dir.to_path_buf(),
+                found: version,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        let params: ChainParams = codec::decode(&need(meta.get(KEY_PARAMS)?, "chain parameters")?, "chain parameters")?;
+        let genesis: BlockHash = codec::decode(&need(meta.get(KEY_GENESIS)?, "genesis hash")?, "genesis hash")?;
+        Self::with_trees(data_dir, db, params, genesis)
+    }
+
+    fn with_trees(data_dir: &Path, db: sled::Db, params: ChainParams, genesis: BlockHash) -> Result<Store, StoreError> {
+        Ok(Store {
+            data_dir: data_dir.to_path_buf(),
+            headers: db.open_tree(TREE_HEADERS)?,
+            bodies: db.open_tree(TREE_BODIES)?,
+            chain: db.open_tree(TREE_CHAIN)?,
+            txs: db.open_tree(TREE_TXS)?,
+            pending: db.open_tree(TREE_PENDING)?,
+            pending_ids: db.open_tree(TREE_PENDING_IDS)?,
+            meta: db.open_tree(TREE_META)?,
+            db,
+            params,
+            genesis,
+        })
+    }
+
+    /// Creates a ledger in `data_dir` whose first block is `genesis` (mined
+    /// and checked by the caller against [`rules::check_genesis`]). A
+    /// directory left by a creation that crashed before its commit is reused.
+    pub fn create(data_dir: &Path, genesis: &Block, now_ms: u64) -> Result<Store, StoreError> {
+        let params = rules::check_genesis(genesis, now_ms)?;
+        if exists(data_dir) {
+            let db = open_db(data_dir)?;
+            if db.open_tree(TREE_META)?.get(KEY_SCHEMA)?.is_some() {
+                return Err(StoreError::AlreadyExists(data_dir.to_path_buf()));
+            }
+            drop(db);
+        }
+        std::fs::create_dir_all(data_dir).map_err(|source| StoreError::Io {
+            context: format!("cannot create {}", data_dir.display()),
+            source,
+        })?;
+        let db = open_db(data_dir)?;
+        let hash = genesis.hash();
+        let store = Self::with_trees(data_dir, db, params.clone(), hash)?;
+        let txids = genesis.txids();
+        let record = HeaderRecord::new(
+            &genesis.header,
+            genesis.header.difficulty.work(),
+            genesis.txs.len() as u32,
+            genesis.encoded_len() as u32,
+        );
+        store.transact(|t| {
+            let mut state = ChainState {
+                tip: hash,
+                height: 0,
+                chain_work: crate::consensus::Work::ZERO,
+                chain_txs: 0,
+                pending: 0,
+                next_pending_seq: 0,
+            };
+            write::stage_block(t, genesis, hash, &txids, &record, &mut state)?;
+            t.meta.insert(KEY_PARAMS, codec::encode(&params))?;
+            t.meta.insert(KEY_GENESIS, codec::encode(&hash))?;
+            t.meta.insert(KEY_STATE, codec::encode(&state))?;
+            t.meta.insert(KEY_SCHEMA, codec::encode(&SCHEMA_VERSION))?;
+            Ok(())
+        })?;
+        Ok(store)
+    }
+
+    /// Runs `f` as one sled transaction over every tree, then flushes.
+    pub(crate) fn transact<R>(
+        &self,
+        f: impl Fn(&TxTrees<'_>) -> ConflictableTransactionResult<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        use sled::Transactional;
+        let r = (
+            &self.headers,
+            &self.bodies,
+            &self.chain,
+            &self.txs,
+            &self.pending,
+            &self.pending_ids,
+            &self.meta,
+        )
+            .transaction(|(headers, bodies, chain, txs, pending, pending_ids, meta)| {
+                f(&TxTrees {
+                    headers,
+                    bodies,
+                    chain,
+                    txs,
+                    pending,
+                    pending_ids,
+                    meta,
+                })
+            })?;
+        self.db.flush()?;
+        Ok(r)
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    pub fn params(&self) -> &ChainParams {
+        &self.params
+    }
+
+    pub fn genesis_hash(&self) -> BlockHash {
+        self.genesis
+    }
+
+    /// The tip and counters.
+    pub fn state(&self) -> Result<ChainState, StoreError> {
+        Ok(codec::decode(&need(self.meta.get(KEY_STATE)?, "chain state")?, "chain state")?)
+    }
+
+    /// Bytes the sled files take on disk.
+    pub fn size_on_disk(&self) -> Result<u64, StoreError> {
+        Ok(self.db.size_on_disk()?)
+    }
+
+    /// The header record of `hash`, if the store knows the block.
+    pub fn header(&self, hash: &BlockHash) -> Result<Option<HeaderRecord>, StoreError> {
+        match self.headers.get(hash.as_bytes())? {
+            Some(v) => Ok(Some(codec::decode(&v, "header record")?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The hash of the active chain's block at `height`.
+    pub fn hash_at(&self, height: u64) -> Result<Option<BlockHash>, StoreError> {
+        match self.chain.get(codec::height_key(height))? {
+            Some(v) => Ok(Some(codec::decode(&v, "chain entry")?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The active chain's header at `height` (which must exist).
+    pub fn header_at(&self, height: u64) -> Result<(BlockHash, HeaderRecord), StoreError> {
+        let hash = self
+            .hash_at(height)?
+            .ok_or_else(|| StoreError::Corrupt(format!("the active chain has no block at height {height}")))?;
+        let record = self
+            .header(&hash)?
+            .ok_or_else(|| StoreError::Corrupt(format!("no header for block {hash} at height {height}")))?;
+        Ok((hash, record))
+    }
+
+    /// The block `hash`, if known.
+    pub fn block(&self, hash: &BlockHash) -> Result<Option<StoredBlock>, StoreError> {
+        let Some(record) = self.header(hash)? else {
+            return Ok(None);
+        };
+        let body = need(self.bodies.get(hash.as_bytes())?, "block body")?;
+        let txs = codec::decode_body(&body)?;
+        let active = self.hash_at(record.height)? == Some(*hash);
+        Ok(Some(StoredBlock {
+            hash: *hash,
+            record,
+            block: Block {
+                header: record.header(),
+                txs,
+            },
+            active,
+        }))
+    }
+
+    /// The active chain's block at `height`.
+    pub fn block_at(&self, height: u64) -> Result<StoredBlock, StoreError> {
+        let tip = self.state()?.height;
+        let hash = self.hash_at(height)?.ok_or(StoreError::NoSuchHeight { height, tip })?;
+        self.block(&hash)?
+            .ok_or_else(|| StoreError::Corrupt(format!("block {hash} at height {height} is missing")))
+    }
+
+    /// Where `txid` is: in a block, pending, or unknown (`None`).
+    pub fn find_tx(&self, txid: &Txid) -> Result<Option<TxStatus>, StoreError> {
+        if let Some(v) = self.txs.get(txid.as_bytes())? {
+            let loc: TxLocation = codec::decode(&v, "transaction location")?;
+            let b = self
+                .block(&loc.block)?
+                .ok_or_else(|| StoreError::Corrupt(format!("transaction {txid} points at unknown block {}", loc.block)))?;
+            let tx = b
+                .block
+                .txs
+                .get(loc.index as usize)
+                .cloned()
+                .ok_or_else(|| StoreError::Corrupt(format!("transaction {txid} points past the end of its block")))?;
+            return Ok(Some(TxStatus::Confirmed {
+                tx,
+                block: loc.block,
+                height: b.record.height,
+                index: loc.index,
+            }));
+        }
+        if let Some(seq) = self.pending_ids.get(txid.as_bytes())? {
+            let raw = need(self.pending.get(&seq)?, "pending transaction")?;
+            return Ok(Some(TxStatus::Pending {
+                tx: codec::decode_tx(&raw)?,
+                seq: codec::decode_height_key(&seq)?,
+            }));
+        }
+        Ok(None)
+    }
+
+    /// What the rules need to check a child of the current tip: reads the
+    /// tip, the 10 headers before it and, at a retarget height, one more.
+    pub fn parent_info(&self, state: &ChainState) -> Result<ParentInfo, StoreError> {
+        let tip = self
+            .header(&state.tip)?
+            .ok_or_else(|| StoreError::Corrupt(format!("tip block {} has no header", state.tip)))?;
+        let mut times = Vec::with_capacity(MEDIAN_TIME_SPAN);
+        times.push(tip.timestamp);
+        let from = state.height.saturating_sub(MEDIAN_TIME_SPAN as u64 - 1);
+        for h in from..state.height {
+            times.push(self.header_at(h)?.1.timestamp);
+        }
+        let next_difficulty = rules::next_difficulty(&self.params, &tip.header(), |h| {
+            self.header_at(h).map(|(_, r)| r.timestamp)
+        })?;
+        Ok(ParentInfo {
+            hash: state.tip,
+            height: state.height,
+            median_time_past: median_time(&times),
+            next_difficulty,
+        })
+    }
+
+    /// A [`Cursor`] at the current tip, for streaming checks of new blocks.
+    pub fn cursor(&self) -> Result<Cursor, StoreError> {
+        let state = self.state()?;
+        let keep = Cursor::history_len(&self.params) as u64;
+        let from = (state.height + 1).saturating_sub(keep);
+        let mut times = Vec::with_capacity(keep as usize);
+        for h in from..state.height {
+            times.push(self.header_at(h)?.1.timestamp);
+        }
+        let (hash, tip) = self.header_at(state.height)?;
+        Ok(Cursor::new(self.params.clone(), tip.header(), hash, tip.chain_work, times))
+    }
+}
+
+/// A value that must be present, or the store is damaged.
+fn need(v: Option<sled::IVec>, what: &str) -> Result<sled::IVec, StoreError> {
+    v.ok_or_else(|| StoreError::Corrupt(format!("missing {what}")))
+}

@@ -1,0 +1,272 @@
+//! Every change of ledger state: [`Store::submit`], [`Store::append`] and
+//! [`Store::append_batch`]. Each is checked in full first, then written as
+//! one sled transaction across the trees it touches and flushed before it
+//! returns, so an acknowledged change survives a crash and a crash never
+//! leaves half a change.
+
+use std::collections::HashSet;
+
+use sled::transaction::{ConflictableTransactionError, ConflictableTransactionResult};
+
+use super::schema::{ChainState, HeaderRecord, TxLocation, KEY_STATE};
+use super::{codec, Cursor, Store, StoreError, TxTrees};
+use crate::consensus::block::MAX_BLOCK_BYTES;
+use crate::consensus::header::{HEADER_BYTES, HEADER_VERSION};
+use crate::consensus::merkle::merkle_root;
+use crate::consensus::rules::{self, BlockError};
+use crate::consensus::{Block, BlockHash, BlockHeader, Transaction, Txid};
+
+fn abort<T>(e: StoreError) -> ConflictableTransactionResult<T, StoreError> {
+    Err(ConflictableTransactionError::Abort(e))
+}
+
+/// Reads the chain state inside a transaction and checks the tip is still
+/// the one the caller checked against.
+fn state_in_tx(t: &TxTrees<'_>, expected_tip: BlockHash) -> ConflictableTransactionResult<ChainState, StoreError> {
+    let Some(raw) = t.meta.get(KEY_STATE)? else {
+        return abort(StoreError::Corrupt("missing chain state".into()));
+    };
+    let state: ChainState = match codec::decode(&raw, "chain state") {
+        Ok(s) => s,
+        Err(e) => return abort(e.into()),
+    };
+    if state.tip != expected_tip {
+        return abort(StoreError::Conflict);
+    }
+    Ok(state)
+}
+
+/// Stages `block` as the new tip: header, body, height entry, transaction
+/// locations, and the removal of its transactions from pending.
+pub(crate) fn stage_block(
+    t: &TxTrees<'_>,
+    block: &Block,
+    hash: BlockHash,
+    txids: &[Txid],
+    record: &HeaderRecord,
+    state: &mut ChainState,
+) -> ConflictableTransactionResult<(), StoreError> {
+    t.headers.insert(hash.as_bytes(), codec::encode(record))?;
+    t.bodies.insert(hash.as_bytes(), codec::encode_body(&block.txs))?;
+    t.chain.insert(&codec::height_key(record.height), codec::encode(&hash))?;
+    for (index, txid) in txids.iter().enumerate() {
+        let loc = TxLocation {
+            block: hash,
+            index: index as u32,
+        };
+        t.txs.insert(txid.as_bytes(), codec::encode(&loc))?;
+        if let Some(seq) = t.pending_ids.remove(txid.as_bytes())? {
+            t.pending.remove(seq)?;
+            state.pending = state.pending.saturating_sub(1);
+        }
+    }
+    state.tip = hash;
+    state.height = record.height;
+    state.chain_work = record.chain_work;
+    state.chain_txs += txids.len() as u64;
+    Ok(())
+}
+
+/// A block that passed every check, ready to be written.
+struct Checked<'a> {
+    block: &'a Block,
+    hash: BlockHash,
+    txids: Vec<Txid>,
+    record: HeaderRecord,
+}
+
+/// The result of appending blocks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Appended {
+    pub hash: BlockHash,
+    pub height: u64,
+}
+
+impl Store {
+    /// Records `tx` as pending. Refuses a transaction already pending or in
+    /// the chain.
+    pub fn submit(&self, tx: &Transaction) -> Result<Txid, StoreError> {
+        let txid = tx.txid();
+        if self.txs.contains_key(txid.as_bytes())? {
+            return Err(StoreError::AlreadyInChain(txid));
+        }
+        let bytes = codec::encode_tx(tx);
+        self.transact(|t| {
+            if t.pending_ids.get(txid.as_bytes())?.is_some() {
+                return abort(StoreError::AlreadyPending(txid));
+            }
+            let Some(raw) = t.meta.get(KEY_STATE)? else {
+                return abort(StoreError::Corrupt("missing chain state".into()));
+            };
+            let mut state: ChainState = match codec::decode(&raw, "chain state") {
+                Ok(s) => s,
+                Err(e) => return abort(e.into()),
+            };
+            let seq = codec::height_key(state.next_pending_seq);
+            t.pending.insert(&seq, bytes.as_slice())?;
+            t.pending_ids.insert(txid.as_bytes(), &seq)?;
+            state.next_pending_seq += 1;
+            state.pending += 1;
+            t.meta.insert(KEY_STATE, codec::encode(&state))?;
+            Ok(())
+        })?;
+        Ok(txid)
+    }
+
+    /// Checks `block` against every rule on top of the current tip, then
+    /// makes it the new tip in one transaction, removing its transactions
+    /// from pending.
+    pub fn append(&self, block: &Block, now_ms: u64) -> Result<Appended, StoreError> {
+        let state = self.state()?;
+        let parent = self.parent_info(&state)?;
+        rules::check_block(block, &parent, now_ms)?;
+        let txids = block.txids();
+        self.check_txs_new(&txids, &HashSet::new())?;
+        let chain_work = state
+            .chain_work
+            .checked_add(block.header.difficulty.work())
+            .ok_or_else(|| StoreError::Corrupt("chain work overflow".into()))?;
+        let checked = Checked {
+            block,
+            hash: block.hash(),
+            record: HeaderRecord::new(&block.header, chain_work, block.txs.len() as u32, block.encoded_len() as u32),
+            txids,
+        };
+        self.commit(state.tip, std::slice::from_ref(&checked))
+    }
+
+    /// Checks `blocks`, which must extend the tip in order, and appends them
+    /// all in one transaction: either all are written or none. Used by import.
+    pub fn append_batch(&self, blocks: &[Block], now_ms: u64) -> Result<Appended, StoreError> {
+        let state = self.state()?;
+        let mut cursor = self.cursor()?;
+        let mut seen = HashSet::new();
+        let mut checked = Vec::with_capacity(blocks.len());
+        for block in blocks {
+            rules::check_block(block, &cursor.parent_info(), now_ms)?;
+            let txids = block.txids();
+            self.check_txs_new(&txids, &seen)?;
+            seen.extend(txids.iter().copied());
+            let hash = block.hash();
+            cursor.advance(block.header, hash);
+            checked.push(Checked {
+                block,
+                hash,
+                record: HeaderRecord::new(&block.header, cursor.chain_work(), block.txs.len() as u32, block.encoded_len() as u32),
+                txids,
+            });
+        }
+        if checked.is_empty() {
+            return Ok(Appended {
+                hash: state.tip,
+                height: state.height,
+            });
+        }
+        self.commit(state.tip, &checked)
+    }
+
+    /// Fails if any of `txids` is already in the chain or in `seen`.
+    pub(crate) fn check_txs_new(&self, txids: &[Txid], seen: &HashSet<Txid>) -> Result<(), StoreError> {
+        for id in txids {
+            if seen.contains(id) || self.txs.contains_key(id.as_bytes())? {
+                return Err(BlockError::TxAlreadyInChain(*id).into());
+            }
+        }
+        Ok(())
+    }
+
+    fn commit(&self, expected_tip: BlockHash, blocks: &[Checked<'_>]) -> Result<Appended, StoreError> {
+        self.transact(|t| {
+            let mut state = state_in_tx(t, expected_tip)?;
+            for c in blocks {
+                stage_block(t, c.block, c.hash, &c.txids, &c.record, &mut state)?;
+            }
+            t.meta.insert(KEY_STATE, codec::encode(&state))?;
+            Ok(Appended {
+                hash: state.tip,
+                height: state.height,
+            })
+        })
+    }
+
+    /// A block template on the current tip: the oldest pending transactions
+    /// that fit the size limit, the required difficulty, and a timestamp of
+    /// `now_ms` or just after the median time past, whichever is later.
+    /// The nonce is left at 0 for the miner.
+    pub fn template(&self, now_ms: u64) -> Result<Block, StoreError> {
+        let state = self.state()?;
+        let parent = self.parent_info(&state)?;
+        let mut size = HEADER_BYTES + 4;
+        let mut txs = Vec::new();
+        for item in self.pending.iter() {
+            let (_, raw) = item?;
+            let tx = codec::decode_tx(&raw)?;
+            if size + tx.encoded_len() > MAX_BLOCK_BYTES {
+                break;
+            }
+            size += tx.encoded_len();
+            txs.push(tx);
+        }
+        let ids: Vec<Txid> = txs.iter().map(Transaction::txid).collect();
+        Ok(Block {
+            header: BlockHeader {
+                version: HEADER_VERSION,
+                height: parent.height + 1,
+                prev_hash: parent.hash,
+                merkle_root: merkle_root(&ids),
+                timestamp: now_ms.max(parent.median_time_past + 1),
+                difficulty: parent.next_difficulty,
+                nonce: 0,
+            },
+            txs,
+        })
+    }
+}
+
+/// A streaming checker for a sequence of blocks on top of a [`Cursor`]:
+/// the dry run of an import. It keeps only the cursor and the ids of the
+/// transactions seen, and writes nothing.
+pub struct DryRun<'s> {
+    store: Option<&'s Store>,
+    cursor: Cursor,
+    seen: HashSet<Txid>,
+}
+
+impl<'s> DryRun<'s> {
+    /// Checks blocks on top of the store's tip.
+    pub fn on_store(store: &'s Store) -> Result<Self, StoreError> {
+        Ok(DryRun {
+            store: Some(store),
+            cursor: store.cursor()?,
+            seen: HashSet::new(),
+        })
+    }
+
+    /// Checks blocks on top of a genesis block that is not stored yet.
+    pub fn on_genesis(genesis: &Block, now_ms: u64) -> Result<Self, StoreError> {
+        let params = rules::check_genesis(genesis, now_ms)?;
+        let hash = genesis.hash();
+        Ok(DryRun {
+            store: None,
+            cursor: Cursor::new(params, genesis.header, hash, genesis.header.difficulty.work(), []),
+            seen: genesis.txids().into_iter().collect(),
+        })
+    }
+
+    /// Checks that `block` extends the blocks checked so far.
+    pub fn check(&mut self, block: &Block, now_ms: u64) -> Result<(), StoreError> {
+        rules::check_block(block, &self.cursor.parent_info(), now_ms)?;
+        let txids = block.txids();
+        match self.store {
+            Some(s) => s.check_txs_new(&txids, &self.seen)?,
+            None => {
+                if let Some(id) = txids.iter().find(|id| self.seen.contains(id)) {
+                    return Err(BlockError::TxAlreadyInChain(*id).into());
+                }
+            }
+        }
+        self.seen.extend(txids);
+        self.cursor.advance(block.header, block.hash());
+        Ok(())
+    }
+}
