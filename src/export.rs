@@ -61,10 +61,18 @@ impl TxJson {
     pub fn to_tx(&self) -> Result<Transaction, String> {
         let data = match (&self.data, &self.data_hex) {
             (Some(s), None) => s.as_bytes().to_vec(),
-            (None, Some(h)) => hex::decode(h).map_err(|e| format!("data_hex of {}: {e}", self.txid))?,
-            _ => return Err(format!("transaction {} needs exactly one of data and data_hex", self.txid)),
+            (None, Some(h)) => {
+                hex::decode(h).map_err(|e| format!("data_hex of {}: {e}", self.txid))?
+            }
+            _ => {
+                return Err(format!(
+                    "transaction {} needs exactly one of data and data_hex",
+                    self.txid
+                ))
+            }
         };
-        let tx = Transaction::new(self.author.clone(), self.timestamp, data).map_err(|e| format!("transaction {}: {e}", self.txid))?;
+        let tx = Transaction::new(self.author.clone(), self.timestamp, data)
+            .map_err(|e| format!("transaction {}: {e}", self.txid))?;
         let actual = tx.txid();
         if actual != self.txid {
             return Err(format!("transaction {} hashes to {actual}", self.txid));
@@ -107,7 +115,11 @@ impl BlockLine {
         if actual != self.hash {
             return Err(format!("block {} hashes to {actual}", self.hash));
         }
-        let txs = self.txs.iter().map(TxJson::to_tx).collect::<Result<_, _>>()?;
+        let txs = self
+            .txs
+            .iter()
+            .map(TxJson::to_tx)
+            .collect::<Result<_, _>>()?;
         Ok(Block { header, txs })
     }
 }
@@ -139,14 +151,20 @@ mod tests {
             salt: [0; 16],
         };
         let mut b = Block::genesis(&p, 1);
-        b.txs.push(Transaction::new("bin", 2, vec![0xff, 0]).unwrap());
-        b.txs.push(Transaction::new("txt", 3, b"hello".to_vec()).unwrap());
+        b.txs
+            .push(Transaction::new("bin", 2, vec![0xff, 0]).unwrap());
+        b.txs
+            .push(Transaction::new("txt", 3, b"hello".to_vec()).unwrap());
         let line = to_line(&b);
         assert!(line.contains("\"data\":\"hello\""));
         assert!(line.contains("\"data_hex\":\"ff00\""));
         assert_eq!(parse_line(&line).unwrap(), b);
-        assert!(parse_line(&line.replace("hello", "hellO")).unwrap_err().contains("hashes to"));
-        assert!(parse_line(&line.replace("\"nonce\":0", "\"nonce\":1")).unwrap_err().contains("hashes to"));
+        assert!(parse_line(&line.replace("hello", "hellO"))
+            .unwrap_err()
+            .contains("hashes to"));
+        assert!(parse_line(&line.replace("\"nonce\":0", "\"nonce\":1"))
+            .unwrap_err()
+            .contains("hashes to"));
         assert!(parse_line("{").unwrap_err().starts_with("not a block"));
     }
 }

@@ -5,9 +5,9 @@
 //! [`store`] the sled trees and every state change, [`export`] the JSON-lines
 //! format, and [`cli`] the command line.
 
+pub mod cli;
 pub mod consensus;
 pub mod export;
 pub mod mining;
 pub mod store;
 pub mod time;
-pub mod cli;

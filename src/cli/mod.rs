@@ -36,13 +36,20 @@ pub fn main() -> ExitCode {
             .map(|s| s.to_string())
             .or_else(|| info.payload().downcast_ref::<String>().cloned())
             .unwrap_or_default();
-        eprintln!("sledger: internal error: {msg} (at {})", info.location().map_or("?".into(), |l| l.to_string()));
+        eprintln!(
+            "sledger: internal error: {msg} (at {})",
+            info.location().map_or("?".into(), |l| l.to_string())
+        );
     }));
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
         }
     };
     match run(cli) {
@@ -110,9 +117,9 @@ impl Ctx {
 }
 
 fn default_data_dir() -> Result<PathBuf> {
-    dirs::data_dir()
-        .map(|d| d.join("sledger"))
-        .context("cannot tell the platform's data directory; pass --data-dir or set SLEDGER_DATA_DIR")
+    dirs::data_dir().map(|d| d.join("sledger")).context(
+        "cannot tell the platform's data directory; pass --data-dir or set SLEDGER_DATA_DIR",
+    )
 }
 
 /// Makes Ctrl-C and SIGTERM raise [`STOP`]; a second one exits at once.

@@ -18,7 +18,10 @@ pub fn print_json(v: &Value) {
 pub fn preview(data: &[u8], max: usize) -> String {
     match std::str::from_utf8(data) {
         Ok(s) => {
-            let clean: String = s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+            let clean: String = s
+                .chars()
+                .map(|c| if c.is_control() { ' ' } else { c })
+                .collect();
             if clean.chars().count() > max {
                 format!("{:?}…", clean.chars().take(max).collect::<String>())
             } else {
@@ -55,7 +58,12 @@ pub fn block_text(b: &StoredBlock) -> String {
         b.block.txs.len(),
     );
     for tx in &b.block.txs {
-        out.push_str(&format!("    {} {} {}\n", tx.txid(), tx.author(), preview(tx.data(), 60)));
+        out.push_str(&format!(
+            "    {} {} {}\n",
+            tx.txid(),
+            tx.author(),
+            preview(tx.data(), 60)
+        ));
     }
     out
 }

@@ -28,6 +28,10 @@ pub const NONCE_OFFSET: usize = 88;
 /// The only header version this code accepts.
 pub const HEADER_VERSION: u32 = 1;
 
+// The tail after the first SHA-256 block plus 9 bytes of padding fits one
+// 64-byte block, and the nonce is in it: one compression per nonce.
+const _: () = assert!(HEADER_BYTES - 64 + 1 + 8 <= 64 && NONCE_OFFSET >= 64);
+
 /// A block header. See the module docs for the byte layout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BlockHeader {
@@ -58,7 +62,8 @@ impl BlockHeader {
     /// Parses the 96 consensus bytes. Every byte string of that length is a
     /// header; whether it is valid is for the rules to say.
     pub fn decode(bytes: &[u8; HEADER_BYTES]) -> Self {
-        let u32_at = |o: usize| u32::from_le_bytes([bytes[o], bytes[o + 1], bytes[o + 2], bytes[o + 3]]);
+        let u32_at =
+            |o: usize| u32::from_le_bytes([bytes[o], bytes[o + 1], bytes[o + 2], bytes[o + 3]]);
         let u64_at = |o: usize| {
             let mut a = [0u8; 8];
             a.copy_from_slice(&bytes[o..o + 8]);
@@ -115,9 +120,5 @@ mod tests {
         assert_eq!(&b[84..88], &[6, 0, 0, 0]);
         assert_eq!(&b[88..96], &[1, 2, 3, 4, 5, 6, 7, 8]);
         assert_eq!(BlockHeader::decode(&b), h);
-        // The tail after the first SHA-256 block, plus 9 bytes of padding,
-        // fits one 64-byte block: one compression per nonce.
-        assert!(HEADER_BYTES - 64 + 1 + 8 <= 64);
-        assert!(NONCE_OFFSET >= 64);
     }
 }

@@ -39,7 +39,9 @@ pub enum ParamsError {
     BadName,
     #[error("difficulty {0} is out of range (0 to {MAX_DIFFICULTY})")]
     DifficultyOutOfRange(u32),
-    #[error("target interval {0} ms is out of range ({MIN_INTERVAL_MS} ms to {MAX_INTERVAL_MS} ms)")]
+    #[error(
+        "target interval {0} ms is out of range ({MIN_INTERVAL_MS} ms to {MAX_INTERVAL_MS} ms)"
+    )]
     IntervalOutOfRange(u64),
     #[error("retarget window {0} is out of range ({MIN_WINDOW} to {MAX_WINDOW} blocks)")]
     WindowOutOfRange(u32),

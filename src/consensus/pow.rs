@@ -177,7 +177,10 @@ mod tests {
     fn work_arithmetic_and_display() {
         assert_eq!(Difficulty(0).work().to_string(), "1");
         assert_eq!(Difficulty(20).work().to_string(), "1048576");
-        let w = Difficulty(64).work().checked_add(Difficulty(64).work()).unwrap();
+        let w = Difficulty(64)
+            .work()
+            .checked_add(Difficulty(64).work())
+            .unwrap();
         assert_eq!(w, Difficulty(65).work());
         assert_eq!(w.to_string(), "36893488147419103232");
         assert!(Difficulty(65).work() > Difficulty(64).work());

@@ -32,9 +32,15 @@ pub enum BlockError {
     #[error("previous hash {got} does not match the parent {expected}")]
     WrongParent { expected: BlockHash, got: BlockHash },
     #[error("wrong difficulty {got}: the retarget rule requires {expected}")]
-    WrongDifficulty { expected: Difficulty, got: Difficulty },
+    WrongDifficulty {
+        expected: Difficulty,
+        got: Difficulty,
+    },
     #[error("proof of work too weak: hash {hash} does not start with {difficulty} zero bits")]
-    InsufficientWork { hash: BlockHash, difficulty: Difficulty },
+    InsufficientWork {
+        hash: BlockHash,
+        difficulty: Difficulty,
+    },
     #[error("timestamp {timestamp} is not after the median {median} of the previous blocks")]
     TimestampTooOld { timestamp: u64, median: u64 },
     #[error("timestamp {timestamp} is more than 2 hours ahead of the local clock ({now})")]
@@ -91,7 +97,12 @@ pub fn retarget(params: &ChainParams, old: Difficulty, span_ms: u64) -> Difficul
     let e = params.target_interval_ms as u128 * (params.retarget_window as u128 - 1);
     let f = MAX_RETARGET_FACTOR as u128;
     let a = (span_ms as u128).clamp(e.div_ceil(f).max(1), e * f);
-    let steps = |big: u128, small: u128| (0..=2u32).rev().find(|k| 2 * big * big >= (1u128 << (2 * k)) * small * small).unwrap_or(0);
+    let steps = |big: u128, small: u128| {
+        (0..=2u32)
+            .rev()
+            .find(|k| 2 * big * big >= (1u128 << (2 * k)) * small * small)
+            .unwrap_or(0)
+    };
     let d = old.0 as i64;
     let new = if a < e {
         d + steps(e, a) as i64
@@ -210,9 +221,9 @@ pub fn check_genesis(block: &Block, now_ms: u64) -> Result<ChainParams, BlockErr
     if h.prev_hash != BlockHash::ZERO {
         return Err(BlockError::BadGenesis("previous hash is not all zeros"));
     }
-    let params = block
-        .genesis_params()
-        .ok_or(BlockError::BadGenesis("it does not carry valid chain parameters"))?;
+    let params = block.genesis_params().ok_or(BlockError::BadGenesis(
+        "it does not carry valid chain parameters",
+    ))?;
     if h.difficulty != params.initial_difficulty {
         return Err(BlockError::WrongDifficulty {
             expected: params.initial_difficulty,
@@ -295,7 +306,10 @@ mod tests {
         assert_eq!(retarget(&p, d, 14_142), Difficulty(20));
         assert_eq!(retarget(&p, d, 14_143), Difficulty(19));
         assert_eq!(retarget(&p, Difficulty(0), 40_000), Difficulty(0));
-        assert_eq!(retarget(&p, Difficulty(MAX_DIFFICULTY), 1), Difficulty(MAX_DIFFICULTY));
+        assert_eq!(
+            retarget(&p, Difficulty(MAX_DIFFICULTY), 1),
+            Difficulty(MAX_DIFFICULTY)
+        );
     }
 
     #[test]
@@ -337,18 +351,46 @@ mod tests {
         };
         let e = |x: &Block| check_block(x, &info, NOW).unwrap_err();
 
-        assert!(matches!(e(&remine(&|x| x.header.version = 2)), BlockError::UnsupportedVersion(2)));
-        assert!(matches!(e(&remine(&|x| x.header.height = 5)), BlockError::WrongHeight { expected: 1, got: 5 }));
-        assert!(matches!(e(&remine(&|x| x.header.prev_hash = BlockHash([9; 32]))), BlockError::WrongParent { .. }));
-        assert!(matches!(e(&remine(&|x| x.header.difficulty = Difficulty(5))), BlockError::WrongDifficulty { .. }));
-        assert!(matches!(e(&remine(&|x| x.header.timestamp = 1000)), BlockError::TimestampTooOld { .. }));
+        assert!(matches!(
+            e(&remine(&|x| x.header.version = 2)),
+            BlockError::UnsupportedVersion(2)
+        ));
+        assert!(matches!(
+            e(&remine(&|x| x.header.height = 5)),
+            BlockError::WrongHeight {
+                expected: 1,
+                got: 5
+            }
+        ));
+        assert!(matches!(
+            e(&remine(&|x| x.header.prev_hash = BlockHash([9; 32]))),
+            BlockError::WrongParent { .. }
+        ));
+        assert!(matches!(
+            e(&remine(&|x| x.header.difficulty = Difficulty(5))),
+            BlockError::WrongDifficulty { .. }
+        ));
+        assert!(matches!(
+            e(&remine(&|x| x.header.timestamp = 1000)),
+            BlockError::TimestampTooOld { .. }
+        ));
         assert!(matches!(
             e(&remine(&|x| x.header.timestamp = NOW + MAX_FUTURE_MS + 1)),
             BlockError::TimestampTooNew { .. }
         ));
         // At exactly the limit it is accepted.
-        assert_eq!(check_block(&remine(&|x| x.header.timestamp = NOW + MAX_FUTURE_MS), &info, NOW), Ok(()));
-        assert!(matches!(e(&remine(&|x| x.header.merkle_root = MerkleNode::ZERO)), BlockError::BadMerkleRoot { .. }));
+        assert_eq!(
+            check_block(
+                &remine(&|x| x.header.timestamp = NOW + MAX_FUTURE_MS),
+                &info,
+                NOW
+            ),
+            Ok(())
+        );
+        assert!(matches!(
+            e(&remine(&|x| x.header.merkle_root = MerkleNode::ZERO)),
+            BlockError::BadMerkleRoot { .. }
+        ));
         let dup = remine(&|x| {
             x.txs.push(tx.clone());
             x.header.merkle_root = merkle_root(&x.txids());
@@ -375,13 +417,22 @@ mod tests {
         let g = mine(Block::genesis(&p, 1000));
         let mut h1 = g.clone();
         h1.header.height = 1;
-        assert_eq!(check_genesis(&mine(h1), NOW), Err(BlockError::BadGenesis("height is not 0")));
+        assert_eq!(
+            check_genesis(&mine(h1), NOW),
+            Err(BlockError::BadGenesis("height is not 0"))
+        );
         let mut np = g.clone();
         np.txs[0] = Transaction::new("genesis", 1, b"junk".to_vec()).unwrap();
         np.header.merkle_root = merkle_root(&np.txids());
-        assert!(matches!(check_genesis(&mine(np), NOW), Err(BlockError::BadGenesis(_))));
+        assert!(matches!(
+            check_genesis(&mine(np), NOW),
+            Err(BlockError::BadGenesis(_))
+        ));
         let mut wd = g.clone();
         wd.header.difficulty = Difficulty(3);
-        assert!(matches!(check_genesis(&mine(wd), NOW), Err(BlockError::WrongDifficulty { .. })));
+        assert!(matches!(
+            check_genesis(&mine(wd), NOW),
+            Err(BlockError::WrongDifficulty { .. })
+        ));
     }
 }

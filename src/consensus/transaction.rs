@@ -205,7 +205,10 @@ mod tests {
         }
         let mut long = enc.clone();
         long.push(0);
-        assert_eq!(Transaction::decode(&long), Err(DecodeError::TrailingBytes(1)));
+        assert_eq!(
+            Transaction::decode(&long),
+            Err(DecodeError::TrailingBytes(1))
+        );
         let mut bad_utf8 = enc.clone();
         bad_utf8[1] = 0xff;
         assert_eq!(

@@ -105,7 +105,10 @@ impl Miner {
                 s.spawn(move || {
                     let mut at = start;
                     while at < end {
-                        if found.load(Ordering::Relaxed) || stop.load(Ordering::Relaxed) || Instant::now() >= deadline {
+                        if found.load(Ordering::Relaxed)
+                            || stop.load(Ordering::Relaxed)
+                            || Instant::now() >= deadline
+                        {
                             break;
                         }
                         let batch_end = end.min(at.saturating_add(BATCH));
@@ -136,7 +139,9 @@ impl Miner {
                             break;
                         }
                     }
-                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) => progress(hashes.load(Ordering::Relaxed)),
+                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                        progress(hashes.load(Ordering::Relaxed))
+                    }
                     Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
                 }
             }
@@ -146,7 +151,10 @@ impl Miner {
             let nonce = found_nonce.load(Ordering::Acquire);
             let mut h = *header;
             h.nonce = nonce;
-            Outcome::Found { nonce, hash: h.hash() }
+            Outcome::Found {
+                nonce,
+                hash: h.hash(),
+            }
         } else if stop.load(Ordering::Relaxed) {
             Outcome::Stopped
         } else {
@@ -190,7 +198,9 @@ impl Miner {
         loop {
             let deadline = Instant::now() + REFRESH_EVERY;
             let base = total;
-            let s = self.search(&template.header, stop, deadline, &mut |h| progress(base + h));
+            let s = self.search(&template.header, stop, deadline, &mut |h| {
+                progress(base + h)
+            });
             total += s.hashes;
             match s.outcome {
                 Outcome::Found { nonce, .. } => {
@@ -210,5 +220,9 @@ impl Miner {
 
 /// Scans one nonce range on the calling thread (portable path).
 pub fn scan_range(header: &BlockHeader, nonces: Range<u64>) -> Option<u64> {
-    sha256::scan(&HeaderMidstate::new(&header.encode()), nonces, header.difficulty.0)
+    sha256::scan(
+        &HeaderMidstate::new(&header.encode()),
+        nonces,
+        header.difficulty.0,
+    )
 }

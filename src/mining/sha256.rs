@@ -77,9 +77,22 @@ mod tests {
             *b = (i * 7 + 3) as u8;
         }
         let mid = HeaderMidstate::new(&header);
-        for nonce in [0, 1, 255, 256, u32::MAX as u64, 1 << 32, u64::MAX - 1, u64::MAX] {
+        for nonce in [
+            0,
+            1,
+            255,
+            256,
+            u32::MAX as u64,
+            1 << 32,
+            u64::MAX - 1,
+            u64::MAX,
+        ] {
             header[NONCE_OFFSET..].copy_from_slice(&nonce.to_le_bytes());
-            assert_eq!(state_to_hash(&mid.finish(nonce)).0, sha256(&header), "nonce {nonce}");
+            assert_eq!(
+                state_to_hash(&mid.finish(nonce)).0,
+                sha256(&header),
+                "nonce {nonce}"
+            );
         }
     }
 }

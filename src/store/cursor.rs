@@ -75,7 +75,12 @@ impl Cursor {
     /// What the rules need to check a child of the tip.
     pub fn parent_info(&self) -> ParentInfo {
         let n = self.times.len();
-        let recent: Vec<u64> = self.times.iter().skip(n.saturating_sub(MEDIAN_TIME_SPAN)).copied().collect();
+        let recent: Vec<u64> = self
+            .times
+            .iter()
+            .skip(n.saturating_sub(MEDIAN_TIME_SPAN))
+            .copied()
+            .collect();
         let tip_height = self.tip.height;
         let next = rules::next_difficulty(&self.params, &self.tip, |h| {
             // h = tip_height + 1 - window, which the history always covers.

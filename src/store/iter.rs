@@ -14,7 +14,9 @@ impl Store {
         to: u64,
         newest_first: bool,
     ) -> impl Iterator<Item = Result<(BlockHash, HeaderRecord), StoreError>> + '_ {
-        let range = self.chain.range(codec::height_key(from)..=codec::height_key(to));
+        let range = self
+            .chain
+            .range(codec::height_key(from)..=codec::height_key(to));
         let entries: Box<dyn Iterator<Item = _>> = if newest_first {
             Box::new(range.rev())
         } else {
@@ -24,27 +26,36 @@ impl Store {
             let (key, value) = entry?;
             let height = codec::decode_height_key(&key)?;
             let hash: BlockHash = codec::decode(&value, "chain entry")?;
-            let record = self
-                .header(&hash)?
-                .ok_or_else(|| StoreError::Corrupt(format!("no header for block {hash} at height {height}")))?;
+            let record = self.header(&hash)?.ok_or_else(|| {
+                StoreError::Corrupt(format!("no header for block {hash} at height {height}"))
+            })?;
             Ok((hash, record))
         })
     }
 
     /// Whole blocks of the active chain from height `from` upward.
-    pub fn blocks_from(&self, from: u64) -> impl Iterator<Item = Result<StoredBlock, StoreError>> + '_ {
-        self.chain.range(codec::height_key(from)..).map(move |entry| {
-            let (key, value) = entry?;
-            let height = codec::decode_height_key(&key)?;
-            let hash: BlockHash = codec::decode(&value, "chain entry")?;
-            self.block(&hash)?
-                .ok_or_else(|| StoreError::Corrupt(format!("block {hash} at height {height} is missing")))
-        })
+    pub fn blocks_from(
+        &self,
+        from: u64,
+    ) -> impl Iterator<Item = Result<StoredBlock, StoreError>> + '_ {
+        self.chain
+            .range(codec::height_key(from)..)
+            .map(move |entry| {
+                let (key, value) = entry?;
+                let height = codec::decode_height_key(&key)?;
+                let hash: BlockHash = codec::decode(&value, "chain entry")?;
+                self.block(&hash)?.ok_or_else(|| {
+                    StoreError::Corrupt(format!("block {hash} at height {height} is missing"))
+                })
+            })
     }
 
     /// Pending transactions in arrival order, starting at sequence `from`,
     /// with their sequence numbers.
-    pub fn pending_from(&self, from: u64) -> impl Iterator<Item = Result<(u64, Transaction), StoreError>> + '_ {
+    pub fn pending_from(
+        &self,
+        from: u64,
+    ) -> impl Iterator<Item = Result<(u64, Transaction), StoreError>> + '_ {
         self.pending.range(codec::height_key(from)..).map(|entry| {
             let (key, value) = entry?;
             Ok((codec::decode_height_key(&key)?, codec::decode_tx(&value)?))

@@ -94,14 +94,15 @@ fn open_db(data_dir: &Path) -> Result<sled::Db, StoreError> {
     let path = sled_dir(data_dir);
     let config = sled::Config::new().path(&path).cache_capacity(CACHE_BYTES);
     // sled panics on some damaged files instead of returning an error.
-    let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || config.open())).map_err(|p| {
-        let what = p
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_else(|| "sled panicked while opening".into());
-        StoreError::Corrupt(what)
-    })?;
+    let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || config.open()))
+        .map_err(|p| {
+            let what = p
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "sled panicked while opening".into());
+            StoreError::Corrupt(what)
+        })?;
     opened.map_err(|e| match e {
         sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
             StoreError::Locked(data_dir.to_path_buf())
@@ -130,12 +131,23 @@ impl Store {
                 supported: SCHEMA_VERSION,
             });
         }
-        let params: ChainParams = codec::decode(&need(meta.get(KEY_PARAMS)?, "chain parameters")?, "chain parameters")?;
-        let genesis: BlockHash = codec::decode(&need(meta.get(KEY_GENESIS)?, "genesis hash")?, "genesis hash")?;
+        let params: ChainParams = codec::decode(
+            &need(meta.get(KEY_PARAMS)?, "chain parameters")?,
+            "chain parameters",
+        )?;
+        let genesis: BlockHash = codec::decode(
+            &need(meta.get(KEY_GENESIS)?, "genesis hash")?,
+            "genesis hash",
+        )?;
         Self::with_trees(data_dir, db, params, genesis)
     }
 
-    fn with_trees(data_dir: &Path, db: sled::Db, params: ChainParams, genesis: BlockHash) -> Result<Store, StoreError> {
+    fn with_trees(
+        data_dir: &Path,
+        db: sled::Db,
+        params: ChainParams,
+        genesis: BlockHash,
+    ) -> Result<Store, StoreError> {
         Ok(Store {
             data_dir: data_dir.to_path_buf(),
             headers: db.open_tree(TREE_HEADERS)?,
@@ -211,17 +223,19 @@ impl Store {
             &self.pending_ids,
             &self.meta,
         )
-            .transaction(|(headers, bodies, chain, txs, pending, pending_ids, meta)| {
-                f(&TxTrees {
-                    headers,
-                    bodies,
-                    chain,
-                    txs,
-                    pending,
-                    pending_ids,
-                    meta,
-                })
-            })?;
+            .transaction(
+                |(headers, bodies, chain, txs, pending, pending_ids, meta)| {
+                    f(&TxTrees {
+                        headers,
+                        bodies,
+                        chain,
+                        txs,
+                        pending,
+                        pending_ids,
+                        meta,
+                    })
+                },
+            )?;
         self.db.flush()?;
         Ok(r)
     }
@@ -240,7 +254,10 @@ impl Store {
 
     /// The tip and counters.
     pub fn state(&self) -> Result<ChainState, StoreError> {
-        Ok(codec::decode(&need(self.meta.get(KEY_STATE)?, "chain state")?, "chain state")?)
+        Ok(codec::decode(
+            &need(self.meta.get(KEY_STATE)?, "chain state")?,
+            "chain state",
+        )?)
     }
 
     /// Bytes the sled files take on disk.
@@ -266,12 +283,12 @@ impl Store {
 
     /// The active chain's header at `height` (which must exist).
     pub fn header_at(&self, height: u64) -> Result<(BlockHash, HeaderRecord), StoreError> {
-        let hash = self
-            .hash_at(height)?
-            .ok_or_else(|| StoreError::Corrupt(format!("the active chain has no block at height {height}")))?;
-        let record = self
-            .header(&hash)?
-            .ok_or_else(|| StoreError::Corrupt(format!("no header for block {hash} at height {height}")))?;
+        let hash = self.hash_at(height)?.ok_or_else(|| {
+            StoreError::Corrupt(format!("the active chain has no block at height {height}"))
+        })?;
+        let record = self.header(&hash)?.ok_or_else(|| {
+            StoreError::Corrupt(format!("no header for block {hash} at height {height}"))
+        })?;
         Ok((hash, record))
     }
 
@@ -297,24 +314,34 @@ impl Store {
     /// The active chain's block at `height`.
     pub fn block_at(&self, height: u64) -> Result<StoredBlock, StoreError> {
         let tip = self.state()?.height;
-        let hash = self.hash_at(height)?.ok_or(StoreError::NoSuchHeight { height, tip })?;
-        self.block(&hash)?
-            .ok_or_else(|| StoreError::Corrupt(format!("block {hash} at height {height} is missing")))
+        let hash = self
+            .hash_at(height)?
+            .ok_or(StoreError::NoSuchHeight { height, tip })?;
+        self.block(&hash)?.ok_or_else(|| {
+            StoreError::Corrupt(format!("block {hash} at height {height} is missing"))
+        })
     }
 
     /// Where `txid` is: in a block, pending, or unknown (`None`).
     pub fn find_tx(&self, txid: &Txid) -> Result<Option<TxStatus>, StoreError> {
         if let Some(v) = self.txs.get(txid.as_bytes())? {
             let loc: TxLocation = codec::decode(&v, "transaction location")?;
-            let b = self
-                .block(&loc.block)?
-                .ok_or_else(|| StoreError::Corrupt(format!("transaction {txid} points at unknown block {}", loc.block)))?;
+            let b = self.block(&loc.block)?.ok_or_else(|| {
+                StoreError::Corrupt(format!(
+                    "transaction {txid} points at unknown block {}",
+                    loc.block
+                ))
+            })?;
             let tx = b
                 .block
                 .txs
                 .get(loc.index as usize)
                 .cloned()
-                .ok_or_else(|| StoreError::Corrupt(format!("transaction {txid} points past the end of its block")))?;
+                .ok_or_else(|| {
+                    StoreError::Corrupt(format!(
+                        "transaction {txid} points past the end of its block"
+                    ))
+                })?;
             return Ok(Some(TxStatus::Confirmed {
                 tx,
                 block: loc.block,
@@ -365,7 +392,13 @@ impl Store {
             times.push(self.header_at(h)?.1.timestamp);
         }
         let (hash, tip) = self.header_at(state.height)?;
-        Ok(Cursor::new(self.params.clone(), tip.header(), hash, tip.chain_work, times))
+        Ok(Cursor::new(
+            self.params.clone(),
+            tip.header(),
+            hash,
+            tip.chain_work,
+            times,
+        ))
     }
 }
 

@@ -40,7 +40,11 @@ impl Store {
     /// its parent, carries the right cumulative work, and that the
     /// transaction index points at it; then checks the tip, the counters and
     /// the pending transactions. `progress` is called with each height.
-    pub fn verify(&self, now_ms: u64, progress: &mut dyn FnMut(u64)) -> Result<VerifyReport, VerifyFailure> {
+    pub fn verify(
+        &self,
+        now_ms: u64,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<VerifyReport, VerifyFailure> {
         let state = self.state().or_else(|e| fail(None, e))?;
         let mut cursor: Option<Cursor> = None;
         let mut transactions = 0u64;
@@ -61,13 +65,21 @@ impl Store {
             let block = &stored.block;
             let actual = block.hash();
             if actual != hash {
-                return fail(at, format!("stored header hashes to {actual}, not {hash}: the block was altered"));
+                return fail(
+                    at,
+                    format!("stored header hashes to {actual}, not {hash}: the block was altered"),
+                );
             }
             if stored.record.height != height {
                 return fail(at, format!("header says height {}", stored.record.height));
             }
-            if stored.record.tx_count as usize != block.txs.len() || stored.record.size as usize != block.encoded_len() {
-                return fail(at, "header record's transaction count or size disagrees with the body");
+            if stored.record.tx_count as usize != block.txs.len()
+                || stored.record.size as usize != block.encoded_len()
+            {
+                return fail(
+                    at,
+                    "header record's transaction count or size disagrees with the body",
+                );
             }
             match &mut cursor {
                 None => {
@@ -78,7 +90,13 @@ impl Store {
                     if &params != self.params() {
                         return fail(at, "genesis parameters differ from the stored parameters");
                     }
-                    cursor = Some(Cursor::new(params, block.header, hash, block.header.difficulty.work(), []));
+                    cursor = Some(Cursor::new(
+                        params,
+                        block.header,
+                        hash,
+                        block.header.difficulty.work(),
+                        [],
+                    ));
                 }
                 Some(c) => {
                     rules::check_block(block, &c.parent_info(), now_ms).or_else(|e| fail(at, e))?;
@@ -87,14 +105,22 @@ impl Store {
             }
             let work = cursor.as_ref().map_or(Work::ZERO, Cursor::chain_work);
             if stored.record.chain_work != work {
-                return fail(at, format!("stored chain work {} should be {work}", stored.record.chain_work));
+                return fail(
+                    at,
+                    format!(
+                        "stored chain work {} should be {work}",
+                        stored.record.chain_work
+                    ),
+                );
             }
             let mut in_block = HashSet::with_capacity(block.txs.len());
             for (index, tx) in block.txs.iter().enumerate() {
                 let txid = tx.txid();
                 in_block.insert(txid);
                 let loc: Option<TxLocation> = match self.txs.get(txid.as_bytes()) {
-                    Ok(Some(v)) => Some(codec::decode(&v, "transaction location").or_else(|e| fail(at, e))?),
+                    Ok(Some(v)) => {
+                        Some(codec::decode(&v, "transaction location").or_else(|e| fail(at, e))?)
+                    }
                     Ok(None) => None,
                     Err(e) => return fail(at, StoreError::from(e)),
                 };
@@ -114,7 +140,12 @@ impl Store {
                             ),
                         );
                     }
-                    None => return fail(at, format!("transaction {txid} is missing from the transaction index")),
+                    None => {
+                        return fail(
+                            at,
+                            format!("transaction {txid} is missing from the transaction index"),
+                        )
+                    }
                 }
             }
             transactions += block.txs.len() as u64;
@@ -125,11 +156,26 @@ impl Store {
             return fail(None, "the chain is empty");
         };
         let tip = cursor.tip_hash();
-        if tip != state.tip || cursor.tip().height != state.height || cursor.chain_work() != state.chain_work {
-            return fail(None, format!("the recorded tip {} at height {} is not the chain's last block", state.tip, state.height));
+        if tip != state.tip
+            || cursor.tip().height != state.height
+            || cursor.chain_work() != state.chain_work
+        {
+            return fail(
+                None,
+                format!(
+                    "the recorded tip {} at height {} is not the chain's last block",
+                    state.tip, state.height
+                ),
+            );
         }
         if transactions != state.chain_txs {
-            return fail(None, format!("the recorded transaction count {} should be {transactions}", state.chain_txs));
+            return fail(
+                None,
+                format!(
+                    "the recorded transaction count {} should be {transactions}",
+                    state.chain_txs
+                ),
+            );
         }
         let mut pending = 0u64;
         for item in self.pending_from(0) {
@@ -143,12 +189,21 @@ impl Store {
                 return fail(None, format!("pending transaction {txid} is not indexed"));
             }
             if self.txs.contains_key(txid.as_bytes()).unwrap_or(false) {
-                return fail(None, format!("pending transaction {txid} is also in the chain"));
+                return fail(
+                    None,
+                    format!("pending transaction {txid} is also in the chain"),
+                );
             }
             pending += 1;
         }
         if pending != state.pending {
-            return fail(None, format!("the recorded pending count {} should be {pending}", state.pending));
+            return fail(
+                None,
+                format!(
+                    "the recorded pending count {} should be {pending}",
+                    state.pending
+                ),
+            );
         }
         Ok(VerifyReport {
             blocks,

@@ -22,7 +22,10 @@ fn abort<T>(e: StoreError) -> ConflictableTransactionResult<T, StoreError> {
 
 /// Reads the chain state inside a transaction and checks the tip is still
 /// the one the caller checked against.
-fn state_in_tx(t: &TxTrees<'_>, expected_tip: BlockHash) -> ConflictableTransactionResult<ChainState, StoreError> {
+fn state_in_tx(
+    t: &TxTrees<'_>,
+    expected_tip: BlockHash,
+) -> ConflictableTransactionResult<ChainState, StoreError> {
     let Some(raw) = t.meta.get(KEY_STATE)? else {
         return abort(StoreError::Corrupt("missing chain state".into()));
     };
@@ -47,8 +50,10 @@ pub(crate) fn stage_block(
     state: &mut ChainState,
 ) -> ConflictableTransactionResult<(), StoreError> {
     t.headers.insert(hash.as_bytes(), codec::encode(record))?;
-    t.bodies.insert(hash.as_bytes(), codec::encode_body(&block.txs))?;
-    t.chain.insert(&codec::height_key(record.height), codec::encode(&hash))?;
+    t.bodies
+        .insert(hash.as_bytes(), codec::encode_body(&block.txs))?;
+    t.chain
+        .insert(&codec::height_key(record.height), codec::encode(&hash))?;
     for (index, txid) in txids.iter().enumerate() {
         let loc = TxLocation {
             block: hash,
@@ -129,7 +134,12 @@ impl Store {
         let checked = Checked {
             block,
             hash: block.hash(),
-            record: HeaderRecord::new(&block.header, chain_work, block.txs.len() as u32, block.encoded_len() as u32),
+            record: HeaderRecord::new(
+                &block.header,
+                chain_work,
+                block.txs.len() as u32,
+                block.encoded_len() as u32,
+            ),
             txids,
         };
         self.commit(state.tip, std::slice::from_ref(&checked))
@@ -152,7 +162,12 @@ impl Store {
             checked.push(Checked {
                 block,
                 hash,
-                record: HeaderRecord::new(&block.header, cursor.chain_work(), block.txs.len() as u32, block.encoded_len() as u32),
+                record: HeaderRecord::new(
+                    &block.header,
+                    cursor.chain_work(),
+                    block.txs.len() as u32,
+                    block.encoded_len() as u32,
+                ),
                 txids,
             });
         }
@@ -166,7 +181,11 @@ impl Store {
     }
 
     /// Fails if any of `txids` is already in the chain or in `seen`.
-    pub(crate) fn check_txs_new(&self, txids: &[Txid], seen: &HashSet<Txid>) -> Result<(), StoreError> {
+    pub(crate) fn check_txs_new(
+        &self,
+        txids: &[Txid],
+        seen: &HashSet<Txid>,
+    ) -> Result<(), StoreError> {
         for id in txids {
             if seen.contains(id) || self.txs.contains_key(id.as_bytes())? {
                 return Err(BlockError::TxAlreadyInChain(*id).into());
@@ -175,7 +194,11 @@ impl Store {
         Ok(())
     }
 
-    fn commit(&self, expected_tip: BlockHash, blocks: &[Checked<'_>]) -> Result<Appended, StoreError> {
+    fn commit(
+        &self,
+        expected_tip: BlockHash,
+        blocks: &[Checked<'_>],
+    ) -> Result<Appended, StoreError> {
         self.transact(|t| {
             let mut state = state_in_tx(t, expected_tip)?;
             for c in blocks {
@@ -248,7 +271,13 @@ impl<'s> DryRun<'s> {
         let hash = genesis.hash();
         Ok(DryRun {
             store: None,
-            cursor: Cursor::new(params, genesis.header, hash, genesis.header.difficulty.work(), []),
+            cursor: Cursor::new(
+                params,
+                genesis.header,
+                hash,
+                genesis.header.difficulty.work(),
+                [],
+            ),
             seen: genesis.txids().into_iter().collect(),
         })
     }

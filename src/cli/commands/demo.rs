@@ -13,9 +13,15 @@ use crate::store::{self, Store};
 use crate::time::now_ms;
 
 const SAMPLES: [(&str, &str); 3] = [
-    ("alice", "Opened the ledger: every entry from here on is sealed by proof of work."),
+    (
+        "alice",
+        "Opened the ledger: every entry from here on is sealed by proof of work.",
+    ),
     ("bob", "Paid alice 5 coffees for the sled tutorial."),
-    ("carol", "Audit note: block hashes checked against the export."),
+    (
+        "carol",
+        "Audit note: block hashes checked against the export.",
+    ),
 ];
 const DEMO_BLOCKS: u64 = 3;
 
@@ -80,7 +86,10 @@ pub fn run(ctx: &Ctx) -> Result<()> {
             "verified: {} blocks, {} transactions; tip {}",
             report.blocks, report.transactions, report.tip
         );
-        println!("try: sledger status, sledger chain, sledger tx {}", submitted[0]);
+        println!(
+            "try: sledger status, sledger chain, sledger tx {}",
+            submitted[0]
+        );
     }
     Ok(())
 }

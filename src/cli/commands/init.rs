@@ -42,8 +42,12 @@ pub fn create(ctx: &Ctx, params: &ChainParams, threads: Option<usize>) -> Result
     }
     crate::cli::stop_on_signal();
     let miner = threads.map_or_else(Miner::all_cores, Miner::new);
-    let mined = miner
-        .mine(Block::genesis(params, now_ms()), &STOP, || Ok::<_, anyhow::Error>(Block::genesis(params, now_ms())), &mut |_| {})?;
+    let mined = miner.mine(
+        Block::genesis(params, now_ms()),
+        &STOP,
+        || Ok::<_, anyhow::Error>(Block::genesis(params, now_ms())),
+        &mut |_| {},
+    )?;
     let Some(mined) = mined else {
         STOP.store(false, Ordering::SeqCst);
         bail!("interrupted before the genesis block was mined; nothing was created");
@@ -62,14 +66,22 @@ pub fn run(ctx: &Ctx, a: &InitArgs) -> Result<()> {
             "params": params_json(&params),
         }));
     } else {
-        println!("created ledger {:?} in {}", params.name, ctx.data_dir.display());
+        println!(
+            "created ledger {:?} in {}",
+            params.name,
+            ctx.data_dir.display()
+        );
         println!("genesis {genesis}");
         println!(
             "difficulty {} bits, target {} ms per block, retarget every {} blocks{}",
             params.initial_difficulty,
             params.target_interval_ms,
             params.retarget_window,
-            if params.fixed_difficulty { " (fixed)" } else { "" }
+            if params.fixed_difficulty {
+                " (fixed)"
+            } else {
+                ""
+            }
         );
     }
     Ok(())

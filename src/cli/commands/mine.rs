@@ -101,7 +101,10 @@ pub fn run(ctx: &Ctx, a: &MineArgs) -> Result<()> {
         Ok(())
     })?;
     if STOP.load(Ordering::Relaxed) && !json {
-        eprintln!("stopped after {n} block(s); the tip is at height {}", store.state()?.height);
+        eprintln!(
+            "stopped after {n} block(s); the tip is at height {}",
+            store.state()?.height
+        );
     }
     Ok(())
 }

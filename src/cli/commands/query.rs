@@ -25,7 +25,9 @@ pub fn parse_block_ref(s: &str) -> Result<BlockRef> {
     }
     match s.parse() {
         Ok(h) => Ok(BlockRef::Hash(h)),
-        Err(_) => bail!("malformed block reference {s:?}: expected a height or a 64-digit hex hash"),
+        Err(_) => {
+            bail!("malformed block reference {s:?}: expected a height or a 64-digit hex hash")
+        }
     }
 }
 
@@ -115,15 +117,13 @@ pub fn pending(ctx: &Ctx, a: &PageArgs) -> Result<()> {
     let store = ctx.open()?;
     let total = store.state()?.pending;
     let mut rows = Vec::new();
-    let mut shown = 0usize;
     let mut next = None;
-    for item in store.pending_from(a.from) {
+    for (shown, item) in store.pending_from(a.from).enumerate() {
         let (seq, tx) = item?;
         if shown == a.limit {
             next = Some(seq);
             break;
         }
-        shown += 1;
         if ctx.json {
             let mut v = output::tx_json(&tx);
             v["seq"] = json!(seq);
@@ -173,15 +173,33 @@ pub fn status(ctx: &Ctx) -> Result<()> {
     } else {
         println!("ledger      {:?} in {}", p.name, store.data_dir().display());
         println!("genesis     {}", store.genesis_hash());
-        println!("tip         height {} {} ({})", s.height, s.tip, format_ms(tip.timestamp));
-        println!("chain work  {} (about 2^{:.1} hashes)", s.chain_work, s.chain_work.log2());
+        println!(
+            "tip         height {} {} ({})",
+            s.height,
+            s.tip,
+            format_ms(tip.timestamp)
+        );
+        println!(
+            "chain work  {} (about 2^{:.1} hashes)",
+            s.chain_work,
+            s.chain_work.log2()
+        );
         println!("difficulty  {} bits for the next block", next);
-        println!("contents    {} blocks, {} transactions, {} pending", s.height + 1, s.chain_txs, s.pending);
+        println!(
+            "contents    {} blocks, {} transactions, {} pending",
+            s.height + 1,
+            s.chain_txs,
+            s.pending
+        );
         println!(
             "rules       target {} ms per block, retarget every {} blocks{}",
             p.target_interval_ms,
             p.retarget_window,
-            if p.fixed_difficulty { " (fixed difficulty)" } else { "" }
+            if p.fixed_difficulty {
+                " (fixed difficulty)"
+            } else {
+                ""
+            }
         );
         println!("disk        {:.1} MiB", disk as f64 / (1024.0 * 1024.0));
     }

@@ -28,7 +28,8 @@ pub fn run(ctx: &Ctx, a: &SubmitArgs) -> Result<()> {
     let data = match (&a.data, &a.file) {
         (Some(d), None) if d != "-" => d.clone().into_bytes(),
         (_, Some(f)) => {
-            let file = std::fs::File::open(f).with_context(|| format!("cannot open {}", f.display()))?;
+            let file =
+                std::fs::File::open(f).with_context(|| format!("cannot open {}", f.display()))?;
             read_bounded(file, &f.display().to_string())?
         }
         _ => {

@@ -22,7 +22,9 @@ const BATCH_BYTES: usize = 16 << 20;
 pub fn export(ctx: &Ctx, output: Option<&Path>) -> Result<()> {
     let store = ctx.open()?;
     let sink: Box<dyn Write> = match output {
-        Some(p) => Box::new(File::create(p).with_context(|| format!("cannot create {}", p.display()))?),
+        Some(p) => {
+            Box::new(File::create(p).with_context(|| format!("cannot create {}", p.display()))?)
+        }
         None => Box::new(std::io::stdout().lock()),
     };
     let mut out = BufWriter::new(sink);
@@ -54,7 +56,11 @@ fn blocks_of(path: &Path) -> Result<impl Iterator<Item = Result<(usize, Block)>>
             match line {
                 Err(e) => Some(Err(anyhow!("{name}: line {n}: {e}"))),
                 Ok(l) if l.trim().is_empty() => None,
-                Ok(l) => Some(parse_line(&l).map(|b| (n, b)).map_err(|e| anyhow!("{name}: line {n}: {e}"))),
+                Ok(l) => Some(
+                    parse_line(&l)
+                        .map(|b| (n, b))
+                        .map_err(|e| anyhow!("{name}: line {n}: {e}")),
+                ),
             }
         }))
 }
@@ -82,7 +88,10 @@ pub fn import(ctx: &Ctx, path: &Path) -> Result<()> {
         let (n, block) = item?;
         let h = block.header.height;
         if h != expected_height {
-            bail!(at(n, &format!("expected the block at height {expected_height}, found height {h}")));
+            bail!(at(
+                n,
+                &format!("expected the block at height {expected_height}, found height {h}")
+            ));
         }
         expected_height += 1;
         match (&existing, known_tip) {
@@ -110,7 +119,10 @@ pub fn import(ctx: &Ctx, path: &Path) -> Result<()> {
                 if dry.is_none() {
                     dry = Some(DryRun::on_store(s)?);
                 }
-                dry.as_mut().expect("set above").check(&block, now).map_err(|e| at(n, &e))?;
+                dry.as_mut()
+                    .expect("set above")
+                    .check(&block, now)
+                    .map_err(|e| at(n, &e))?;
                 new_blocks += 1;
             }
             (None, _) if h == 0 => {
@@ -119,7 +131,10 @@ pub fn import(ctx: &Ctx, path: &Path) -> Result<()> {
                 new_blocks += 1;
             }
             (None, _) => {
-                dry.as_mut().expect("genesis came first").check(&block, now).map_err(|e| at(n, &e))?;
+                dry.as_mut()
+                    .expect("genesis came first")
+                    .check(&block, now)
+                    .map_err(|e| at(n, &e))?;
                 new_blocks += 1;
             }
         }
@@ -131,7 +146,11 @@ pub fn import(ctx: &Ctx, path: &Path) -> Result<()> {
     // Pass 2: write, in batches of whole blocks, each one transaction.
     let store = match existing {
         Some(s) => s,
-        None => Store::create(&ctx.data_dir, genesis.as_ref().expect("checked in pass 1"), now)?,
+        None => Store::create(
+            &ctx.data_dir,
+            genesis.as_ref().expect("checked in pass 1"),
+            now,
+        )?,
     };
     let skip_to = known_tip.unwrap_or(0);
     let mut batch: Vec<Block> = Vec::new();
@@ -152,7 +171,9 @@ pub fn import(ctx: &Ctx, path: &Path) -> Result<()> {
         }
     }
     if !batch.is_empty() {
-        store.append_batch(&batch, now).with_context(|| format!("{name} changed while importing"))?;
+        store
+            .append_batch(&batch, now)
+            .with_context(|| format!("{name} changed while importing"))?;
     }
     let state = store.state()?;
     if ctx.json {

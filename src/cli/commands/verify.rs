@@ -14,7 +14,10 @@ pub fn run(ctx: &Ctx) -> Result<()> {
     let tip = store.state()?.height;
     let bar = ctx.show_progress().then(|| {
         let b = ProgressBar::new(tip + 1);
-        b.set_style(ProgressStyle::with_template("verifying {bar:40} {pos}/{len} blocks").expect("valid template"));
+        b.set_style(
+            ProgressStyle::with_template("verifying {bar:40} {pos}/{len} blocks")
+                .expect("valid template"),
+        );
         b.enable_steady_tick(Duration::from_millis(200));
         b
     });
