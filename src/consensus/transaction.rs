@@ -35,11 +35,11 @@ pub struct Transaction {
 pub enum TxError {
     #[error("author must not be empty")]
     EmptyAuthor,
-    #[error("author is {0} bytes; the limit is {MAX_AUTHOR_BYTES}")]
+    #[error("author is {0} bytes, over the limit of {MAX_AUTHOR_BYTES}")]
     AuthorTooLong(usize),
     #[error("author must not contain control characters")]
     AuthorControlChar,
-    #[error("data is {0} bytes; the limit is {MAX_DATA_BYTES}")]
+    #[error("data is {0} bytes, over the limit of {MAX_DATA_BYTES}")]
     DataTooLarge(usize),
 }
 

@@ -1,0 +1,292 @@
+//! End-to-end tests of every command, driving the real binary on temporary
+//! directories.
+
+mod common;
+
+use common::Ledger;
+use serde_json::Value;
+
+#[test]
+fn init_submit_mine_query_round_trip() {
+    let l = Ledger::new();
+    let st = l.json(&["status"]);
+    assert_eq!(st["tip"]["height"], 0);
+    assert_eq!(st["blocks"], 1);
+    assert_eq!(st["params"]["initial_difficulty"], 6);
+    assert_eq!(st["params"]["fixed_difficulty"], true);
+
+    let a = l.submit("alice", "first entry");
+    let b = l.submit("bob", "second entry");
+    assert_eq!(a.len(), 64);
+    let pending = l.json(&["pending"]);
+    assert_eq!(pending["total"], 2);
+    assert_eq!(
+        pending["transactions"][0]["txid"],
+        a.as_str(),
+        "arrival order kept"
+    );
+    assert_eq!(pending["transactions"][1]["author"], "bob");
+    let tx = l.json(&["tx", &a]);
+    assert_eq!(tx["status"], "pending");
+    assert_eq!(tx["data"], "first entry");
+
+    let mined: Vec<Value> = l
+        .ok(&["--json", "mine", "--blocks", "2", "--threads", "2"])
+        .lines()
+        .map(|s| serde_json::from_str(s).unwrap())
+        .collect();
+    assert_eq!(mined.len(), 2);
+    assert_eq!(mined[0]["height"], 1);
+    assert_eq!(
+        mined[0]["transactions"], 2,
+        "pending entries go in the next block"
+    );
+    assert_eq!(mined[1]["transactions"], 0);
+    assert!(mined[0]["hashes"].as_u64().unwrap() >= 1);
+
+    assert_eq!(
+        l.json(&["pending"])["total"],
+        0,
+        "mined entries leave pending"
+    );
+    let tx = l.json(&["tx", &b]);
+    assert_eq!(tx["status"], "confirmed");
+    assert_eq!(tx["height"], 1);
+    assert_eq!(tx["index"], 1);
+
+    let by_height = l.json(&["block", "1"]);
+    let hash = by_height["hash"].as_str().unwrap().to_string();
+    assert!(
+        hash.starts_with('0'),
+        "difficulty 6 means a leading zero digit"
+    );
+    let by_hash = l.json(&["block", &hash]);
+    assert_eq!(by_hash, by_height);
+    assert_eq!(by_hash["txs"][0]["txid"], a.as_str());
+    assert_eq!(by_hash["active"], true);
+    // Text output names the block and its entries.
+    let text = l.ok(&["block", "1"]);
+    assert!(
+        text.contains(&hash) && text.contains("first entry"),
+        "{text}"
+    );
+
+    let st = l.json(&["status"]);
+    assert_eq!(st["tip"]["height"], 2);
+    assert_eq!(st["transactions"], 3, "genesis carries one");
+    assert_eq!(st["pending"], 0);
+    let v = l.json(&["verify"]);
+    assert_eq!(v["valid"], true);
+    assert_eq!(v["blocks"], 3);
+}
+
+#[test]
+fn submit_reads_argument_file_and_stdin() {
+    let l = Ledger::new();
+    let f = l.path("entry.bin");
+    std::fs::write(&f, [0u8, 159, 146, 150, 255]).unwrap();
+    let from_file = l.ok(&["submit", "-a", "f", "--file", f.to_str().unwrap()]);
+    let out = l.run_stdin(&["submit", "-a", "s"], b"from stdin");
+    assert!(out.status.success());
+    let from_stdin = String::from_utf8(out.stdout).unwrap();
+    let out = l.run_stdin(&["submit", "-a", "d", "-"], b"dash");
+    assert!(out.status.success());
+    let t = l.json(&["tx", from_file.trim()]);
+    assert_eq!(t["data_hex"], "009f9296ff", "binary data is kept exactly");
+    assert_eq!(l.json(&["tx", from_stdin.trim()])["data"], "from stdin");
+    assert_eq!(l.json(&["pending"])["total"], 3);
+    // The same entry twice (same author, time and data) is one transaction;
+    // a repeat submit is refused, not duplicated.
+    let j = l.json(&["submit", "-a", "x", "y"]);
+    assert_eq!(j["status"], "pending");
+}
+
+#[test]
+fn chain_lists_newest_first_with_pages() {
+    let l = Ledger::new();
+    l.mine(5);
+    let page = l.json(&["chain", "--limit", "2"]);
+    let heights: Vec<u64> = page["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["height"].as_u64().unwrap())
+        .collect();
+    assert_eq!(heights, vec![5, 4]);
+    assert_eq!(page["next_from"], 3);
+    let page = l.json(&["chain", "--from", "1", "--limit", "5"]);
+    let heights: Vec<u64> = page["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["height"].as_u64().unwrap())
+        .collect();
+    assert_eq!(heights, vec![1, 0]);
+    assert_eq!(page["next_from"], Value::Null);
+    // Each block links to the one below it.
+    let all = l.json(&["chain", "--limit", "100"]);
+    let blocks = all["blocks"].as_array().unwrap();
+    for w in blocks.windows(2) {
+        assert_eq!(w[0]["prev_hash"], w[1]["hash"]);
+    }
+    let text = l.ok(&["chain", "--limit", "2"]);
+    assert!(text.contains("--from 3"), "{text}");
+}
+
+#[test]
+fn pending_pages_in_arrival_order() {
+    let l = Ledger::new();
+    let ids: Vec<String> = (0..5)
+        .map(|i| l.submit("p", &format!("entry {i}")))
+        .collect();
+    let p = l.json(&["pending", "--limit", "2"]);
+    assert_eq!(p["transactions"][0]["txid"], ids[0].as_str());
+    let next = p["next_from"].as_u64().unwrap();
+    let p = l.json(&["pending", "--from", &next.to_string(), "--limit", "10"]);
+    let got: Vec<&str> = p["transactions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["txid"].as_str().unwrap())
+        .collect();
+    assert_eq!(got, ids[2..].iter().map(String::as_str).collect::<Vec<_>>());
+}
+
+#[test]
+fn export_import_reproduces_the_chain() {
+    let l = Ledger::new();
+    l.submit("a", "one");
+    l.mine(2);
+    l.submit("b", "two");
+    l.mine(1);
+    let export = l.export();
+    assert_eq!(export.lines().count(), 4);
+    let file = l.path("chain.jsonl");
+    std::fs::write(&file, &export).unwrap();
+
+    let copy = Ledger::empty();
+    let j = copy.json(&["import", file.to_str().unwrap()]);
+    assert_eq!(j["imported"], 4);
+    assert_eq!(copy.export(), export, "the copy is byte-identical");
+    assert_eq!(copy.json(&["verify"])["valid"], true);
+    // Importing again adds nothing.
+    let j = copy.json(&["import", file.to_str().unwrap()]);
+    assert_eq!(j["imported"], 0);
+    assert_eq!(j["already_present"], 4);
+
+    // The original grows; importing its longer export extends the copy.
+    l.mine(2);
+    std::fs::write(&file, l.export()).unwrap();
+    let j = copy.json(&["import", file.to_str().unwrap()]);
+    assert_eq!(j["imported"], 2);
+    assert_eq!(copy.export(), l.export());
+}
+
+#[test]
+fn import_removes_imported_entries_from_pending() {
+    let l = Ledger::new();
+    let copy = Ledger::empty();
+    let file = l.path("g.jsonl");
+    std::fs::write(&file, l.export()).unwrap();
+    copy.ok(&["import", file.to_str().unwrap()]);
+    // An entry mined in the original leaves nothing behind in the copy.
+    let id = l.submit("x", "shared");
+    l.mine(1);
+    std::fs::write(&file, l.export()).unwrap();
+    copy.ok(&["import", file.to_str().unwrap()]);
+    assert_eq!(copy.json(&["tx", &id])["status"], "confirmed");
+    assert_eq!(copy.json(&["pending"])["total"], 0);
+    assert_eq!(copy.json(&["verify"])["valid"], true);
+}
+
+#[test]
+fn demo_runs_end_to_end() {
+    let l = Ledger::empty();
+    let out = l.ok(&["demo"]);
+    assert!(out.contains("verified: 4 blocks"), "{out}");
+    let j = l.json(&["demo"]);
+    assert_eq!(j["blocks"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        j["verified"]["blocks"], 7,
+        "the second demo reuses the ledger"
+    );
+    assert_eq!(l.json(&["verify"])["valid"], true);
+}
+
+#[test]
+fn data_dir_from_environment() {
+    let l = Ledger::new();
+    let mut c = assert_cmd::Command::cargo_bin("sledger").unwrap();
+    let out = c
+        .env("SLEDGER_DATA_DIR", &l.dir)
+        .args(["--json", "status"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["tip"]["height"], 0);
+}
+
+#[test]
+fn every_command_speaks_json() {
+    let l = Ledger::new();
+    let id = l.submit("j", "json");
+    for args in [
+        vec!["status"],
+        vec!["pending"],
+        vec!["tx", id.as_str()],
+        vec!["block", "0"],
+        vec!["chain"],
+        vec!["verify"],
+    ] {
+        let v = l.json(&args);
+        assert!(v.is_object(), "{args:?}: {v}");
+    }
+    let out = l.ok(&["--json", "mine", "-n", "1", "--threads", "1"]);
+    let v: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["height"], 1);
+    let f = l.path("e.jsonl");
+    let v = l.json(&["export", "--output", f.to_str().unwrap()]);
+    assert_eq!(v["blocks"], 2);
+    let other = Ledger::empty();
+    let v = other.json(&["import", f.to_str().unwrap()]);
+    assert_eq!(v["imported"], 2);
+    let v = Ledger::empty().json(&["init", "--difficulty", "4"]);
+    assert_eq!(v["params"]["initial_difficulty"], 4);
+}
+
+#[test]
+fn init_commits_parameters_and_is_unique() {
+    let a = Ledger::with_init(&[
+        "--name",
+        "alpha",
+        "--difficulty",
+        "5",
+        "--block-interval",
+        "2.5",
+        "--retarget-window",
+        "7",
+    ]);
+    let b = Ledger::with_init(&[
+        "--name",
+        "alpha",
+        "--difficulty",
+        "5",
+        "--block-interval",
+        "2.5",
+        "--retarget-window",
+        "7",
+    ]);
+    let sa = a.json(&["status"]);
+    assert_eq!(sa["name"], "alpha");
+    assert_eq!(sa["params"]["target_interval_ms"], 2500);
+    assert_eq!(sa["params"]["retarget_window"], 7);
+    assert_ne!(
+        sa["genesis"],
+        b.json(&["status"])["genesis"],
+        "same parameters, different genesis"
+    );
+    let g = a.json(&["block", "0"]);
+    assert_eq!(g["txs"][0]["author"], "genesis");
+    assert_eq!(g["header"]["prev_hash"], "0".repeat(64));
+}

@@ -1,0 +1,152 @@
+//! Helpers shared by the integration tests: a ledger in a temporary
+//! directory, driven through the real `sledger` binary.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use assert_cmd::Command;
+use tempfile::TempDir;
+
+pub struct Ledger {
+    pub tmp: TempDir,
+    pub dir: PathBuf,
+}
+
+impl Ledger {
+    /// An empty temporary data directory (no ledger yet).
+    pub fn empty() -> Ledger {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().join("ledger");
+        Ledger { tmp, dir }
+    }
+
+    /// A ledger at a low difficulty, so blocks take milliseconds.
+    pub fn new() -> Ledger {
+        Self::with_init(&["--difficulty", "6", "--fixed-difficulty"])
+    }
+
+    pub fn with_init(args: &[&str]) -> Ledger {
+        let l = Self::empty();
+        let mut all = vec!["init"];
+        all.extend_from_slice(args);
+        l.ok(&all);
+        l
+    }
+
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::cargo_bin("sledger").expect("binary");
+        c.arg("--data-dir").arg(&self.dir);
+        c.env_remove("SLEDGER_DATA_DIR");
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.cmd().args(args).output().expect("run sledger")
+    }
+
+    pub fn run_stdin(&self, args: &[&str], stdin: &[u8]) -> Output {
+        self.cmd()
+            .args(args)
+            .write_stdin(stdin.to_vec())
+            .output()
+            .expect("run sledger")
+    }
+
+    /// Runs and requires success; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "sledger {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("utf-8 stdout")
+    }
+
+    /// Runs with --json and parses stdout as one JSON value.
+    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        let s = self.ok(&all);
+        serde_json::from_str(s.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {s}"))
+    }
+
+    /// Runs and requires failure with exit code 1 and one line on stderr
+    /// that contains `needle`; returns that line.
+    pub fn fails(&self, args: &[&str], needle: &str) -> String {
+        let out = self.run(args);
+        check_failure(&out, args, needle)
+    }
+
+    pub fn submit(&self, author: &str, data: &str) -> String {
+        self.ok(&["submit", "--author", author, data])
+            .trim()
+            .to_string()
+    }
+
+    pub fn mine(&self, n: u64) {
+        self.ok(&["mine", "--blocks", &n.to_string(), "--threads", "1"]);
+    }
+
+    pub fn export(&self) -> String {
+        self.ok(&["export"])
+    }
+
+    /// Everything a user can see of the ledger: the chain and the pending
+    /// transactions. Equal before and after means nothing changed.
+    pub fn fingerprint(&self) -> String {
+        format!(
+            "{}\n{}",
+            self.export(),
+            self.ok(&["--json", "pending", "--limit", "100000"])
+        )
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.tmp.path().join(name)
+    }
+
+    pub fn store_dir(&self) -> PathBuf {
+        self.dir.join("store")
+    }
+}
+
+pub fn check_failure(out: &Output, args: &[&str], needle: &str) -> String {
+    let args: Vec<String> = args.iter().map(|a| a.chars().take(80).collect()).collect();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "sledger {args:?} should fail with 1; stderr: {stderr}"
+    );
+    assert_eq!(
+        stderr.lines().count(),
+        1,
+        "one line on stderr, got: {stderr}"
+    );
+    assert!(
+        stderr.contains(needle),
+        "stderr of {args:?} should contain {needle:?}: {stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "no panic: {stderr}");
+    stderr
+}
+
+/// Every file under `dir`, with its bytes, for "nothing changed" checks.
+pub fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).expect("read_dir") {
+            let p = e.expect("entry").path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push((p.clone(), std::fs::read(&p).expect("read")));
+            }
+        }
+    }
+    out.sort();
+    out
+}

@@ -1,0 +1,231 @@
+//! The store through the library: state changes, refusals, and tamper
+//! detection by `verify`.
+
+use sledger::consensus::block::Block;
+use sledger::consensus::merkle::merkle_root;
+use sledger::consensus::{BlockError, ChainParams, Difficulty, Transaction};
+use sledger::mining::scan_range;
+use sledger::store::{Store, StoreError, TxStatus};
+use sledger::time::now_ms;
+
+fn params(difficulty: u32, window: u32, fixed: bool) -> ChainParams {
+    ChainParams {
+        name: "test".into(),
+        initial_difficulty: Difficulty(difficulty),
+        target_interval_ms: 1000,
+        retarget_window: window,
+        fixed_difficulty: fixed,
+        salt: [3; 16],
+    }
+}
+
+fn seal(mut b: Block) -> Block {
+    b.header.nonce = scan_range(&b.header, 0..u64::MAX).expect("a nonce");
+    b
+}
+
+fn new_store(dir: &std::path::Path) -> Store {
+    let g = seal(Block::genesis(&params(4, 10, true), now_ms() - 60_000));
+    Store::create(dir, &g, now_ms()).unwrap()
+}
+
+fn mine_one(s: &Store) -> Block {
+    let b = seal(s.template(now_ms()).unwrap());
+    s.append(&b, now_ms()).unwrap();
+    b
+}
+
+#[test]
+fn submit_refuses_duplicates_pending_and_mined() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = new_store(dir.path());
+    let tx = Transaction::new("a", 1, b"x".to_vec()).unwrap();
+    let id = s.submit(&tx).unwrap();
+    assert!(matches!(s.submit(&tx), Err(StoreError::AlreadyPending(i)) if i == id));
+    assert_eq!(
+        s.state().unwrap().pending,
+        1,
+        "the refused copy was not counted"
+    );
+    let b = mine_one(&s);
+    assert_eq!(b.txs, vec![tx.clone()]);
+    assert!(matches!(s.submit(&tx), Err(StoreError::AlreadyInChain(i)) if i == id));
+    assert!(matches!(
+        s.find_tx(&id).unwrap(),
+        Some(TxStatus::Confirmed {
+            height: 1,
+            index: 0,
+            ..
+        })
+    ));
+    let st = s.state().unwrap();
+    assert_eq!((st.pending, st.chain_txs, st.height), (0, 2, 1));
+}
+
+#[test]
+fn append_refuses_what_does_not_extend_the_tip() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = new_store(dir.path());
+    let tx = Transaction::new("a", 1, b"x".to_vec()).unwrap();
+    s.submit(&tx).unwrap();
+    let first = s.template(now_ms()).unwrap();
+    let b1 = seal(first.clone());
+    s.append(&b1, now_ms()).unwrap();
+    // The same block again: its parent is no longer the tip.
+    assert!(matches!(
+        s.append(&b1, now_ms()),
+        Err(StoreError::Rejected(BlockError::WrongHeight { .. }))
+    ));
+    // A block repeating a mined transaction.
+    let mut again = s.template(now_ms()).unwrap();
+    again.txs = vec![tx.clone()];
+    again.header.merkle_root = merkle_root(&again.txids());
+    let again = seal(again);
+    assert!(matches!(
+        s.append(&again, now_ms()),
+        Err(StoreError::Rejected(BlockError::TxAlreadyInChain(_)))
+    ));
+    assert_eq!(s.state().unwrap().height, 1, "nothing changed");
+    assert!(s.verify(now_ms(), &mut |_| {}).is_ok());
+}
+
+#[test]
+fn reopened_store_keeps_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let ids: Vec<_>;
+    {
+        let s = new_store(dir.path());
+        ids = (0..5)
+            .map(|i| {
+                s.submit(&Transaction::new("r", i, vec![i as u8]).unwrap())
+                    .unwrap()
+            })
+            .collect();
+        mine_one(&s);
+        s.submit(&Transaction::new("late", 9, vec![]).unwrap())
+            .unwrap();
+    }
+    let s = Store::open(dir.path()).unwrap();
+    let st = s.state().unwrap();
+    assert_eq!((st.height, st.pending, st.chain_txs), (1, 1, 6));
+    for id in ids {
+        assert!(matches!(
+            s.find_tx(&id).unwrap(),
+            Some(TxStatus::Confirmed { .. })
+        ));
+    }
+    assert!(s.verify(now_ms(), &mut |_| {}).is_ok());
+}
+
+#[test]
+fn retarget_applies_on_the_stored_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    // Window of 4 blocks, 1 s target: blocks mined back to back are far too
+    // fast, so the difficulty rises by the 4x clamp (2 bits) at height 4.
+    let g = seal(Block::genesis(&params(2, 4, false), now_ms() - 5));
+    let s = Store::create(dir.path(), &g, now_ms()).unwrap();
+    let mut diffs = Vec::new();
+    for _ in 0..8 {
+        diffs.push(mine_one(&s).header.difficulty.0);
+    }
+    assert_eq!(diffs, vec![2, 2, 2, 4, 4, 4, 4, 6]);
+    // A block that ignores the retarget is refused.
+    let mut wrong = s.template(now_ms()).unwrap();
+    wrong.header.difficulty = Difficulty(6);
+    assert!(s.append(&seal(wrong.clone()), now_ms()).is_ok());
+    let mut wrong2 = s.template(now_ms()).unwrap();
+    wrong2.header.difficulty = Difficulty(5);
+    assert!(matches!(
+        s.append(&seal(wrong2), now_ms()),
+        Err(StoreError::Rejected(BlockError::WrongDifficulty { .. }))
+    ));
+    assert!(s.verify(now_ms(), &mut |_| {}).is_ok());
+
+    // Too slow a window lowers it: a genesis a minute old, then 3 quick blocks.
+    let dir = tempfile::tempdir().unwrap();
+    let g = seal(Block::genesis(&params(5, 4, false), now_ms() - 60_000));
+    let s = Store::create(dir.path(), &g, now_ms()).unwrap();
+    let diffs: Vec<u32> = (0..4).map(|_| mine_one(&s).header.difficulty.0).collect();
+    assert_eq!(diffs, vec![5, 5, 5, 3]);
+}
+
+/// Writes `f(value)` under `key` of `tree`, underneath the ledger.
+fn tamper(dir: &std::path::Path, tree: &str, key: &[u8], f: impl Fn(&mut Vec<u8>)) {
+    let db = sled::open(dir.join("store")).unwrap();
+    let t = db.open_tree(tree).unwrap();
+    let mut v = t.get(key).unwrap().expect("key present").to_vec();
+    f(&mut v);
+    t.insert(key, v).unwrap();
+    db.flush().unwrap();
+}
+
+#[test]
+fn verify_names_the_height_of_tampering() {
+    let dir = tempfile::tempdir().unwrap();
+    let hash2;
+    {
+        let s = new_store(dir.path());
+        for i in 0..4u64 {
+            s.submit(&Transaction::new("t", i, format!("entry {i}").into_bytes()).unwrap())
+                .unwrap();
+            mine_one(&s);
+        }
+        hash2 = s.hash_at(2).unwrap().unwrap();
+        assert!(s.verify(now_ms(), &mut |_| {}).is_ok());
+    }
+    // Change one byte of a transaction's data in the body of block 2.
+    tamper(dir.path(), "bodies", hash2.as_bytes(), |v| {
+        let last = v.len() - 1;
+        v[last] ^= 1;
+    });
+    let s = Store::open(dir.path()).unwrap();
+    let f = s.verify(now_ms(), &mut |_| {}).unwrap_err();
+    assert_eq!(f.height, Some(2));
+    assert!(f.reason.contains("Merkle root"), "{}", f.reason);
+    drop(s);
+
+    // Restore, then change the stored header's nonce instead.
+    tamper(dir.path(), "bodies", hash2.as_bytes(), |v| {
+        let last = v.len() - 1;
+        v[last] ^= 1;
+    });
+    assert!(Store::open(dir.path())
+        .unwrap()
+        .verify(now_ms(), &mut |_| {})
+        .is_ok());
+    tamper(dir.path(), "headers", hash2.as_bytes(), |v| {
+        v[4 + 8 + 32 + 32 + 8 + 4] ^= 1
+    });
+    let s = Store::open(dir.path()).unwrap();
+    let f = s.verify(now_ms(), &mut |_| {}).unwrap_err();
+    assert_eq!(f.height, Some(2));
+    assert!(f.reason.contains("altered"), "{}", f.reason);
+}
+
+#[test]
+fn verify_catches_a_broken_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let id;
+    {
+        let s = new_store(dir.path());
+        id = s
+            .submit(&Transaction::new("i", 0, vec![1]).unwrap())
+            .unwrap();
+        mine_one(&s);
+        mine_one(&s);
+    }
+    let db = sled::open(dir.path().join("store")).unwrap();
+    db.open_tree("txs").unwrap().remove(id.as_bytes()).unwrap();
+    db.flush().unwrap();
+    drop(db);
+    let f = Store::open(dir.path())
+        .unwrap()
+        .verify(now_ms(), &mut |_| {})
+        .unwrap_err();
+    assert_eq!(f.height, Some(1));
+    assert!(
+        f.reason.contains("missing from the transaction index"),
+        "{}",
+        f.reason
+    );
+}
