@@ -6,6 +6,7 @@
 //! between batches (to publish its hash count and to see whether to stop).
 
 pub mod sha256;
+pub mod shani;
 
 use std::ops::Range;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -54,18 +55,70 @@ pub struct Search {
     pub hashes: u64,
 }
 
+/// Which SHA-256 implementation the nonce search uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Interleaved SHA extensions ([`shani`]), when the CPU has them.
+    ShaNi,
+    /// One compression at a time through `sha2` (which itself uses the SHA
+    /// extensions when present, or plain code).
+    Portable,
+}
+
+impl Backend {
+    /// The fastest backend this CPU supports.
+    pub fn best() -> Backend {
+        if shani::available() {
+            Backend::ShaNi
+        } else {
+            Backend::Portable
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::ShaNi => "sha-ni, 4 interleaved",
+            Backend::Portable => "sha2 portable",
+        }
+    }
+
+    fn scan(self, mid: &HeaderMidstate, nonces: Range<u64>, difficulty: u32) -> Option<u64> {
+        match self {
+            Backend::ShaNi => shani::scan(mid, nonces, difficulty),
+            Backend::Portable => sha256::scan(mid, nonces, difficulty),
+        }
+    }
+}
+
 /// A nonce search over `threads` threads.
 #[derive(Debug, Clone)]
 pub struct Miner {
     threads: usize,
+    backend: Backend,
 }
 
 impl Miner {
-    /// A miner on `threads` threads (at least one).
+    /// A miner on `threads` threads (at least one), with the best backend.
     pub fn new(threads: usize) -> Self {
+        Self::with_backend(threads, Backend::best())
+    }
+
+    /// A miner with a chosen backend. [`Backend::ShaNi`] falls back to
+    /// [`Backend::Portable`] on a CPU without SHA extensions.
+    pub fn with_backend(threads: usize, backend: Backend) -> Self {
+        let backend = if backend == Backend::ShaNi && !shani::available() {
+            Backend::Portable
+        } else {
+            backend
+        };
         Miner {
             threads: threads.max(1),
+            backend,
         }
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
     }
 
     /// A miner on every core.
@@ -95,6 +148,7 @@ impl Miner {
         let found_nonce = AtomicU64::new(0);
         let hashes = AtomicU64::new(0);
         let span = u64::MAX / n;
+        let backend = self.backend;
         let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
         std::thread::scope(|s| {
             for i in 0..n {
@@ -112,7 +166,7 @@ impl Miner {
                             break;
                         }
                         let batch_end = end.min(at.saturating_add(BATCH));
-                        let hit = sha256::scan(&mid, at..batch_end, difficulty);
+                        let hit = backend.scan(&mid, at..batch_end, difficulty);
                         let tried = hit.map_or(batch_end, |h| h + 1) - at;
                         hashes.fetch_add(tried, Ordering::Relaxed);
                         if let Some(nonce) = hit {
