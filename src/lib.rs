@@ -6,6 +6,7 @@
 //! format, and [`cli`] the command line.
 
 pub mod cli;
+pub mod bench;
 pub mod consensus;
 pub mod export;
 pub mod mining;

@@ -59,6 +59,12 @@ pub enum Command {
     },
     /// Create the ledger if needed, record sample entries, mine, show and verify
     Demo,
+    /// Measure mining speed against sha2's single-stream compression
+    Bench {
+        /// Seconds per measurement
+        #[arg(long, default_value_t = 3.0)]
+        seconds: f64,
+    },
 }
 
 #[derive(Debug, Args)]

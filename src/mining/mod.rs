@@ -75,10 +75,10 @@ impl Backend {
         }
     }
 
-    pub fn name(self) -> &'static str {
+    pub fn name(self) -> String {
         match self {
-            Backend::ShaNi => "sha-ni, 4 interleaved",
-            Backend::Portable => "sha2 portable",
+            Backend::ShaNi => format!("sha-ni, {} interleaved", shani::LANES),
+            Backend::Portable => "sha2 portable".into(),
         }
     }
 
@@ -279,4 +279,94 @@ pub fn scan_range(header: &BlockHeader, nonces: Range<u64>) -> Option<u64> {
         nonces,
         header.difficulty.0,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::consensus::{Difficulty, MerkleNode};
+
+    fn header(difficulty: u32) -> BlockHeader {
+        BlockHeader {
+            version: 1,
+            height: 7,
+            prev_hash: BlockHash([5; 32]),
+            merkle_root: MerkleNode([6; 32]),
+            timestamp: 1_000,
+            difficulty: Difficulty(difficulty),
+            nonce: 0,
+        }
+    }
+
+    #[test]
+    fn meets_counts_bits_across_words() {
+        assert!(meets(&[0, 0, 1, 0, 0, 0, 0, 0], 64 + 31));
+        assert!(!meets(&[0, 0, 1, 0, 0, 0, 0, 0], 64 + 32));
+        assert!(meets(&[0x0000_ffff, 9, 9, 9, 9, 9, 9, 9], 16));
+        assert!(!meets(&[0x0000_ffff, 9, 9, 9, 9, 9, 9, 9], 17));
+        assert!(meets(&[0; 8], 256));
+        assert!(meets(&[u32::MAX; 8], 0));
+    }
+
+    #[test]
+    fn found_nonce_seals_the_header_on_every_backend() {
+        for backend in [Backend::ShaNi, Backend::Portable] {
+            for threads in [1, 2, 3] {
+                let h = header(14);
+                let stop = AtomicBool::new(false);
+                let s = Miner::with_backend(threads, backend).search(&h, &stop, Instant::now() + Duration::from_secs(60), &mut |_| {});
+                let Outcome::Found { nonce, hash } = s.outcome else {
+                    panic!("{backend:?} x{threads}: {s:?}")
+                };
+                let mut sealed = h;
+                sealed.nonce = nonce;
+                assert_eq!(sealed.hash(), hash);
+                assert!(h.difficulty.is_met_by(&hash));
+                assert!(s.hashes >= 1);
+            }
+        }
+        // One thread scans from 0 upward, so both backends find the same nonce.
+        let h = header(12);
+        let first = |b| {
+            let stop = AtomicBool::new(false);
+            Miner::with_backend(1, b).search(&h, &stop, Instant::now() + Duration::from_secs(60), &mut |_| {}).outcome
+        };
+        assert_eq!(first(Backend::ShaNi), first(Backend::Portable));
+        assert_eq!(
+            first(Backend::Portable),
+            Outcome::Found {
+                nonce: scan_range(&h, 0..u64::MAX).unwrap(),
+                hash: {
+                    let mut s = h;
+                    s.nonce = scan_range(&h, 0..u64::MAX).unwrap();
+                    s.hash()
+                }
+            }
+        );
+    }
+
+    #[test]
+    fn stop_and_deadline_end_a_search_promptly() {
+        let h = header(255);
+        let stop = AtomicBool::new(false);
+        let started = Instant::now();
+        let s = std::thread::scope(|sc| {
+            sc.spawn(|| {
+                std::thread::sleep(Duration::from_millis(100));
+                stop.store(true, Ordering::SeqCst);
+            });
+            Miner::new(2).search(&h, &stop, Instant::now() + Duration::from_secs(60), &mut |_| {})
+        });
+        assert_eq!(s.outcome, Outcome::Stopped);
+        assert!(started.elapsed() < Duration::from_secs(1), "{:?}", started.elapsed());
+        assert!(s.hashes > 0);
+
+        let stop = AtomicBool::new(false);
+        let started = Instant::now();
+        let mut calls = 0;
+        let s = Miner::new(2).search(&h, &stop, Instant::now() + Duration::from_millis(150), &mut |_| calls += 1);
+        assert_eq!(s.outcome, Outcome::TimedOut);
+        assert!(started.elapsed() < Duration::from_secs(1));
+        assert!(calls >= 1, "progress is reported while searching");
+    }
 }

@@ -20,7 +20,7 @@ use std::arch::x86_64::*;
 use super::sha256::{HeaderMidstate, TAIL_NONCE_OFFSET};
 
 /// Independent compressions in flight per thread.
-pub const LANES: usize = 4;
+pub const LANES: usize = 8;
 
 /// True when this CPU has the SHA extensions (and the SSE levels they need).
 pub fn available() -> bool {

@@ -1,5 +1,6 @@
 //! One module per group of commands.
 
+pub mod bench;
 pub mod demo;
 pub mod init;
 pub mod mine;
