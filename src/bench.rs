@@ -66,7 +66,12 @@ pub fn reference_compress256(for_time: Duration) -> Rate {
         }
     }
     std::hint::black_box(sink);
-    Rate::new("sha2::compress256, single stream (reference)", 1, n, start.elapsed())
+    Rate::new(
+        "sha2::compress256, single stream (reference)",
+        1,
+        n,
+        start.elapsed(),
+    )
 }
 
 /// The miner's own search loop for `for_time`.
@@ -75,7 +80,12 @@ pub fn miner(backend: Backend, threads: usize, for_time: Duration) -> Rate {
     let stop = AtomicBool::new(false);
     let start = Instant::now();
     let s = m.search(&unsealable_header(), &stop, start + for_time, &mut |_| {});
-    Rate::new(format!("miner, {}", m.backend().name()), threads, s.hashes, start.elapsed())
+    Rate::new(
+        format!("miner, {}", m.backend().name()),
+        threads,
+        s.hashes,
+        start.elapsed(),
+    )
 }
 
 /// The interleaving limit: raw SHA-NI compressions of consecutive nonces,
@@ -116,7 +126,10 @@ pub fn seed_style(for_time: Duration) -> Rate {
         previous_hash: &'a str,
         nonce: u64,
     }
-    let txs = [("alice", 1_795_500_000.5, "paid bob"), ("bob", 1_795_500_001.5, "thanks")];
+    let txs = [
+        ("alice", 1_795_500_000.5, "paid bob"),
+        ("bob", 1_795_500_001.5, "thanks"),
+    ];
     let prev = "0".repeat(64);
     let mut n = 0u64;
     let mut found = 0u64;
@@ -137,7 +150,12 @@ pub fn seed_style(for_time: Duration) -> Rate {
         }
     }
     std::hint::black_box(found);
-    Rate::new("seed style: JSON of the block + SHA-256 + hex per nonce", 1, n, start.elapsed())
+    Rate::new(
+        "seed style: JSON of the block + SHA-256 + hex per nonce",
+        1,
+        n,
+        start.elapsed(),
+    )
 }
 
 /// Every mining figure, in the order `sledger bench` prints them.

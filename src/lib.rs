@@ -5,8 +5,8 @@
 //! [`store`] the sled trees and every state change, [`export`] the JSON-lines
 //! format, and [`cli`] the command line.
 
-pub mod cli;
 pub mod bench;
+pub mod cli;
 pub mod consensus;
 pub mod export;
 pub mod mining;

@@ -12,7 +12,10 @@ use common::Ledger;
 fn mine_json_reports_each_block() {
     let l = Ledger::new();
     let out = l.ok(&["--json", "mine", "--blocks", "3", "--threads", "2"]);
-    let lines: Vec<serde_json::Value> = out.lines().map(|s| serde_json::from_str(s).unwrap()).collect();
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|s| serde_json::from_str(s).unwrap())
+        .collect();
     assert_eq!(lines.len(), 3);
     for (i, v) in lines.iter().enumerate() {
         assert_eq!(v["height"], i as u64 + 1);
@@ -48,14 +51,20 @@ fn stop_with(signal: &str) {
         .unwrap();
     std::thread::sleep(Duration::from_millis(1500));
     let sent = Instant::now();
-    let status = Command::new("kill").args([signal, &child.id().to_string()]).status().unwrap();
+    let status = Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
     let deadline = sent + Duration::from_secs(5);
     let exit = loop {
         if let Some(s) = child.try_wait().unwrap() {
             break s;
         }
-        assert!(Instant::now() < deadline, "mine did not stop after {signal}");
+        assert!(
+            Instant::now() < deadline,
+            "mine did not stop after {signal}"
+        );
         std::thread::sleep(Duration::from_millis(10));
     };
     let took = sent.elapsed();
@@ -64,10 +73,17 @@ fn stop_with(signal: &str) {
     assert!(exit.success(), "{signal}: {exit:?} {stderr}");
     assert!(took < Duration::from_secs(1), "{signal} took {took:?}");
     assert!(stderr.contains("stopped after"), "{stderr}");
-    let reported = stdout.lines().filter(|l| l.starts_with("mined block")).count() as u64;
+    let reported = stdout
+        .lines()
+        .filter(|l| l.starts_with("mined block"))
+        .count() as u64;
     let v = l.json(&["verify"]);
     assert_eq!(v["valid"], true);
-    assert_eq!(v["blocks"], reported + 1, "every reported block is on the chain, and only those");
+    assert_eq!(
+        v["blocks"],
+        reported + 1,
+        "every reported block is on the chain, and only those"
+    );
 }
 
 #[test]

@@ -314,7 +314,12 @@ mod tests {
             for threads in [1, 2, 3] {
                 let h = header(14);
                 let stop = AtomicBool::new(false);
-                let s = Miner::with_backend(threads, backend).search(&h, &stop, Instant::now() + Duration::from_secs(60), &mut |_| {});
+                let s = Miner::with_backend(threads, backend).search(
+                    &h,
+                    &stop,
+                    Instant::now() + Duration::from_secs(60),
+                    &mut |_| {},
+                );
                 let Outcome::Found { nonce, hash } = s.outcome else {
                     panic!("{backend:?} x{threads}: {s:?}")
                 };
@@ -329,7 +334,14 @@ mod tests {
         let h = header(12);
         let first = |b| {
             let stop = AtomicBool::new(false);
-            Miner::with_backend(1, b).search(&h, &stop, Instant::now() + Duration::from_secs(60), &mut |_| {}).outcome
+            Miner::with_backend(1, b)
+                .search(
+                    &h,
+                    &stop,
+                    Instant::now() + Duration::from_secs(60),
+                    &mut |_| {},
+                )
+                .outcome
         };
         assert_eq!(first(Backend::ShaNi), first(Backend::Portable));
         assert_eq!(
@@ -355,16 +367,30 @@ mod tests {
                 std::thread::sleep(Duration::from_millis(100));
                 stop.store(true, Ordering::SeqCst);
             });
-            Miner::new(2).search(&h, &stop, Instant::now() + Duration::from_secs(60), &mut |_| {})
+            Miner::new(2).search(
+                &h,
+                &stop,
+                Instant::now() + Duration::from_secs(60),
+                &mut |_| {},
+            )
         });
         assert_eq!(s.outcome, Outcome::Stopped);
-        assert!(started.elapsed() < Duration::from_secs(1), "{:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            started.elapsed()
+        );
         assert!(s.hashes > 0);
 
         let stop = AtomicBool::new(false);
         let started = Instant::now();
         let mut calls = 0;
-        let s = Miner::new(2).search(&h, &stop, Instant::now() + Duration::from_millis(150), &mut |_| calls += 1);
+        let s = Miner::new(2).search(
+            &h,
+            &stop,
+            Instant::now() + Duration::from_millis(150),
+            &mut |_| calls += 1,
+        );
         assert_eq!(s.outcome, Outcome::TimedOut);
         assert!(started.elapsed() < Duration::from_secs(1));
         assert!(calls >= 1, "progress is reported while searching");

@@ -62,9 +62,15 @@ fn tail_words(mid: &HeaderMidstate) -> [u32; 16] {
 /// offset 24, read as big-endian words).
 #[inline(always)]
 fn nonce_words(nonce: u64) -> (u32, u32) {
-    ((nonce as u32).swap_bytes(), ((nonce >> 32) as u32).swap_bytes())
+    (
+        (nonce as u32).swap_bytes(),
+        ((nonce >> 32) as u32).swap_bytes(),
+    )
 }
-const _: () = assert!(TAIL_NONCE_OFFSET == 24, "nonce must be message words 6 and 7");
+const _: () = assert!(
+    TAIL_NONCE_OFFSET == 24,
+    "nonce must be message words 6 and 7"
+);
 
 /// Scans `nonces` with the SHA extensions; returns the first nonce whose hash
 /// has `difficulty` leading zero bits (confirmed through the portable path).
@@ -72,7 +78,10 @@ const _: () = assert!(TAIL_NONCE_OFFSET == 24, "nonce must be message words 6 an
 /// # Panics
 /// If [`available`] is false: callers must check it first.
 pub fn scan(mid: &HeaderMidstate, nonces: std::ops::Range<u64>, difficulty: u32) -> Option<u64> {
-    assert!(available(), "shani::scan called on a CPU without SHA extensions");
+    assert!(
+        available(),
+        "shani::scan called on a CPU without SHA extensions"
+    );
     #[cfg(target_arch = "x86_64")]
     {
         let w = tail_words(mid);
@@ -102,7 +111,10 @@ pub fn scan(mid: &HeaderMidstate, nonces: std::ops::Range<u64>, difficulty: u32)
 /// Full final states for `LANES` consecutive nonces from `nonce`, for tests
 /// and benchmarks.
 pub fn finish_lanes(mid: &HeaderMidstate, nonce: u64) -> [[u32; 8]; LANES] {
-    assert!(available(), "shani::finish_lanes called on a CPU without SHA extensions");
+    assert!(
+        available(),
+        "shani::finish_lanes called on a CPU without SHA extensions"
+    );
     #[cfg(target_arch = "x86_64")]
     {
         // SAFETY: `available()` above confirmed sha, sse2, ssse3, sse4.1.
@@ -119,16 +131,31 @@ pub fn finish_lanes(mid: &HeaderMidstate, nonce: u64) -> [[u32; 8]; LANES] {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "sha,sse2,ssse3,sse4.1")]
 #[inline]
-unsafe fn compress_lanes(state: &[u32; 8], w: &[u32; 16], nonce: u64) -> [(__m128i, __m128i); LANES] {
+unsafe fn compress_lanes(
+    state: &[u32; 8],
+    w: &[u32; 16],
+    nonce: u64,
+) -> [(__m128i, __m128i); LANES] {
     // The midstate in the (ABEF, CDGH) register layout sha256rnds2 uses.
-    let dcba = _mm_set_epi32(state[3] as i32, state[2] as i32, state[1] as i32, state[0] as i32);
-    let hgfe = _mm_set_epi32(state[7] as i32, state[6] as i32, state[5] as i32, state[4] as i32);
+    let dcba = _mm_set_epi32(
+        state[3] as i32,
+        state[2] as i32,
+        state[1] as i32,
+        state[0] as i32,
+    );
+    let hgfe = _mm_set_epi32(
+        state[7] as i32,
+        state[6] as i32,
+        state[5] as i32,
+        state[4] as i32,
+    );
     let cdab = _mm_shuffle_epi32(dcba, 0xB1);
     let efgh = _mm_shuffle_epi32(hgfe, 0x1B);
     let abef0 = _mm_alignr_epi8(cdab, efgh, 8);
     let cdgh0 = _mm_blend_epi16(efgh, cdab, 0xF0);
 
-    let set = |a: u32, b: u32, c: u32, d: u32| _mm_set_epi32(d as i32, c as i32, b as i32, a as i32);
+    let set =
+        |a: u32, b: u32, c: u32, d: u32| _mm_set_epi32(d as i32, c as i32, b as i32, a as i32);
     let kk = |i: usize| set(K[4 * i], K[4 * i + 1], K[4 * i + 2], K[4 * i + 3]);
 
     let mut s0 = [abef0; LANES];
@@ -242,8 +269,8 @@ unsafe fn full_states(state: &[u32; 8], w: &[u32; 16], nonce: u64) -> [[u32; 8];
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::consensus::header::{HEADER_BYTES, NONCE_OFFSET};
     use crate::consensus::hash::sha256;
+    use crate::consensus::header::{HEADER_BYTES, NONCE_OFFSET};
 
     fn pseudo_random_header(seed: u64) -> [u8; HEADER_BYTES] {
         let mut h = [0u8; HEADER_BYTES];
@@ -263,17 +290,34 @@ mod tests {
             eprintln!("skipped: this CPU has no SHA extensions");
             return;
         }
-        let edges = [0, 1, 255, 256, 0xffff_fffe, 0xffff_ffff, 1 << 32, u64::MAX - LANES as u64];
+        let edges = [
+            0,
+            1,
+            255,
+            256,
+            0xffff_fffe,
+            0xffff_ffff,
+            1 << 32,
+            u64::MAX - LANES as u64,
+        ];
         for seed in 0..200u64 {
             let mut header = pseudo_random_header(seed);
             let mid = HeaderMidstate::new(&header);
-            let start = if (seed as usize) < edges.len() { edges[seed as usize] } else { seed.wrapping_mul(0x1234_5678_9abc) };
+            let start = if (seed as usize) < edges.len() {
+                edges[seed as usize]
+            } else {
+                seed.wrapping_mul(0x1234_5678_9abc)
+            };
             let start = start.min(u64::MAX - LANES as u64);
             let states = finish_lanes(&mid, start);
             for (lane, st) in states.iter().enumerate() {
                 let nonce = start + lane as u64;
                 header[NONCE_OFFSET..].copy_from_slice(&nonce.to_le_bytes());
-                assert_eq!(super::super::sha256::state_to_hash(st).0, sha256(&header), "seed {seed} nonce {nonce}");
+                assert_eq!(
+                    super::super::sha256::state_to_hash(st).0,
+                    sha256(&header),
+                    "seed {seed} nonce {nonce}"
+                );
                 assert_eq!(*st, mid.finish(nonce));
             }
         }
@@ -288,9 +332,18 @@ mod tests {
         for seed in 0..20u64 {
             let header = pseudo_random_header(seed + 1000);
             let mid = HeaderMidstate::new(&header);
-            for (start, len, d) in [(0u64, 100_000u64, 10u32), (u32::MAX as u64 - 5000, 20_000, 8), (u64::MAX - 3001, 3001, 4), (7, 3, 1)] {
+            for (start, len, d) in [
+                (0u64, 100_000u64, 10u32),
+                (u32::MAX as u64 - 5000, 20_000, 8),
+                (u64::MAX - 3001, 3001, 4),
+                (7, 3, 1),
+            ] {
                 let r = start..start + len;
-                assert_eq!(scan(&mid, r.clone(), d), super::super::sha256::scan(&mid, r, d), "seed {seed} start {start}");
+                assert_eq!(
+                    scan(&mid, r.clone(), d),
+                    super::super::sha256::scan(&mid, r, d),
+                    "seed {seed} start {start}"
+                );
             }
         }
     }

@@ -34,7 +34,10 @@ pub fn run(ctx: &Ctx, seconds: f64) -> Result<()> {
         crate::cli::output::print_json(&json!({ "rates": rows }));
         return Ok(());
     }
-    println!("{:<58} {:>7} {:>12} {:>8} {:>9}", "what", "threads", "Mhash/s", "vs ref", "vs 1 thr");
+    println!(
+        "{:<58} {:>7} {:>12} {:>8} {:>9}",
+        "what", "threads", "Mhash/s", "vs ref", "vs 1 thr"
+    );
     for r in &rates {
         println!(
             "{:<58} {:>7} {:>12.2} {:>7.2}x {:>8.2}x",
