@@ -79,7 +79,13 @@ pub fn miner(backend: Backend, threads: usize, for_time: Duration) -> Rate {
     let m = Miner::with_backend(threads, backend);
     let stop = AtomicBool::new(false);
     let start = Instant::now();
-    let s = m.search(&unsealable_header(), &stop, start + for_time, &mut |_| {});
+    let s = m.search(
+        &unsealable_header(),
+        0,
+        &stop,
+        start + for_time,
+        &mut |_| {},
+    );
     Rate::new(
         format!("miner, {}", m.backend().name()),
         threads,

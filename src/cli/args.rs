@@ -130,4 +130,7 @@ pub struct MineArgs {
     /// Mining threads [default: all cores]
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Seconds between checkpoints of a long search
+    #[arg(long, default_value_t = 5.0, value_name = "SECONDS")]
+    pub checkpoint_every: f64,
 }

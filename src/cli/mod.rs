@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use anyhow::{Context, Result};
 use clap::Parser;
 
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 use args::{Cli, Command};
 
 /// Default initial difficulty: 2^26 hashes, about a second per block on one
@@ -27,9 +27,13 @@ pub const DEFAULT_DIFFICULTY: u32 = 26;
 /// Raised by Ctrl-C or SIGTERM; long commands poll it.
 pub static STOP: AtomicBool = AtomicBool::new(false);
 
+/// The first panic of this process: message and location.
+static PANIC: std::sync::Mutex<Option<(String, String)>> = std::sync::Mutex::new(None);
+
 /// Entry point of the `sledger` binary.
 pub fn main() -> ExitCode {
-    // A panic is a bug in sledger, not a user error: one line, no backtrace.
+    // Panics are caught below and reported as one line; the hook only
+    // records the first one (a miner thread's, before the scope re-raises it).
     std::panic::set_hook(Box::new(|info| {
         let msg = info
             .payload()
@@ -37,28 +41,40 @@ pub fn main() -> ExitCode {
             .map(|s| s.to_string())
             .or_else(|| info.payload().downcast_ref::<String>().cloned())
             .unwrap_or_default();
-        eprintln!(
-            "sledger: internal error: {msg} (at {})",
-            info.location().map_or("?".into(), |l| l.to_string())
-        );
+        let at = info.location().map_or("?".into(), |l| l.to_string());
+        if let Ok(mut p) = PANIC.lock() {
+            p.get_or_insert((msg, at));
+        }
     }));
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() {
-                ExitCode::from(2)
-            } else {
-                ExitCode::SUCCESS
-            };
+            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
         }
     };
-    match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(cli))) {
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(e)) => {
             eprintln!("sledger: {}", one_line(&e));
             ExitCode::from(1)
         }
+        Err(_) => {
+            let (msg, at) = PANIC.lock().ok().and_then(|p| p.clone()).unwrap_or_default();
+            eprintln!("sledger: {}", panic_line(&msg, &at));
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// What to say about a panic: sled panics on some damaged files, which is
+/// the store's damage, not a bug in sledger.
+pub fn panic_line(msg: &str, at: &str) -> String {
+    let msg = msg.replace('\n', " ");
+    if at.contains("/sled-") || at.contains("\\sled-") {
+        format!("{}", StoreError::Corrupt(format!("sled: {msg}")))
+    } else {
+        format!("internal error: {msg} (at {at}); this is a bug in sledger, please report it")
     }
 }
 
@@ -109,6 +125,16 @@ pub struct Ctx {
 impl Ctx {
     pub fn open(&self) -> Result<Store> {
         Store::open(&self.data_dir).map_err(Into::into)
+    }
+
+    /// The ledger if there is one; `None` when the directory holds none,
+    /// or only what a creation that crashed before its commit left behind.
+    pub fn open_if_any(&self) -> Result<Option<Store>> {
+        match Store::open(&self.data_dir) {
+            Ok(s) => Ok(Some(s)),
+            Err(StoreError::NoLedger(_) | StoreError::NotALedger(_)) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Whether to draw progress: only for people, on a terminal.

@@ -48,11 +48,13 @@ pub enum Outcome {
     TimedOut,
 }
 
-/// The result of [`Miner::search`]: how it ended and how many hashes it tried.
+/// The result of [`Miner::search`]: how it ended, how many hashes it
+/// tried, and the nonce below which all were tried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Search {
     pub outcome: Outcome,
     pub hashes: u64,
+    pub tried_below: u64,
 }
 
 /// Which SHA-256 implementation the nonce search uses.
@@ -130,62 +132,75 @@ impl Miner {
         self.threads
     }
 
-    /// Searches nonces for `header` until one meets its difficulty, `stop`
-    /// is raised, or `deadline` passes. Thread `i` of `n` scans nonces from
-    /// `i * 2^64 / n` upward. `progress` is called on the calling thread
-    /// about every 20 ms with the hashes tried so far.
+    /// Searches nonces for `header` from `start` upward until one meets its
+    /// difficulty, `stop` is raised, or `deadline` passes.
+    ///
+    /// Threads claim batches of [`BATCH`] consecutive nonces from a shared
+    /// counter (one atomic add per batch, none per nonce) and scan them on
+    /// their own. `progress` is called on the calling thread about every
+    /// 20 ms; its [`Progress::tried_below`] is a nonce below which every
+    /// nonce has been tried, which is what a checkpoint records.
     pub fn search(
         &self,
         header: &BlockHeader,
+        start: u64,
         stop: &AtomicBool,
         deadline: Instant,
-        progress: &mut dyn FnMut(u64),
+        progress: &mut dyn FnMut(Progress),
     ) -> Search {
         let mid = HeaderMidstate::new(&header.encode());
         let difficulty = header.difficulty.0;
-        let n = self.threads as u64;
+        let backend = self.backend;
         let found = AtomicBool::new(false);
         let found_nonce = AtomicU64::new(0);
         let hashes = AtomicU64::new(0);
-        let span = u64::MAX / n;
-        let backend = self.backend;
+        let next = AtomicU64::new(start);
+        // The first nonce of the batch each thread claimed last. A thread
+        // claims a new batch only after finishing its previous one, so every
+        // nonce below the minimum of these has been tried.
+        let current: Vec<AtomicU64> = (0..self.threads).map(|_| AtomicU64::new(start)).collect();
+        let tried_below = || {
+            current
+                .iter()
+                .map(|c| c.load(Ordering::Acquire))
+                .min()
+                .unwrap_or(start)
+        };
         let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
         std::thread::scope(|s| {
-            for i in 0..n {
-                let (found, found_nonce, hashes) = (&found, &found_nonce, &hashes);
+            for slot in &current {
+                let (found, found_nonce, hashes, next) = (&found, &found_nonce, &hashes, &next);
                 let done = done_tx.clone();
-                let start = i * span;
-                let end = if i + 1 == n { u64::MAX } else { start + span };
                 s.spawn(move || {
-                    let mut at = start;
-                    while at < end {
+                    loop {
                         if found.load(Ordering::Relaxed)
                             || stop.load(Ordering::Relaxed)
                             || Instant::now() >= deadline
                         {
                             break;
                         }
-                        let batch_end = end.min(at.saturating_add(BATCH));
-                        let hit = backend.scan(&mid, at..batch_end, difficulty);
-                        let tried = hit.map_or(batch_end, |h| h + 1) - at;
-                        hashes.fetch_add(tried, Ordering::Relaxed);
+                        let at = next.fetch_add(BATCH, Ordering::Relaxed);
+                        if at > u64::MAX - BATCH {
+                            break; // the nonce space is used up; the caller refreshes
+                        }
+                        slot.store(at, Ordering::Release);
+                        let hit = backend.scan(&mid, at..at + BATCH, difficulty);
+                        hashes.fetch_add(hit.map_or(BATCH, |h| h + 1 - at), Ordering::Relaxed);
                         if let Some(nonce) = hit {
                             if !found.swap(true, Ordering::AcqRel) {
                                 found_nonce.store(nonce, Ordering::Release);
                             }
                             break;
                         }
-                        at = batch_end;
                     }
                     let _ = done.send(());
                 });
             }
             drop(done_tx);
-            // The calling thread reports progress until a worker finishes
-            // (found, stopped, timed out or exhausted), then raises `found`
-            // or lets the others see the same flag and deadline.
+            // Report progress until a worker finishes (found, stopped, timed
+            // out or out of nonces); the others see the same flags.
             let mut finished = 0;
-            while finished < n {
+            while finished < self.threads {
                 match done_rx.recv_timeout(Duration::from_millis(20)) {
                     Ok(()) => {
                         finished += 1;
@@ -193,14 +208,16 @@ impl Miner {
                             break;
                         }
                     }
-                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-                        progress(hashes.load(Ordering::Relaxed))
-                    }
+                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) => progress(Progress {
+                        hashes: hashes.load(Ordering::Relaxed),
+                        tried_below: tried_below(),
+                    }),
                     Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
                 }
             }
         });
         let hashes = hashes.load(Ordering::Relaxed);
+        let tried_below = tried_below();
         let outcome = if found.load(Ordering::Acquire) {
             let nonce = found_nonce.load(Ordering::Acquire);
             let mut h = *header;
@@ -214,8 +231,22 @@ impl Miner {
         } else {
             Outcome::TimedOut
         };
-        Search { outcome, hashes }
+        Search {
+            outcome,
+            hashes,
+            tried_below,
+        }
     }
+}
+
+/// Where a running search is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// Hashes tried by this search so far.
+    pub hashes: u64,
+    /// Every nonce from the search's start up to (not including) this one
+    /// has been tried.
+    pub tried_below: u64,
 }
 
 /// A block the miner sealed, with what it cost.
@@ -232,49 +263,78 @@ impl Mined {
     }
 }
 
+/// How a call to [`Miner::mine`] ended.
+#[derive(Debug, Clone)]
+pub enum MineResult {
+    Mined(Mined),
+    /// Stopped by the flag: the template being searched and the nonce below
+    /// which every nonce was tried, for a checkpoint.
+    Stopped {
+        template: Block,
+        tried_below: u64,
+    },
+}
+
 /// How often a long search rebuilds its template (fresh timestamp).
-pub const REFRESH_EVERY: Duration = Duration::from_secs(10);
+pub const REFRESH_EVERY: Duration = Duration::from_secs(30);
 
 impl Miner {
-    /// Searches for a nonce that seals `template`. Every [`REFRESH_EVERY`]
-    /// it asks `refresh` for a new template (a fresh timestamp, possibly
-    /// new transactions) and searches that one. Returns `None` when `stop`
-    /// is raised. `progress` gets the hashes tried so far for this block.
+    /// Searches for a nonce that seals `template`, starting at `start`.
+    /// Every [`REFRESH_EVERY`] (or if the nonces run out) it asks `refresh`
+    /// for a new template (a fresh timestamp, possibly new transactions) and
+    /// searches that one from nonce 0. `progress` gets the template being
+    /// searched and its [`Progress`].
     pub fn mine<E>(
         &self,
         mut template: Block,
+        mut start: u64,
         stop: &AtomicBool,
         mut refresh: impl FnMut() -> Result<Block, E>,
-        progress: &mut dyn FnMut(u64),
-    ) -> Result<Option<Mined>, E> {
+        progress: &mut dyn FnMut(&Block, Progress),
+    ) -> Result<MineResult, E> {
         let started = Instant::now();
         let mut total = 0u64;
         loop {
             let deadline = Instant::now() + REFRESH_EVERY;
             let base = total;
-            let s = self.search(&template.header, stop, deadline, &mut |h| {
-                progress(base + h)
+            let t = &template;
+            let s = self.search(&template.header, start, stop, deadline, &mut |p| {
+                progress(
+                    t,
+                    Progress {
+                        hashes: base + p.hashes,
+                        tried_below: p.tried_below,
+                    },
+                )
             });
             total += s.hashes;
             match s.outcome {
                 Outcome::Found { nonce, .. } => {
                     template.header.nonce = nonce;
-                    return Ok(Some(Mined {
+                    return Ok(MineResult::Mined(Mined {
                         block: template,
                         hashes: total,
                         elapsed: started.elapsed(),
                     }));
                 }
-                Outcome::Stopped => return Ok(None),
-                Outcome::TimedOut => template = refresh()?,
+                Outcome::Stopped => {
+                    return Ok(MineResult::Stopped {
+                        template,
+                        tried_below: s.tried_below,
+                    })
+                }
+                Outcome::TimedOut => {
+                    template = refresh()?;
+                    start = 0;
+                }
             }
         }
     }
 }
 
-/// Scans one nonce range on the calling thread (portable path).
+/// Scans one nonce range on the calling thread with the best backend.
 pub fn scan_range(header: &BlockHeader, nonces: Range<u64>) -> Option<u64> {
-    sha256::scan(
+    Backend::best().scan(
         &HeaderMidstate::new(&header.encode()),
         nonces,
         header.difficulty.0,
@@ -316,6 +376,7 @@ mod tests {
                 let stop = AtomicBool::new(false);
                 let s = Miner::with_backend(threads, backend).search(
                     &h,
+                    0,
                     &stop,
                     Instant::now() + Duration::from_secs(60),
                     &mut |_| {},
@@ -337,6 +398,7 @@ mod tests {
             Miner::with_backend(1, b)
                 .search(
                     &h,
+                    0,
                     &stop,
                     Instant::now() + Duration::from_secs(60),
                     &mut |_| {},
@@ -369,6 +431,7 @@ mod tests {
             });
             Miner::new(2).search(
                 &h,
+                0,
                 &stop,
                 Instant::now() + Duration::from_secs(60),
                 &mut |_| {},
@@ -387,6 +450,7 @@ mod tests {
         let mut calls = 0;
         let s = Miner::new(2).search(
             &h,
+            0,
             &stop,
             Instant::now() + Duration::from_millis(150),
             &mut |_| calls += 1,

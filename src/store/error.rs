@@ -37,15 +37,27 @@ pub enum StoreError {
     NoSuchTx(Txid),
     #[error("the ledger changed while this operation ran; try again")]
     Conflict,
-    #[error("the ledger store is damaged ({0}); restore it from an export with `sledger import`")]
+    #[error("the ledger store is damaged ({0}); restore it from an export: `sledger --data-dir NEW_DIR import EXPORT_FILE`")]
     Corrupt(String),
+    #[error("the disk holding the ledger is full; nothing was changed: free some space and try again")]
+    DiskFull,
     #[error("storage error: {0}")]
-    Sled(#[from] sled::Error),
+    Sled(sled::Error),
     #[error("{context}: {source}")]
     Io {
         context: String,
         source: std::io::Error,
     },
+}
+
+impl From<sled::Error> for StoreError {
+    fn from(e: sled::Error) -> Self {
+        match e {
+            sled::Error::Io(io) if io.raw_os_error() == Some(28) => StoreError::DiskFull,
+            sled::Error::Corruption { .. } => StoreError::Corrupt("sled read corrupted data".into()),
+            other => StoreError::Sled(other),
+        }
+    }
 }
 
 impl From<CodecError> for StoreError {
@@ -58,7 +70,7 @@ impl From<sled::transaction::TransactionError<StoreError>> for StoreError {
     fn from(e: sled::transaction::TransactionError<StoreError>) -> Self {
         match e {
             sled::transaction::TransactionError::Abort(e) => e,
-            sled::transaction::TransactionError::Storage(e) => StoreError::Sled(e),
+            sled::transaction::TransactionError::Storage(e) => e.into(),
         }
     }
 }

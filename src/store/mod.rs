@@ -85,9 +85,9 @@ fn sled_dir(data_dir: &Path) -> PathBuf {
     data_dir.join(STORE_DIR)
 }
 
-/// True when `data_dir` holds a ledger's sled files.
+/// True when `data_dir` holds a ledger's sled directory.
 pub fn exists(data_dir: &Path) -> bool {
-    sled_dir(data_dir).join("conf").exists()
+    sled_dir(data_dir).is_dir()
 }
 
 fn open_db(data_dir: &Path) -> Result<sled::Db, StoreError> {
@@ -107,8 +107,7 @@ fn open_db(data_dir: &Path) -> Result<sled::Db, StoreError> {
         sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
             StoreError::Locked(data_dir.to_path_buf())
         }
-        sled::Error::Corruption { .. } => StoreError::Corrupt(e.to_string()),
-        other => StoreError::Sled(other),
+        other => other.into(),
     })
 }
 
@@ -117,6 +116,14 @@ impl Store {
     pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
         if !exists(data_dir) {
             return Err(StoreError::NoLedger(data_dir.to_path_buf()));
+        }
+        let files = sled_dir(data_dir);
+        if !files.join("conf").exists() {
+            return Err(if files.join("db").exists() {
+                StoreError::Corrupt("sled's conf file is missing".into())
+            } else {
+                StoreError::NotALedger(data_dir.to_path_buf())
+            });
         }
         let db = open_db(data_dir)?;
         let meta = db.open_tree(TREE_META)?;

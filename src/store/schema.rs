@@ -103,3 +103,26 @@ pub struct ChainState {
     /// Sequence number for the next pending transaction.
     pub next_pending_seq: u64,
 }
+
+/// [`MiningCheckpoint`] of the search in progress, if any.
+pub const KEY_CHECKPOINT: &[u8] = b"mining_checkpoint";
+
+/// A long nonce search, saved every few seconds and on Ctrl-C so that a
+/// restarted `mine` continues it instead of trying the same nonces again.
+/// Removed in the same transaction that appends any block (the template
+/// then no longer extends the tip).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MiningCheckpoint {
+    pub version: u32,
+    pub height: u64,
+    pub prev_hash: BlockHash,
+    pub merkle_root: MerkleNode,
+    pub timestamp: u64,
+    pub difficulty: u32,
+    /// The template's transactions, in block order (all pending).
+    pub txids: Vec<crate::consensus::Txid>,
+    /// Every nonce below this one has been tried.
+    pub tried_below: u64,
+    /// Hashes spent on this template so far, across runs.
+    pub hashes: u64,
+}

@@ -8,7 +8,9 @@ use std::collections::HashSet;
 
 use sled::transaction::{ConflictableTransactionError, ConflictableTransactionResult};
 
-use super::schema::{ChainState, HeaderRecord, TxLocation, KEY_STATE};
+use super::schema::{
+    ChainState, HeaderRecord, MiningCheckpoint, TxLocation, KEY_CHECKPOINT, KEY_STATE,
+};
 use super::{codec, Cursor, Store, StoreError, TxTrees};
 use crate::consensus::block::MAX_BLOCK_BYTES;
 use crate::consensus::header::{HEADER_BYTES, HEADER_VERSION};
@@ -205,6 +207,8 @@ impl Store {
                 stage_block(t, c.block, c.hash, &c.txids, &c.record, &mut state)?;
             }
             t.meta.insert(KEY_STATE, codec::encode(&state))?;
+            // A search checkpoint belongs to the old tip.
+            t.meta.remove(KEY_CHECKPOINT)?;
             Ok(Appended {
                 hash: state.tip,
                 height: state.height,
@@ -243,6 +247,94 @@ impl Store {
             },
             txs,
         })
+    }
+}
+
+impl Store {
+    /// Records where a nonce search stands (one insert, flushed).
+    pub fn save_checkpoint(
+        &self,
+        template: &Block,
+        tried_below: u64,
+        hashes: u64,
+    ) -> Result<(), StoreError> {
+        let h = &template.header;
+        let cp = MiningCheckpoint {
+            version: h.version,
+            height: h.height,
+            prev_hash: h.prev_hash,
+            merkle_root: h.merkle_root,
+            timestamp: h.timestamp,
+            difficulty: h.difficulty.0,
+            txids: template.txids(),
+            tried_below,
+            hashes,
+        };
+        self.meta.insert(KEY_CHECKPOINT, codec::encode(&cp))?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// The saved search checkpoint, if any.
+    pub fn checkpoint(&self) -> Result<Option<MiningCheckpoint>, StoreError> {
+        match self.meta.get(KEY_CHECKPOINT)? {
+            Some(v) => Ok(Some(codec::decode(&v, "mining checkpoint")?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Removes the search checkpoint.
+    pub fn clear_checkpoint(&self) -> Result<(), StoreError> {
+        self.meta.remove(KEY_CHECKPOINT)?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// The checkpointed template and its checkpoint, if the template is
+    /// still valid: it extends the current tip with the required
+    /// difficulty and an acceptable timestamp, and every transaction it
+    /// chose is still pending.
+    pub fn resume_template(
+        &self,
+        now_ms: u64,
+    ) -> Result<Option<(Block, MiningCheckpoint)>, StoreError> {
+        let Some(cp) = self.checkpoint()? else {
+            return Ok(None);
+        };
+        let state = self.state()?;
+        let parent = self.parent_info(&state)?;
+        let mut txs = Vec::with_capacity(cp.txids.len());
+        for id in &cp.txids {
+            let Some(seq) = self.pending_ids.get(id.as_bytes())? else {
+                return Ok(None);
+            };
+            let Some(raw) = self.pending.get(&seq)? else {
+                return Ok(None);
+            };
+            txs.push(codec::decode_tx(&raw)?);
+        }
+        let block = Block {
+            header: BlockHeader {
+                version: cp.version,
+                height: cp.height,
+                prev_hash: cp.prev_hash,
+                merkle_root: cp.merkle_root,
+                timestamp: cp.timestamp,
+                difficulty: crate::consensus::Difficulty(cp.difficulty),
+                nonce: 0,
+            },
+            txs,
+        };
+        let h = &block.header;
+        let valid = h.version == HEADER_VERSION
+            && h.prev_hash == parent.hash
+            && h.height == parent.height + 1
+            && h.difficulty == parent.next_difficulty
+            && h.timestamp > parent.median_time_past
+            && h.timestamp <= now_ms.saturating_add(rules::MAX_FUTURE_MS)
+            && merkle_root(&block.txids()) == h.merkle_root
+            && block.encoded_len() <= MAX_BLOCK_BYTES;
+        Ok(valid.then_some((block, cp)))
     }
 }
 

@@ -9,7 +9,7 @@ use crate::cli::output::{self, print_json};
 use crate::cli::{Ctx, DEFAULT_DIFFICULTY};
 use crate::consensus::Transaction;
 use crate::mining::Miner;
-use crate::store::{self, Store};
+use crate::store::Store;
 use crate::time::now_ms;
 
 const SAMPLES: [(&str, &str); 3] = [
@@ -31,8 +31,7 @@ pub fn run(ctx: &Ctx) -> Result<()> {
             println!("{s}");
         }
     };
-    let store = if store::exists(&ctx.data_dir) {
-        let s = ctx.open()?;
+    let store = if let Some(s) = ctx.open_if_any()? {
         say(format!("using the ledger in {}", ctx.data_dir.display()));
         s
     } else {
@@ -60,18 +59,25 @@ pub fn run(ctx: &Ctx) -> Result<()> {
     }
     let miner = Miner::all_cores();
     let mut blocks = Vec::new();
-    mine::mine_blocks(ctx, &store, &miner, Some(DEMO_BLOCKS), &mut |m, s| {
-        say(mine::mined_text(m));
-        let stored = s.block_at(m.block.header.height)?;
-        if ctx.json {
-            let mut v = output::block_json(&stored);
-            v["mining"] = mine::mined_json(m);
-            blocks.push(v);
-        } else {
-            print!("{}", output::block_text(&stored));
-        }
-        Ok(())
-    })?;
+    mine::mine_blocks(
+        ctx,
+        &store,
+        &miner,
+        Some(DEMO_BLOCKS),
+        mine::CHECKPOINT_EVERY,
+        &mut |m, resumed, s| {
+            say(mine::mined_text(m));
+            let stored = s.block_at(m.block.header.height)?;
+            if ctx.json {
+                let mut v = output::block_json(&stored);
+                v["mining"] = mine::mined_json(m, resumed);
+                blocks.push(v);
+            } else {
+                print!("{}", output::block_text(&stored));
+            }
+            Ok(())
+        },
+    )?;
     let report = store.verify(now_ms(), &mut |_| {});
     let report = report.map_err(|f| anyhow::anyhow!("verification failed: {f}"))?;
     if ctx.json {

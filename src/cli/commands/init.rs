@@ -8,8 +8,8 @@ use serde_json::json;
 use crate::cli::args::InitArgs;
 use crate::cli::{Ctx, STOP};
 use crate::consensus::{Block, ChainParams, Difficulty};
-use crate::mining::Miner;
-use crate::store::{self, Store};
+use crate::mining::{MineResult, Miner};
+use crate::store::{Store, StoreError};
 use crate::time::now_ms;
 
 /// Checked parameters from the arguments, with a fresh random salt.
@@ -33,22 +33,20 @@ pub fn params_from(a: &InitArgs) -> Result<ChainParams> {
 
 /// Mines a genesis block for `params` and creates the ledger.
 pub fn create(ctx: &Ctx, params: &ChainParams, threads: Option<usize>) -> Result<Store> {
-    if store::exists(&ctx.data_dir) {
-        // Refuse before spending time on proof of work.
-        if let Ok(s) = Store::open(&ctx.data_dir) {
-            drop(s);
-            bail!(store::StoreError::AlreadyExists(ctx.data_dir.clone()));
-        }
+    // Refuse before spending time on proof of work.
+    if ctx.open_if_any()?.is_some() {
+        bail!(StoreError::AlreadyExists(ctx.data_dir.clone()));
     }
     crate::cli::stop_on_signal();
     let miner = threads.map_or_else(Miner::all_cores, Miner::new);
-    let mined = miner.mine(
+    let result = miner.mine(
         Block::genesis(params, now_ms()),
+        0,
         &STOP,
         || Ok::<_, anyhow::Error>(Block::genesis(params, now_ms())),
-        &mut |_| {},
+        &mut |_, _| {},
     )?;
-    let Some(mined) = mined else {
+    let MineResult::Mined(mined) = result else {
         STOP.store(false, Ordering::SeqCst);
         bail!("interrupted before the genesis block was mined; nothing was created");
     };

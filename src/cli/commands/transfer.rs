@@ -12,7 +12,7 @@ use crate::cli::Ctx;
 use crate::consensus::{Block, BlockError};
 use crate::export::{parse_line, to_line};
 use crate::store::write::DryRun;
-use crate::store::{self, Store};
+use crate::store::Store;
 use crate::time::now_ms;
 
 /// Blocks per import transaction, and their total size bound.
@@ -66,11 +66,7 @@ fn blocks_of(path: &Path) -> Result<impl Iterator<Item = Result<(usize, Block)>>
 }
 
 pub fn import(ctx: &Ctx, path: &Path) -> Result<()> {
-    let existing = if store::exists(&ctx.data_dir) {
-        Some(ctx.open()?)
-    } else {
-        None
-    };
+    let existing = ctx.open_if_any()?;
     let known_tip = match &existing {
         Some(s) => Some(s.state()?.height),
         None => None,
@@ -112,6 +108,15 @@ pub fn import(ctx: &Ctx, path: &Path) -> Result<()> {
                             block.hash()
                         )
                     ));
+                }
+                // Same header; the transactions must match it too.
+                let root = crate::consensus::merkle::merkle_root(&block.txids());
+                if root != block.header.merkle_root {
+                    let e = BlockError::BadMerkleRoot {
+                        header: block.header.merkle_root,
+                        computed: root,
+                    };
+                    bail!(at(n, &e));
                 }
                 known += 1;
             }
