@@ -90,7 +90,43 @@ pub fn exists(data_dir: &Path) -> bool {
     sled_dir(data_dir).is_dir()
 }
 
+/// Removes snapshot files that sled was still writing when its process died.
+///
+/// sled 0.34 writes a snapshot to `snap.<lsn>.generating`, fsyncs it and
+/// only then renames it to `snap.<lsn>`; but when it opens a database it
+/// also reads `.generating` files and, if the newest is one cut short by a
+/// crash, refuses to open with a corruption error (sled issues #1387 and
+/// #1527). The crash harness in `tests/crash.rs` hits this within a few
+/// dozen kills of `submit`. A `.generating` file is never sled's only copy
+/// of anything (the previous snapshot and the log are kept until the rename),
+/// so it is removed, but only while holding the same exclusive lock sled
+/// takes, so that no running process is writing it.
+fn clear_interrupted_snapshots(data_dir: &Path) -> Result<(), StoreError> {
+    let path = sled_dir(data_dir);
+    let io = |context: String| move |source| StoreError::Io { context, source };
+    let lock = match std::fs::File::open(path.join("db")) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io(format!("cannot open {}", path.join("db").display()))(e)),
+    };
+    match lock.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => return Err(StoreError::Locked(data_dir.to_path_buf())),
+        Err(std::fs::TryLockError::Error(e)) => return Err(io(format!("cannot lock {}", path.display()))(e)),
+    }
+    for entry in std::fs::read_dir(&path).map_err(io(format!("cannot list {}", path.display())))? {
+        let entry = entry.map_err(io(format!("cannot list {}", path.display())))?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with("snap.") && name.ends_with(".generating") {
+            std::fs::remove_file(entry.path()).map_err(io(format!("cannot remove {}", entry.path().display())))?;
+        }
+    }
+    Ok(()) // dropping `lock` releases it for sled
+}
+
 fn open_db(data_dir: &Path) -> Result<sled::Db, StoreError> {
+    clear_interrupted_snapshots(data_dir)?;
     let path = sled_dir(data_dir);
     let config = sled::Config::new().path(&path).cache_capacity(CACHE_BYTES);
     // sled panics on some damaged files instead of returning an error.
