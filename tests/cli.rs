@@ -293,11 +293,22 @@ fn init_commits_parameters_and_is_unique() {
 
 #[test]
 fn the_independent_python_checker_agrees() {
-    if std::process::Command::new("python3").arg("--version").output().is_err() {
+    if std::process::Command::new("python3")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
         eprintln!("skipped: python3 is not installed");
         return;
     }
-    let l = Ledger::with_init(&["--difficulty", "6", "--retarget-window", "3", "--block-interval", "0.01"]);
+    let l = Ledger::with_init(&[
+        "--difficulty",
+        "6",
+        "--retarget-window",
+        "3",
+        "--block-interval",
+        "0.01",
+    ]);
     for i in 0..5 {
         l.submit("py", &format!("entry {i}"));
         if i % 2 == 0 {
@@ -307,13 +318,28 @@ fn the_independent_python_checker_agrees() {
     let f = l.path("e.jsonl");
     std::fs::write(&f, l.export()).unwrap();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/check_export.py");
-    let out = std::process::Command::new("python3").arg(script).arg(&f).output().unwrap();
+    let out = std::process::Command::new("python3")
+        .arg(script)
+        .arg(&f)
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout} {}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.starts_with("ok: 7 blocks, 6 transactions"), "{stdout}");
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.starts_with("ok: 7 blocks, 6 transactions"),
+        "{stdout}"
+    );
     // It must also refuse what import refuses.
     std::fs::write(&f, l.export().replacen("entry 3", "entry 4", 1)).unwrap();
-    let out = std::process::Command::new("python3").arg(script).arg(&f).output().unwrap();
+    let out = std::process::Command::new("python3")
+        .arg(script)
+        .arg(&f)
+        .output()
+        .unwrap();
     assert!(!out.status.success());
 }
 
@@ -323,7 +349,8 @@ fn import_checks_the_bodies_of_blocks_it_already_has() {
     l.submit("a", "kept");
     l.submit("b", "dropped");
     l.mine(1);
-    let mut line: serde_json::Value = serde_json::from_str(l.export().lines().nth(1).unwrap()).unwrap();
+    let mut line: serde_json::Value =
+        serde_json::from_str(l.export().lines().nth(1).unwrap()).unwrap();
     line["txs"].as_array_mut().unwrap().pop();
     let export = l.export();
     let mut lines: Vec<String> = export.lines().map(String::from).collect();

@@ -23,7 +23,12 @@ impl Rng {
         let seed = std::env::var("SLEDGER_CRASH_SEED")
             .ok()
             .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64);
+            .unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_nanos() as u64
+            });
         eprintln!("crash harness seed: {seed} (replay with SLEDGER_CRASH_SEED={seed})");
         Rng(seed | 1)
     }
@@ -41,7 +46,10 @@ impl Rng {
 }
 
 fn rounds() -> u64 {
-    std::env::var("SLEDGER_CRASH_ROUNDS").ok().and_then(|s| s.parse().ok()).unwrap_or(12)
+    std::env::var("SLEDGER_CRASH_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(12)
 }
 
 fn spawn(dir: &Path, args: &[&str], out: &Path) -> Child {
@@ -57,7 +65,9 @@ fn spawn(dir: &Path, args: &[&str], out: &Path) -> Child {
 }
 
 fn kill9(child: &mut Child) {
-    let _ = Command::new("kill").args(["-KILL", &child.id().to_string()]).status();
+    let _ = Command::new("kill")
+        .args(["-KILL", &child.id().to_string()])
+        .status();
     let _ = child.wait();
 }
 
@@ -68,7 +78,10 @@ fn complete_lines(path: &Path) -> Vec<String> {
     if lines.last().is_some_and(|l| !l.ends_with('\n')) {
         lines.pop();
     }
-    lines.into_iter().map(|l| l.trim_end().to_string()).collect()
+    lines
+        .into_iter()
+        .map(|l| l.trim_end().to_string())
+        .collect()
 }
 
 /// What the ledger holds: block hash by height, chain txids, pending txids.
@@ -83,14 +96,26 @@ fn contents(l: &Ledger) -> Contents {
     let mut chain_txs = Vec::new();
     for line in l.export().lines() {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
-        blocks.insert(v["header"]["height"].as_u64().unwrap(), v["hash"].as_str().unwrap().to_string());
+        blocks.insert(
+            v["header"]["height"].as_u64().unwrap(),
+            v["hash"].as_str().unwrap().to_string(),
+        );
         for t in v["txs"].as_array().unwrap() {
             chain_txs.push(t["txid"].as_str().unwrap().to_string());
         }
     }
     let p = l.json(&["pending", "--limit", "1000000000"]);
-    let pending = p["transactions"].as_array().unwrap().iter().map(|t| t["txid"].as_str().unwrap().to_string()).collect();
-    Contents { blocks, chain_txs, pending }
+    let pending = p["transactions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["txid"].as_str().unwrap().to_string())
+        .collect();
+    Contents {
+        blocks,
+        chain_txs,
+        pending,
+    }
 }
 
 #[test]
@@ -105,13 +130,27 @@ fn killed_at_random_moments_the_ledger_keeps_every_acknowledgement() {
     for round in 0..rounds() {
         if rng.below(2) == 0 {
             // Mining, killed after 30-400 ms.
-            let mut child = spawn(&l.dir, &["--json", "mine", "--threads", "1", "--checkpoint-every", "0.05"], &out);
+            let mut child = spawn(
+                &l.dir,
+                &[
+                    "--json",
+                    "mine",
+                    "--threads",
+                    "1",
+                    "--checkpoint-every",
+                    "0.05",
+                ],
+                &out,
+            );
             std::thread::sleep(Duration::from_millis(30 + rng.below(370)));
             kill9(&mut child);
             kills += 1;
             for line in complete_lines(&out) {
                 let v: serde_json::Value = serde_json::from_str(&line).unwrap();
-                acked_blocks.insert(v["height"].as_u64().unwrap(), v["hash"].as_str().unwrap().to_string());
+                acked_blocks.insert(
+                    v["height"].as_u64().unwrap(),
+                    v["hash"].as_str().unwrap().to_string(),
+                );
             }
         } else {
             // A burst of submissions, each killed at a random moment of its life.
@@ -139,14 +178,29 @@ fn killed_at_random_moments_the_ledger_keeps_every_acknowledgement() {
         let c = contents(&l);
         let chain: HashSet<&String> = c.chain_txs.iter().collect();
         let pending: HashSet<&String> = c.pending.iter().collect();
-        assert_eq!(chain.len(), c.chain_txs.len(), "round {round}: a transaction twice in the chain");
-        assert_eq!(pending.len(), c.pending.len(), "round {round}: a transaction twice in pending");
+        assert_eq!(
+            chain.len(),
+            c.chain_txs.len(),
+            "round {round}: a transaction twice in the chain"
+        );
+        assert_eq!(
+            pending.len(),
+            c.pending.len(),
+            "round {round}: a transaction twice in pending"
+        );
         for id in &acked_txs {
             let n = chain.contains(id) as u32 + pending.contains(id) as u32;
-            assert_eq!(n, 1, "round {round}: acknowledged transaction {id} is present {n} times");
+            assert_eq!(
+                n, 1,
+                "round {round}: acknowledged transaction {id} is present {n} times"
+            );
         }
         for (h, hash) in &acked_blocks {
-            assert_eq!(c.blocks.get(h), Some(hash), "round {round}: reported block {h} is not on the chain");
+            assert_eq!(
+                c.blocks.get(h),
+                Some(hash),
+                "round {round}: reported block {h} is not on the chain"
+            );
         }
     }
     eprintln!(
@@ -156,7 +210,10 @@ fn killed_at_random_moments_the_ledger_keeps_every_acknowledgement() {
         acked_blocks.len(),
         started.elapsed().as_secs_f64()
     );
-    assert!(!acked_txs.is_empty() || rounds() < 4, "the harness acknowledged nothing: it tested nothing");
+    assert!(
+        !acked_txs.is_empty() || rounds() < 4,
+        "the harness acknowledged nothing: it tested nothing"
+    );
 }
 
 #[test]
@@ -173,16 +230,29 @@ fn import_killed_at_random_moments_resumes_to_the_same_chain() {
     let lines: Vec<&str> = export.lines().collect();
     for round in 0..rounds().min(8) {
         let dst = Ledger::empty();
-        let mut child = spawn(&dst.dir, &["import", file.to_str().unwrap()], &dst.path("out"));
+        let mut child = spawn(
+            &dst.dir,
+            &["import", file.to_str().unwrap()],
+            &dst.path("out"),
+        );
         std::thread::sleep(Duration::from_millis(rng.below(250)));
         kill9(&mut child);
         // Whatever was written is a valid prefix of the source chain.
-        if let Some(v) = dst.run(&["--json", "verify"]).status.success().then(|| dst.json(&["verify"])) {
+        if let Some(v) = dst
+            .run(&["--json", "verify"])
+            .status
+            .success()
+            .then(|| dst.json(&["verify"]))
+        {
             assert_eq!(v["valid"], true);
             let got = dst.export();
             let n = got.lines().count();
             assert!(n >= 1 && n <= lines.len(), "round {round}");
-            assert_eq!(got.lines().collect::<Vec<_>>(), lines[..n], "round {round}: a prefix of the source");
+            assert_eq!(
+                got.lines().collect::<Vec<_>>(),
+                lines[..n],
+                "round {round}: a prefix of the source"
+            );
         }
         // Running the import again finishes it.
         dst.ok(&["import", file.to_str().unwrap()]);
@@ -198,7 +268,11 @@ fn a_snapshot_cut_short_by_a_crash_does_not_brick_the_ledger() {
     let l = Ledger::new();
     let id = l.submit("s", "survives");
     std::fs::write(l.store_dir().join("snap.FFFFFFFFFFFFFFF0.generating"), b"").unwrap();
-    std::fs::write(l.store_dir().join("snap.FFFFFFFFFFFFFFF1.generating"), [7u8; 40]).unwrap();
+    std::fs::write(
+        l.store_dir().join("snap.FFFFFFFFFFFFFFF1.generating"),
+        [7u8; 40],
+    )
+    .unwrap();
     assert_eq!(l.json(&["verify"])["valid"], true);
     assert_eq!(l.json(&["tx", &id])["status"], "pending");
     let leftovers: Vec<_> = std::fs::read_dir(l.store_dir())

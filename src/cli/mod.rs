@@ -50,7 +50,11 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
         }
     };
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(cli))) {
@@ -60,7 +64,11 @@ pub fn main() -> ExitCode {
             ExitCode::from(1)
         }
         Err(_) => {
-            let (msg, at) = PANIC.lock().ok().and_then(|p| p.clone()).unwrap_or_default();
+            let (msg, at) = PANIC
+                .lock()
+                .ok()
+                .and_then(|p| p.clone())
+                .unwrap_or_default();
             eprintln!("sledger: {}", panic_line(&msg, &at));
             ExitCode::from(1)
         }

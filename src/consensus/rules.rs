@@ -81,7 +81,7 @@ pub fn median_time(timestamps: &[u64]) -> u64 {
 
 /// True when a block at `height` is the first of a new retarget window.
 pub fn is_retarget_height(params: &ChainParams, height: u64) -> bool {
-    !params.fixed_difficulty && height > 0 && height % params.retarget_window as u64 == 0
+    !params.fixed_difficulty && height > 0 && height.is_multiple_of(params.retarget_window as u64)
 }
 
 /// The new difficulty after a window that took `span_ms` over `window - 1`

@@ -39,7 +39,9 @@ pub enum StoreError {
     Conflict,
     #[error("the ledger store is damaged ({0}); restore it from an export: `sledger --data-dir NEW_DIR import EXPORT_FILE`")]
     Corrupt(String),
-    #[error("the disk holding the ledger is full; nothing was changed: free some space and try again")]
+    #[error(
+        "the disk holding the ledger is full; nothing was changed: free some space and try again"
+    )]
     DiskFull,
     #[error("storage error: {0}")]
     Sled(sled::Error),
@@ -54,7 +56,9 @@ impl From<sled::Error> for StoreError {
     fn from(e: sled::Error) -> Self {
         match e {
             sled::Error::Io(io) if io.raw_os_error() == Some(28) => StoreError::DiskFull,
-            sled::Error::Corruption { .. } => StoreError::Corrupt("sled read corrupted data".into()),
+            sled::Error::Corruption { .. } => {
+                StoreError::Corrupt("sled read corrupted data".into())
+            }
             other => StoreError::Sled(other),
         }
     }

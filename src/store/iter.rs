@@ -15,6 +15,7 @@ impl Store {
         newest_first: bool,
     ) -> impl Iterator<Item = Result<(BlockHash, HeaderRecord), StoreError>> + '_ {
         let range = self
+            .h()
             .chain
             .range(codec::height_key(from)..=codec::height_key(to));
         let entries: Box<dyn Iterator<Item = _>> = if newest_first {
@@ -38,7 +39,8 @@ impl Store {
         &self,
         from: u64,
     ) -> impl Iterator<Item = Result<StoredBlock, StoreError>> + '_ {
-        self.chain
+        self.h()
+            .chain
             .range(codec::height_key(from)..)
             .map(move |entry| {
                 let (key, value) = entry?;
@@ -56,9 +58,12 @@ impl Store {
         &self,
         from: u64,
     ) -> impl Iterator<Item = Result<(u64, Transaction), StoreError>> + '_ {
-        self.pending.range(codec::height_key(from)..).map(|entry| {
-            let (key, value) = entry?;
-            Ok((codec::decode_height_key(&key)?, codec::decode_tx(&value)?))
-        })
+        self.h()
+            .pending
+            .range(codec::height_key(from)..)
+            .map(|entry| {
+                let (key, value) = entry?;
+                Ok((codec::decode_height_key(&key)?, codec::decode_tx(&value)?))
+            })
     }
 }

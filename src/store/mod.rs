@@ -33,16 +33,37 @@ pub const STORE_DIR: &str = "store";
 /// An open ledger.
 pub struct Store {
     data_dir: PathBuf,
-    db: sled::Db,
-    pub(crate) headers: Tree,
-    pub(crate) bodies: Tree,
-    pub(crate) chain: Tree,
-    pub(crate) txs: Tree,
-    pub(crate) pending: Tree,
-    pub(crate) pending_ids: Tree,
-    pub(crate) meta: Tree,
+    /// Always `Some` until `Drop` (see there).
+    handles: Option<Handles>,
+    /// Set when a write failed at the I/O level (a full disk).
+    poisoned: std::sync::atomic::AtomicBool,
     params: ChainParams,
     genesis: BlockHash,
+}
+
+/// The sled database and its trees.
+pub(crate) struct Handles {
+    pub db: sled::Db,
+    pub headers: Tree,
+    pub bodies: Tree,
+    pub chain: Tree,
+    pub txs: Tree,
+    pub pending: Tree,
+    pub pending_ids: Tree,
+    pub meta: Tree,
+}
+
+impl Drop for Store {
+    /// After a failed write (ENOSPC), sled 0.34 never marks its log stable
+    /// again, and the flush it runs when its last handle drops waits for
+    /// that forever. A poisoned store therefore leaks its handles instead:
+    /// nothing further can be written, and the process is about to report
+    /// the error and exit. The log on disk is what recovery reads.
+    fn drop(&mut self) {
+        if self.poisoned.load(std::sync::atomic::Ordering::SeqCst) {
+            std::mem::forget(self.handles.take());
+        }
+    }
 }
 
 /// A block read from the store.
@@ -111,15 +132,20 @@ fn clear_interrupted_snapshots(data_dir: &Path) -> Result<(), StoreError> {
     };
     match lock.try_lock() {
         Ok(()) => {}
-        Err(std::fs::TryLockError::WouldBlock) => return Err(StoreError::Locked(data_dir.to_path_buf())),
-        Err(std::fs::TryLockError::Error(e)) => return Err(io(format!("cannot lock {}", path.display()))(e)),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            return Err(StoreError::Locked(data_dir.to_path_buf()))
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            return Err(io(format!("cannot lock {}", path.display()))(e))
+        }
     }
     for entry in std::fs::read_dir(&path).map_err(io(format!("cannot list {}", path.display())))? {
         let entry = entry.map_err(io(format!("cannot list {}", path.display())))?;
         let name = entry.file_name();
         let name = name.to_string_lossy();
         if name.starts_with("snap.") && name.ends_with(".generating") {
-            std::fs::remove_file(entry.path()).map_err(io(format!("cannot remove {}", entry.path().display())))?;
+            std::fs::remove_file(entry.path())
+                .map_err(io(format!("cannot remove {}", entry.path().display())))?;
         }
     }
     Ok(()) // dropping `lock` releases it for sled
@@ -193,14 +219,17 @@ impl Store {
     ) -> Result<Store, StoreError> {
         Ok(Store {
             data_dir: data_dir.to_path_buf(),
-            headers: db.open_tree(TREE_HEADERS)?,
-            bodies: db.open_tree(TREE_BODIES)?,
-            chain: db.open_tree(TREE_CHAIN)?,
-            txs: db.open_tree(TREE_TXS)?,
-            pending: db.open_tree(TREE_PENDING)?,
-            pending_ids: db.open_tree(TREE_PENDING_IDS)?,
-            meta: db.open_tree(TREE_META)?,
-            db,
+            handles: Some(Handles {
+                headers: db.open_tree(TREE_HEADERS)?,
+                bodies: db.open_tree(TREE_BODIES)?,
+                chain: db.open_tree(TREE_CHAIN)?,
+                txs: db.open_tree(TREE_TXS)?,
+                pending: db.open_tree(TREE_PENDING)?,
+                pending_ids: db.open_tree(TREE_PENDING_IDS)?,
+                meta: db.open_tree(TREE_META)?,
+                db,
+            }),
+            poisoned: std::sync::atomic::AtomicBool::new(false),
             params,
             genesis,
         })
@@ -251,35 +280,71 @@ impl Store {
         Ok(store)
     }
 
+    pub(crate) fn h(&self) -> &Handles {
+        self.handles
+            .as_ref()
+            .expect("handles are only taken in drop")
+    }
+
+    /// Passes `r` through, marking the store poisoned on an I/O failure.
+    pub(crate) fn guard<T>(&self, r: Result<T, StoreError>) -> Result<T, StoreError> {
+        if matches!(
+            r,
+            Err(StoreError::DiskFull | StoreError::Sled(sled::Error::Io(_)))
+        ) {
+            self.poisoned
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+        r
+    }
+
+    /// Refuses any further write once a write has failed at the I/O level:
+    /// sled would block in it (see `Drop`).
+    pub(crate) fn writable(&self) -> Result<(), StoreError> {
+        if self.poisoned.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(StoreError::DiskFull);
+        }
+        Ok(())
+    }
+
+    /// Flushes sled's log to disk.
+    pub(crate) fn flush(&self) -> Result<(), StoreError> {
+        self.writable()?;
+        self.guard(self.h().db.flush().map(|_| ()).map_err(StoreError::from))
+    }
+
     /// Runs `f` as one sled transaction over every tree, then flushes.
     pub(crate) fn transact<R>(
         &self,
         f: impl Fn(&TxTrees<'_>) -> ConflictableTransactionResult<R, StoreError>,
     ) -> Result<R, StoreError> {
         use sled::Transactional;
-        let r = (
-            &self.headers,
-            &self.bodies,
-            &self.chain,
-            &self.txs,
-            &self.pending,
-            &self.pending_ids,
-            &self.meta,
-        )
-            .transaction(
-                |(headers, bodies, chain, txs, pending, pending_ids, meta)| {
-                    f(&TxTrees {
-                        headers,
-                        bodies,
-                        chain,
-                        txs,
-                        pending,
-                        pending_ids,
-                        meta,
-                    })
-                },
-            )?;
-        self.db.flush()?;
+        self.writable()?;
+        let h = self.h();
+        let trees = (
+            &h.headers,
+            &h.bodies,
+            &h.chain,
+            &h.txs,
+            &h.pending,
+            &h.pending_ids,
+            &h.meta,
+        );
+        let r = trees.transaction(
+            |(headers, bodies, chain, txs, pending, pending_ids, meta)| {
+                f(&TxTrees {
+                    headers,
+                    bodies,
+                    chain,
+                    txs,
+                    pending,
+                    pending_ids,
+                    meta,
+                })
+            },
+        );
+        let r = self.guard(r.map_err(StoreError::from))?;
+        self.flush()?;
         Ok(r)
     }
 
@@ -298,19 +363,19 @@ impl Store {
     /// The tip and counters.
     pub fn state(&self) -> Result<ChainState, StoreError> {
         Ok(codec::decode(
-            &need(self.meta.get(KEY_STATE)?, "chain state")?,
+            &need(self.h().meta.get(KEY_STATE)?, "chain state")?,
             "chain state",
         )?)
     }
 
     /// Bytes the sled files take on disk.
     pub fn size_on_disk(&self) -> Result<u64, StoreError> {
-        Ok(self.db.size_on_disk()?)
+        Ok(self.h().db.size_on_disk()?)
     }
 
     /// The header record of `hash`, if the store knows the block.
     pub fn header(&self, hash: &BlockHash) -> Result<Option<HeaderRecord>, StoreError> {
-        match self.headers.get(hash.as_bytes())? {
+        match self.h().headers.get(hash.as_bytes())? {
             Some(v) => Ok(Some(codec::decode(&v, "header record")?)),
             None => Ok(None),
         }
@@ -318,7 +383,7 @@ impl Store {
 
     /// The hash of the active chain's block at `height`.
     pub fn hash_at(&self, height: u64) -> Result<Option<BlockHash>, StoreError> {
-        match self.chain.get(codec::height_key(height))? {
+        match self.h().chain.get(codec::height_key(height))? {
             Some(v) => Ok(Some(codec::decode(&v, "chain entry")?)),
             None => Ok(None),
         }
@@ -340,7 +405,7 @@ impl Store {
         let Some(record) = self.header(hash)? else {
             return Ok(None);
         };
-        let body = need(self.bodies.get(hash.as_bytes())?, "block body")?;
+        let body = need(self.h().bodies.get(hash.as_bytes())?, "block body")?;
         let txs = codec::decode_body(&body)?;
         let active = self.hash_at(record.height)? == Some(*hash);
         Ok(Some(StoredBlock {
@@ -367,7 +432,7 @@ impl Store {
 
     /// Where `txid` is: in a block, pending, or unknown (`None`).
     pub fn find_tx(&self, txid: &Txid) -> Result<Option<TxStatus>, StoreError> {
-        if let Some(v) = self.txs.get(txid.as_bytes())? {
+        if let Some(v) = self.h().txs.get(txid.as_bytes())? {
             let loc: TxLocation = codec::decode(&v, "transaction location")?;
             let b = self.block(&loc.block)?.ok_or_else(|| {
                 StoreError::Corrupt(format!(
@@ -392,8 +457,8 @@ impl Store {
                 index: loc.index,
             }));
         }
-        if let Some(seq) = self.pending_ids.get(txid.as_bytes())? {
-            let raw = need(self.pending.get(&seq)?, "pending transaction")?;
+        if let Some(seq) = self.h().pending_ids.get(txid.as_bytes())? {
+            let raw = need(self.h().pending.get(&seq)?, "pending transaction")?;
             return Ok(Some(TxStatus::Pending {
                 tx: codec::decode_tx(&raw)?,
                 seq: codec::decode_height_key(&seq)?,

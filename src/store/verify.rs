@@ -49,7 +49,7 @@ impl Store {
         let mut cursor: Option<Cursor> = None;
         let mut transactions = 0u64;
         let mut blocks = 0u64;
-        for (expected_height, entry) in (0u64..).zip(self.chain.iter()) {
+        for (expected_height, entry) in (0u64..).zip(self.h().chain.iter()) {
             let at = Some(expected_height);
             let (key, value) = entry.or_else(|e| fail(at, StoreError::from(e)))?;
             let height = codec::decode_height_key(&key).or_else(|e| fail(at, e))?;
@@ -117,7 +117,7 @@ impl Store {
             for (index, tx) in block.txs.iter().enumerate() {
                 let txid = tx.txid();
                 in_block.insert(txid);
-                let loc: Option<TxLocation> = match self.txs.get(txid.as_bytes()) {
+                let loc: Option<TxLocation> = match self.h().txs.get(txid.as_bytes()) {
                     Ok(Some(v)) => {
                         Some(codec::decode(&v, "transaction location").or_else(|e| fail(at, e))?)
                     }
@@ -182,13 +182,14 @@ impl Store {
             let (seq, tx) = item.or_else(|e| fail(None, e))?;
             let txid = tx.txid();
             let indexed = self
+                .h()
                 .pending_ids
                 .get(txid.as_bytes())
                 .or_else(|e| fail(None, StoreError::from(e)))?;
             if indexed.as_deref() != Some(&codec::height_key(seq)[..]) {
                 return fail(None, format!("pending transaction {txid} is not indexed"));
             }
-            if self.txs.contains_key(txid.as_bytes()).unwrap_or(false) {
+            if self.h().txs.contains_key(txid.as_bytes()).unwrap_or(false) {
                 return fail(
                     None,
                     format!("pending transaction {txid} is also in the chain"),

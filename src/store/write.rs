@@ -94,7 +94,7 @@ impl Store {
     /// the chain.
     pub fn submit(&self, tx: &Transaction) -> Result<Txid, StoreError> {
         let txid = tx.txid();
-        if self.txs.contains_key(txid.as_bytes())? {
+        if self.h().txs.contains_key(txid.as_bytes())? {
             return Err(StoreError::AlreadyInChain(txid));
         }
         let bytes = codec::encode_tx(tx);
@@ -189,7 +189,7 @@ impl Store {
         seen: &HashSet<Txid>,
     ) -> Result<(), StoreError> {
         for id in txids {
-            if seen.contains(id) || self.txs.contains_key(id.as_bytes())? {
+            if seen.contains(id) || self.h().txs.contains_key(id.as_bytes())? {
                 return Err(BlockError::TxAlreadyInChain(*id).into());
             }
         }
@@ -225,7 +225,7 @@ impl Store {
         let parent = self.parent_info(&state)?;
         let mut size = HEADER_BYTES + 4;
         let mut txs = Vec::new();
-        for item in self.pending.iter() {
+        for item in self.h().pending.iter() {
             let (_, raw) = item?;
             let tx = codec::decode_tx(&raw)?;
             if size + tx.encoded_len() > MAX_BLOCK_BYTES {
@@ -270,14 +270,20 @@ impl Store {
             tried_below,
             hashes,
         };
-        self.meta.insert(KEY_CHECKPOINT, codec::encode(&cp))?;
-        self.db.flush()?;
+        self.writable()?;
+        self.guard(
+            self.h()
+                .meta
+                .insert(KEY_CHECKPOINT, codec::encode(&cp))
+                .map_err(StoreError::from),
+        )?;
+        self.flush()?;
         Ok(())
     }
 
     /// The saved search checkpoint, if any.
     pub fn checkpoint(&self) -> Result<Option<MiningCheckpoint>, StoreError> {
-        match self.meta.get(KEY_CHECKPOINT)? {
+        match self.h().meta.get(KEY_CHECKPOINT)? {
             Some(v) => Ok(Some(codec::decode(&v, "mining checkpoint")?)),
             None => Ok(None),
         }
@@ -285,8 +291,14 @@ impl Store {
 
     /// Removes the search checkpoint.
     pub fn clear_checkpoint(&self) -> Result<(), StoreError> {
-        self.meta.remove(KEY_CHECKPOINT)?;
-        self.db.flush()?;
+        self.writable()?;
+        self.guard(
+            self.h()
+                .meta
+                .remove(KEY_CHECKPOINT)
+                .map_err(StoreError::from),
+        )?;
+        self.flush()?;
         Ok(())
     }
 
@@ -305,10 +317,10 @@ impl Store {
         let parent = self.parent_info(&state)?;
         let mut txs = Vec::with_capacity(cp.txids.len());
         for id in &cp.txids {
-            let Some(seq) = self.pending_ids.get(id.as_bytes())? else {
+            let Some(seq) = self.h().pending_ids.get(id.as_bytes())? else {
                 return Ok(None);
             };
-            let Some(raw) = self.pending.get(&seq)? else {
+            let Some(raw) = self.h().pending.get(&seq)? else {
                 return Ok(None);
             };
             txs.push(codec::decode_tx(&raw)?);

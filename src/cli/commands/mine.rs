@@ -28,6 +28,10 @@ pub struct Summary {
     pub stopped_at: Option<(u64, u64)>,
 }
 
+/// Called for each block appended: the block, the nonce its search resumed
+/// from (if it did), and the store.
+pub type OnMined<'a> = dyn FnMut(&Mined, Option<u64>, &Store) -> Result<()> + 'a;
+
 /// Mines up to `count` blocks (or until [`STOP`]), calling `each` for every
 /// block appended.
 pub fn mine_blocks(
@@ -36,7 +40,7 @@ pub fn mine_blocks(
     miner: &Miner,
     count: Option<u64>,
     checkpoint_every: Duration,
-    each: &mut dyn FnMut(&Mined, Option<u64>, &Store) -> Result<()>,
+    each: &mut OnMined<'_>,
 ) -> Result<Summary> {
     crate::cli::stop_on_signal();
     let bar = ctx.show_progress().then(|| {
@@ -86,7 +90,9 @@ pub fn mine_blocks(
             if last_save.elapsed() >= checkpoint_every {
                 last_save = Instant::now();
                 if let Err(e) = store.save_checkpoint(t, p.tried_below, prior + p.hashes) {
+                    // The store cannot be written (a full disk): stop.
                     save_error.get_or_insert(e);
+                    STOP.store(true, Ordering::SeqCst);
                 }
             }
         };
@@ -98,7 +104,10 @@ pub fn mine_blocks(
             &mut on_progress,
         )?;
         if let Some(e) = save_error {
-            note(format!("warning: could not save a mining checkpoint: {e}"));
+            if let Some(b) = &bar {
+                b.finish_and_clear();
+            }
+            return Err(anyhow::Error::new(e).context("cannot save the mining checkpoint"));
         }
         match result {
             MineResult::Mined(m) => {
@@ -180,7 +189,9 @@ pub fn run(ctx: &Ctx, a: &MineArgs) -> Result<()> {
     if STOP.load(Ordering::Relaxed) {
         let tip = store.state()?.height;
         let search = match summary.stopped_at {
-            Some((height, nonce)) => format!("; the search for block {height} is checkpointed at nonce {nonce}"),
+            Some((height, nonce)) => {
+                format!("; the search for block {height} is checkpointed at nonce {nonce}")
+            }
             None => String::new(),
         };
         eprintln!(
