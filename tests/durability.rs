@@ -156,7 +156,8 @@ fn after_sigkill_the_last_periodic_checkpoint_is_resumed() {
 
 #[test]
 fn a_damaged_store_gets_a_clear_error_not_a_panic() {
-    let cases: [(&str, fn(&std::path::Path)); 4] = [
+    type Damage = fn(&std::path::Path);
+    let cases: [(&str, Damage); 4] = [
         ("truncated", |d| {
             std::fs::File::options()
                 .write(true)
