@@ -16,6 +16,10 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub json: bool,
 
+    /// Refuse to open a ledger with an older schema instead of upgrading it
+    #[arg(long, global = true)]
+    pub no_upgrade: bool,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -42,8 +46,12 @@ pub enum Command {
         /// Transaction id (64 hex digits)
         txid: String,
     },
+    /// List an author's transactions in chain order
+    Txs(TxsArgs),
     /// Check every block and index of the ledger against every rule
     Verify,
+    /// Upgrade the ledger's schema to this sledger's version
+    Migrate,
     /// Show the ledger's tip, counts and parameters
     Status,
     /// Write the chain as JSON lines, one block per line
@@ -107,6 +115,19 @@ pub struct PageArgs {
     /// Start at this arrival sequence number
     #[arg(long, default_value_t = 0)]
     pub from: u64,
+    /// At most this many
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct TxsArgs {
+    /// The author whose transactions to list
+    #[arg(long, short)]
+    pub author: String,
+    /// Start at this position, HEIGHT.INDEX (as printed in `next_from`)
+    #[arg(long, value_name = "HEIGHT.INDEX")]
+    pub from: Option<String>,
     /// At most this many
     #[arg(long, default_value_t = 20)]
     pub limit: usize,

@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use anyhow::{Context, Result};
 use clap::Parser;
 
-use crate::store::{Store, StoreError};
+use crate::store::{OpenOptions, Store, StoreError};
 use args::{Cli, Command};
 
 /// Default initial difficulty: 2^26 hashes, about a second per block on one
@@ -106,6 +106,7 @@ pub fn run(cli: Cli) -> Result<()> {
             None => default_data_dir()?,
         },
         json: cli.json,
+        no_upgrade: cli.no_upgrade,
     };
     match cli.command {
         Command::Init(a) => commands::init::run(&ctx, &a),
@@ -116,6 +117,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Chain(a) => commands::query::chain(&ctx, &a),
         Command::Tx { txid } => commands::query::tx(&ctx, &txid),
         Command::Verify => commands::verify::run(&ctx),
+        Command::Txs(a) => commands::query::txs(&ctx, &a),
+        Command::Migrate => commands::migrate::run(&ctx),
         Command::Status => commands::query::status(&ctx),
         Command::Export { output } => commands::transfer::export(&ctx, output.as_deref()),
         Command::Import { file } => commands::transfer::import(&ctx, &file),
@@ -128,20 +131,64 @@ pub fn run(cli: Cli) -> Result<()> {
 pub struct Ctx {
     pub data_dir: PathBuf,
     pub json: bool,
+    pub no_upgrade: bool,
 }
 
 impl Ctx {
+    /// Opens the ledger, upgrading an older schema (with a notice on stderr
+    /// and progress on a terminal) unless `--no-upgrade` was given.
     pub fn open(&self) -> Result<Store> {
-        Store::open(&self.data_dir).map_err(Into::into)
+        let bar: std::cell::RefCell<Option<indicatif::ProgressBar>> = std::cell::RefCell::new(None);
+        let show = self.show_progress();
+        let dir = self.data_dir.display().to_string();
+        let on_migration = |e: crate::store::migrate::Event| {
+            use crate::store::migrate::Event;
+            match e {
+                Event::Starting { from, to, what } => {
+                    eprintln!(
+                        "upgrading the ledger at {dir} from schema version {from} to {to}: {what}"
+                    );
+                    if show {
+                        let b = indicatif::ProgressBar::new(0);
+                        b.set_style(
+                            indicatif::ProgressStyle::with_template(
+                                "  {bar:40} {pos}/{len} blocks",
+                            )
+                            .expect("valid template"),
+                        );
+                        *bar.borrow_mut() = Some(b);
+                    }
+                }
+                Event::Progress { done, total, .. } => {
+                    if let Some(b) = bar.borrow().as_ref() {
+                        b.set_length(total);
+                        b.set_position(done);
+                    }
+                }
+                Event::Finished { .. } => {
+                    if let Some(b) = bar.borrow_mut().take() {
+                        b.finish_and_clear();
+                    }
+                }
+            }
+        };
+        let options = OpenOptions {
+            no_upgrade: self.no_upgrade,
+            on_migration: Some(&on_migration),
+        };
+        Store::open_with(&self.data_dir, options).map_err(Into::into)
     }
 
     /// The ledger if there is one; `None` when the directory holds none,
     /// or only what a creation that crashed before its commit left behind.
     pub fn open_if_any(&self) -> Result<Option<Store>> {
-        match Store::open(&self.data_dir) {
+        match self.open() {
             Ok(s) => Ok(Some(s)),
-            Err(StoreError::NoLedger(_) | StoreError::NotALedger(_)) => Ok(None),
-            Err(e) => Err(e.into()),
+            Err(e) => match e.downcast::<StoreError>() {
+                Ok(StoreError::NoLedger(_) | StoreError::NotALedger(_)) => Ok(None),
+                Ok(other) => Err(other.into()),
+                Err(e) => Err(e),
+            },
         }
     }
 

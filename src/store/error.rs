@@ -23,6 +23,12 @@ pub enum StoreError {
         found: u32,
         supported: u32,
     },
+    #[error("the ledger at {path} has schema version {found} and this sledger uses {current}; run `sledger migrate` to upgrade it (or drop --no-upgrade)")]
+    NeedsUpgrade {
+        path: PathBuf,
+        found: u32,
+        current: u32,
+    },
     #[error("block rejected: {0}")]
     Rejected(#[from] BlockError),
     #[error("transaction {0} is already pending")]

@@ -1,9 +1,9 @@
 //! Streaming walks of the active chain and of the pending transactions.
 //! Each item is read from sled when it is asked for; nothing is collected.
 
-use super::schema::HeaderRecord;
+use super::schema::{author_key, author_key_position, author_prefix, HeaderRecord};
 use super::{codec, Store, StoreError, StoredBlock};
-use crate::consensus::{BlockHash, Transaction};
+use crate::consensus::{BlockHash, Transaction, Txid};
 
 impl Store {
     /// Headers of the active chain from `from` to `to` inclusive, in
@@ -64,6 +64,35 @@ impl Store {
             .map(|entry| {
                 let (key, value) = entry?;
                 Ok((codec::decode_height_key(&key)?, codec::decode_tx(&value)?))
+            })
+    }
+}
+
+impl Store {
+    /// The active chain's transactions by `author`, in chain order, from
+    /// position `from` (height, index in block) on. Reads the `authors`
+    /// index only: no chain scan.
+    pub fn txs_by_author(
+        &self,
+        author: &str,
+        from: (u64, u32),
+    ) -> impl Iterator<Item = Result<(u64, u32, Txid), StoreError>> + '_ {
+        let prefix = author_prefix(author);
+        let start = author_key(author, from.0, from.1);
+        let plen = prefix.len();
+        self.h()
+            .authors
+            .range(start..)
+            .take_while(move |e| e.as_ref().map_or(true, |(k, _)| k.starts_with(&prefix)))
+            .map(move |e| {
+                let (k, v) = e?;
+                let (height, index) = author_key_position(&k, plen)
+                    .ok_or_else(|| StoreError::Corrupt("malformed author index key".into()))?;
+                let txid = Txid(
+                    <[u8; 32]>::try_from(&v[..])
+                        .map_err(|_| StoreError::Corrupt("malformed author index value".into()))?,
+                );
+                Ok((height, index, txid))
             })
     }
 }

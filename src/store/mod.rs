@@ -9,6 +9,7 @@ pub mod codec;
 pub mod cursor;
 pub mod error;
 pub mod iter;
+pub mod migrate;
 pub mod schema;
 pub mod verify;
 pub mod write;
@@ -51,6 +52,7 @@ pub(crate) struct Handles {
     pub pending: Tree,
     pub pending_ids: Tree,
     pub meta: Tree,
+    pub authors: Tree,
 }
 
 impl Drop for Store {
@@ -100,6 +102,7 @@ pub(crate) struct TxTrees<'a> {
     pub pending: &'a TransactionalTree,
     pub pending_ids: &'a TransactionalTree,
     pub meta: &'a TransactionalTree,
+    pub authors: &'a TransactionalTree,
 }
 
 fn sled_dir(data_dir: &Path) -> PathBuf {
@@ -173,9 +176,23 @@ fn open_db(data_dir: &Path) -> Result<sled::Db, StoreError> {
     })
 }
 
+/// How to open a ledger.
+#[derive(Default, Clone, Copy)]
+pub struct OpenOptions<'a> {
+    /// Refuse a store with an older schema instead of upgrading it.
+    pub no_upgrade: bool,
+    /// Told when a schema step starts and how far it got.
+    pub on_migration: Option<&'a dyn Fn(migrate::Event)>,
+}
+
 impl Store {
-    /// Opens the ledger in `data_dir`.
+    /// Opens the ledger in `data_dir`, upgrading an older schema in place.
     pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
+        Self::open_with(data_dir, OpenOptions::default())
+    }
+
+    /// Opens the ledger in `data_dir` with `options`.
+    pub fn open_with(data_dir: &Path, options: OpenOptions<'_>) -> Result<Store, StoreError> {
         if !exists(data_dir) {
             return Err(StoreError::NoLedger(data_dir.to_path_buf()));
         }
@@ -208,7 +225,26 @@ impl Store {
             &need(meta.get(KEY_GENESIS)?, "genesis hash")?,
             "genesis hash",
         )?;
-        Self::with_trees(data_dir, db, params, genesis)
+        let store = Self::with_trees(data_dir, db, params, genesis)?;
+        if version < SCHEMA_VERSION {
+            if options.no_upgrade {
+                return Err(StoreError::NeedsUpgrade {
+                    path: data_dir.to_path_buf(),
+                    found: version,
+                    current: SCHEMA_VERSION,
+                });
+            }
+            migrate::run(&store, version, options.on_migration)?;
+        }
+        Ok(store)
+    }
+
+    /// The schema version recorded in the store.
+    pub fn schema_version(&self) -> Result<u32, StoreError> {
+        Ok(codec::decode(
+            &need(self.h().meta.get(KEY_SCHEMA)?, "schema version")?,
+            "schema version",
+        )?)
     }
 
     fn with_trees(
@@ -227,6 +263,7 @@ impl Store {
                 pending: db.open_tree(TREE_PENDING)?,
                 pending_ids: db.open_tree(TREE_PENDING_IDS)?,
                 meta: db.open_tree(TREE_META)?,
+                authors: db.open_tree(TREE_AUTHORS)?,
                 db,
             }),
             poisoned: std::sync::atomic::AtomicBool::new(false),
@@ -329,9 +366,10 @@ impl Store {
             &h.pending,
             &h.pending_ids,
             &h.meta,
+            &h.authors,
         );
         let r = trees.transaction(
-            |(headers, bodies, chain, txs, pending, pending_ids, meta)| {
+            |(headers, bodies, chain, txs, pending, pending_ids, meta, authors)| {
                 f(&TxTrees {
                     headers,
                     bodies,
@@ -340,6 +378,7 @@ impl Store {
                     pending,
                     pending_ids,
                     meta,
+                    authors,
                 })
             },
         );

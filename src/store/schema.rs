@@ -1,5 +1,6 @@
-//! The sled layout, schema version 1: tree names, meta keys and the records
-//! stored in them. `docs/FORMAT.md` ("Store layout") lists the same.
+//! The sled layout, schema version 2: tree names, meta keys and the records
+//! stored in them. `docs/FORMAT.md` ("Store layout") lists the same, and
+//! `migrations/README.md` what changed from version to version.
 //!
 //! | tree | key | value |
 //! |---|---|---|
@@ -9,6 +10,7 @@
 //! | `txs` | txid | [`TxLocation`]: block hash and position |
 //! | `pending` | arrival sequence (u64 BE) | consensus transaction |
 //! | `pending_ids` | txid | arrival sequence (u64 BE) |
+//! | `authors` (v2) | [`author_key`]: author length, author, height, position | txid |
 //! | `meta` | see the `KEY_*` constants | records |
 
 use serde::{Deserialize, Serialize};
@@ -16,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::consensus::{BlockHash, BlockHeader, Difficulty, MerkleNode, Work};
 
 /// The schema this code writes.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 pub const TREE_HEADERS: &str = "headers";
 pub const TREE_BODIES: &str = "bodies";
@@ -25,6 +27,8 @@ pub const TREE_TXS: &str = "txs";
 pub const TREE_PENDING: &str = "pending";
 pub const TREE_PENDING_IDS: &str = "pending_ids";
 pub const TREE_META: &str = "meta";
+/// Since schema 2: the active chain's transactions by author.
+pub const TREE_AUTHORS: &str = "authors";
 
 /// `u32`: the schema version.
 pub const KEY_SCHEMA: &[u8] = b"schema_version";
@@ -34,6 +38,48 @@ pub const KEY_PARAMS: &[u8] = b"params";
 pub const KEY_GENESIS: &[u8] = b"genesis";
 /// [`ChainState`].
 pub const KEY_STATE: &[u8] = b"state";
+/// [`MigrationProgress`] of a schema step under way.
+pub const KEY_MIGRATION: &[u8] = b"migration_progress";
+
+/// How far an interrupted schema step got; written in the same transaction
+/// as each batch it completes, removed with the version bump.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MigrationProgress {
+    /// The version the step upgrades to.
+    pub to_version: u32,
+    /// The step's own position (for the author backfill: the next height).
+    pub next: u64,
+}
+
+/// Key of an `authors` entry: the author's length (1 byte) and UTF-8 bytes,
+/// then the block height (u64 BE) and the position in the block (u32 BE),
+/// so that one author's entries are contiguous and in chain order, and no
+/// author's range contains another's (the length comes first).
+pub fn author_key(author: &str, height: u64, index: u32) -> Vec<u8> {
+    let mut k = author_prefix(author);
+    k.extend_from_slice(&height.to_be_bytes());
+    k.extend_from_slice(&index.to_be_bytes());
+    k
+}
+
+/// The prefix shared by every `authors` key of `author`.
+pub fn author_prefix(author: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(1 + author.len() + 12);
+    k.push(author.len() as u8);
+    k.extend_from_slice(author.as_bytes());
+    k
+}
+
+/// Height and position from an `authors` key whose prefix is `prefix_len` long.
+pub fn author_key_position(key: &[u8], prefix_len: usize) -> Option<(u64, u32)> {
+    let rest = key.get(prefix_len..)?;
+    if rest.len() != 12 {
+        return None;
+    }
+    let height = u64::from_be_bytes(rest[..8].try_into().ok()?);
+    let index = u32::from_be_bytes(rest[8..].try_into().ok()?);
+    Some((height, index))
+}
 
 /// A stored header with what the store knows about its place in the chain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

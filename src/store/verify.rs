@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use super::schema::TxLocation;
+use super::schema::{author_key, TxLocation};
 use super::{codec, Cursor, Store, StoreError};
 use crate::consensus::rules;
 use crate::consensus::{BlockHash, Work};
@@ -147,6 +147,17 @@ impl Store {
                         )
                     }
                 }
+                let by_author = self
+                    .h()
+                    .authors
+                    .get(author_key(tx.author(), height, index as u32))
+                    .or_else(|e| fail(at, StoreError::from(e)))?;
+                if by_author.as_deref() != Some(&txid.0[..]) {
+                    return fail(
+                        at,
+                        format!("transaction {txid} is missing from the author index"),
+                    );
+                }
             }
             transactions += block.txs.len() as u64;
             blocks += 1;
@@ -175,6 +186,18 @@ impl Store {
                     "the recorded transaction count {} should be {transactions}",
                     state.chain_txs
                 ),
+            );
+        }
+        // Every author index entry belongs to a transaction checked above.
+        let mut indexed = 0u64;
+        for entry in self.h().authors.iter() {
+            entry.or_else(|e| fail(None, StoreError::from(e)))?;
+            indexed += 1;
+        }
+        if indexed != transactions {
+            return fail(
+                None,
+                format!("the author index has {indexed} entries for {transactions} transactions"),
             );
         }
         let mut pending = 0u64;

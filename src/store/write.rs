@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use sled::transaction::{ConflictableTransactionError, ConflictableTransactionResult};
 
 use super::schema::{
-    ChainState, HeaderRecord, MiningCheckpoint, TxLocation, KEY_CHECKPOINT, KEY_STATE,
+    author_key, ChainState, HeaderRecord, MiningCheckpoint, TxLocation, KEY_CHECKPOINT, KEY_STATE,
 };
 use super::{codec, Cursor, Store, StoreError, TxTrees};
 use crate::consensus::block::MAX_BLOCK_BYTES;
@@ -56,12 +56,16 @@ pub(crate) fn stage_block(
         .insert(hash.as_bytes(), codec::encode_body(&block.txs))?;
     t.chain
         .insert(&codec::height_key(record.height), codec::encode(&hash))?;
-    for (index, txid) in txids.iter().enumerate() {
+    for ((index, txid), tx) in txids.iter().enumerate().zip(&block.txs) {
         let loc = TxLocation {
             block: hash,
             index: index as u32,
         };
         t.txs.insert(txid.as_bytes(), codec::encode(&loc))?;
+        t.authors.insert(
+            author_key(tx.author(), record.height, index as u32),
+            txid.as_bytes(),
+        )?;
         if let Some(seq) = t.pending_ids.remove(txid.as_bytes())? {
             t.pending.remove(seq)?;
             state.pending = state.pending.saturating_sub(1);

@@ -3,7 +3,7 @@
 use anyhow::{bail, Result};
 use serde_json::json;
 
-use crate::cli::args::{ChainArgs, PageArgs};
+use crate::cli::args::{ChainArgs, PageArgs, TxsArgs};
 use crate::cli::output::{self, print_json};
 use crate::cli::Ctx;
 use crate::consensus::{BlockHash, Txid};
@@ -202,6 +202,57 @@ pub fn status(ctx: &Ctx) -> Result<()> {
             }
         );
         println!("disk        {:.1} MiB", disk as f64 / (1024.0 * 1024.0));
+    }
+    Ok(())
+}
+
+/// Parses a `HEIGHT.INDEX` position.
+fn parse_position(s: &str) -> Result<(u64, u32)> {
+    let parsed = s
+        .split_once('.')
+        .and_then(|(h, i)| Some((h.parse().ok()?, i.parse().ok()?)));
+    parsed.ok_or_else(|| {
+        anyhow::anyhow!("malformed position {s:?}: expected HEIGHT.INDEX, e.g. 12.0")
+    })
+}
+
+pub fn txs(ctx: &Ctx, a: &TxsArgs) -> Result<()> {
+    let from = match &a.from {
+        Some(s) => parse_position(s)?,
+        None => (0, 0),
+    };
+    let store = ctx.open()?;
+    let mut rows = Vec::new();
+    let mut next = None;
+    for (shown, item) in store.txs_by_author(&a.author, from).enumerate() {
+        let (height, index, txid) = item?;
+        if shown == a.limit {
+            next = Some(format!("{height}.{index}"));
+            break;
+        }
+        let Some(TxStatus::Confirmed { tx, block, .. }) = store.find_tx(&txid)? else {
+            bail!(StoreError::Corrupt(format!(
+                "the author index names {txid}, which is not in the chain"
+            )));
+        };
+        if ctx.json {
+            let mut v = output::tx_json(&tx);
+            v["height"] = json!(height);
+            v["index"] = json!(index);
+            v["block"] = json!(block);
+            rows.push(v);
+        } else {
+            println!(
+                "{height:>8}.{index:<4} {txid} {} {}",
+                format_ms(tx.timestamp()),
+                output::preview(tx.data(), 40)
+            );
+        }
+    }
+    if ctx.json {
+        print_json(&json!({ "author": a.author, "transactions": rows, "next_from": next }));
+    } else if let Some(n) = next {
+        println!("(more: --from {n})");
     }
     Ok(())
 }

@@ -1,0 +1,54 @@
+//! Schema 1 -> 2: the `authors` index, so that `sledger txs --author NAME`
+//! lists an author's transactions in chain order without scanning the chain.
+//!
+//! Blocks appended at schema 2 maintain the index in the transaction that
+//! appends them; this step backfills it for the blocks already stored,
+//! walking the active chain in batches of at most `BATCH_BLOCKS` blocks or
+//! `BATCH_ENTRIES` entries. Each batch is one transaction that also records
+//! the next height to do, so a killed run resumes there; entries are keyed
+//! by (author, height, position), so redoing a batch rewrites the same keys.
+
+use super::super::schema::{author_key, KEY_MIGRATION};
+use super::{progress, progress_record, Event};
+use crate::store::{Store, StoreError};
+
+pub const WHAT: &str = "index transactions by author";
+const TO: u32 = 2;
+const BATCH_BLOCKS: u64 = 128;
+const BATCH_ENTRIES: usize = 20_000;
+
+pub fn run(store: &Store, notify: &dyn Fn(Event)) -> Result<(), StoreError> {
+    let mut next = progress(store, TO)?.unwrap_or(0);
+    loop {
+        let tip = store.state()?.height;
+        if next > tip {
+            return Ok(());
+        }
+        let mut entries: Vec<(Vec<u8>, [u8; 32])> = Vec::new();
+        let mut end = next;
+        for item in store.blocks_from(next) {
+            let b = item?;
+            let height = b.record.height;
+            for (index, tx) in b.block.txs.iter().enumerate() {
+                entries.push((author_key(tx.author(), height, index as u32), tx.txid().0));
+            }
+            end = height + 1;
+            if end - next >= BATCH_BLOCKS || entries.len() >= BATCH_ENTRIES || height >= tip {
+                break;
+            }
+        }
+        store.transact(|t| {
+            for (key, txid) in &entries {
+                t.authors.insert(key.as_slice(), &txid[..])?;
+            }
+            t.meta.insert(KEY_MIGRATION, progress_record(TO, end))?;
+            Ok(())
+        })?;
+        notify(Event::Progress {
+            to: TO,
+            done: end,
+            total: tip + 1,
+        });
+        next = end;
+    }
+}

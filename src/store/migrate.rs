@@ -1,0 +1,86 @@
+//! The schema migration runner. The steps themselves live in the top-level
+//! `migrations/` folder, one numbered file per schema version, compiled in
+//! here; `migrations/README.md` says what each changed and why.
+//!
+//! A step is crash-safe by construction: it works in bounded batches, each
+//! one sled transaction that also records how far it got
+//! ([`MigrationProgress`]), so a rerun after a kill continues where the last
+//! committed batch ended. The schema version is bumped, and the progress
+//! record removed, in one final transaction only when the step is complete.
+
+use super::schema::{MigrationProgress, KEY_MIGRATION, KEY_SCHEMA};
+use super::{codec, Store, StoreError};
+
+#[path = "../../migrations/0002_author_index.rs"]
+mod m0002_author_index;
+
+/// What the runner reports while it works.
+#[derive(Debug, Clone, Copy)]
+pub enum Event<'a> {
+    /// A step from schema `from` to `to` is starting.
+    Starting { from: u32, to: u32, what: &'a str },
+    /// `done` of `total` units (blocks, for the author backfill) are done.
+    Progress { to: u32, done: u64, total: u64 },
+    /// The store is now at schema `to`.
+    Finished { to: u32 },
+}
+
+/// A step's body: does the work, reporting progress through the callback.
+pub type StepFn = fn(&Store, &dyn Fn(Event)) -> Result<(), StoreError>;
+
+/// One schema step.
+pub struct Step {
+    /// The version it upgrades to (from `to - 1`).
+    pub to: u32,
+    /// What it does, for the notice.
+    pub what: &'static str,
+    pub run: StepFn,
+}
+
+/// Every step, in order.
+pub const STEPS: &[Step] = &[Step {
+    to: 2,
+    what: m0002_author_index::WHAT,
+    run: m0002_author_index::run,
+}];
+
+/// Runs every step above `from`, in order. Returns the final version.
+pub fn run(store: &Store, from: u32, notify: Option<&dyn Fn(Event)>) -> Result<u32, StoreError> {
+    let quiet = |_: Event| {};
+    let notify: &dyn Fn(Event) = notify.unwrap_or(&quiet);
+    let mut version = from;
+    for step in STEPS.iter().filter(|s| s.to > from) {
+        notify(Event::Starting {
+            from: version,
+            to: step.to,
+            what: step.what,
+        });
+        (step.run)(store, notify)?;
+        let to = step.to;
+        store.transact(|t| {
+            t.meta.insert(KEY_SCHEMA, codec::encode(&to))?;
+            t.meta.remove(KEY_MIGRATION)?;
+            Ok(())
+        })?;
+        version = to;
+        notify(Event::Finished { to });
+    }
+    Ok(version)
+}
+
+/// Where an interrupted step towards `to` stopped, if one did.
+pub fn progress(store: &Store, to: u32) -> Result<Option<u64>, StoreError> {
+    let Some(raw) = store.h().meta.get(KEY_MIGRATION)? else {
+        return Ok(None);
+    };
+    let p: MigrationProgress = codec::decode(&raw, "migration progress")?;
+    Ok((p.to_version == to).then_some(p.next))
+}
+
+/// The progress record to write with a batch.
+pub fn progress_record(to: u32, next: u64) -> Vec<u8> {
+    codec::encode(&MigrationProgress {
+        to_version: to,
+        next,
+    })
+}
