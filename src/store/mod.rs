@@ -154,7 +154,23 @@ fn clear_interrupted_snapshots(data_dir: &Path) -> Result<(), StoreError> {
     Ok(()) // dropping `lock` releases it for sled
 }
 
+/// Opens the sled database, waiting up to a second for its lock: sled's
+/// background threads can hold the lock file for a moment after a handle
+/// in this same process was dropped.
 fn open_db(data_dir: &Path) -> Result<sled::Db, StoreError> {
+    let mut attempts = 0;
+    loop {
+        match try_open_db(data_dir) {
+            Err(StoreError::Locked(_)) if attempts < 50 => {
+                attempts += 1;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => return other,
+        }
+    }
+}
+
+fn try_open_db(data_dir: &Path) -> Result<sled::Db, StoreError> {
     clear_interrupted_snapshots(data_dir)?;
     let path = sled_dir(data_dir);
     let config = sled::Config::new().path(&path).cache_capacity(CACHE_BYTES);
@@ -277,18 +293,14 @@ impl Store {
     /// directory left by a creation that crashed before its commit is reused.
     pub fn create(data_dir: &Path, genesis: &Block, now_ms: u64) -> Result<Store, StoreError> {
         let params = rules::check_genesis(genesis, now_ms)?;
-        if exists(data_dir) {
-            let db = open_db(data_dir)?;
-            if db.open_tree(TREE_META)?.get(KEY_SCHEMA)?.is_some() {
-                return Err(StoreError::AlreadyExists(data_dir.to_path_buf()));
-            }
-            drop(db);
-        }
         std::fs::create_dir_all(data_dir).map_err(|source| StoreError::Io {
             context: format!("cannot create {}", data_dir.display()),
             source,
         })?;
         let db = open_db(data_dir)?;
+        if db.open_tree(TREE_META)?.get(KEY_SCHEMA)?.is_some() {
+            return Err(StoreError::AlreadyExists(data_dir.to_path_buf()));
+        }
         let hash = genesis.hash();
         let store = Self::with_trees(data_dir, db, params.clone(), hash)?;
         let txids = genesis.txids();

@@ -9,7 +9,6 @@ use crate::cli::output::{self, print_json};
 use crate::cli::{Ctx, DEFAULT_DIFFICULTY};
 use crate::consensus::Transaction;
 use crate::mining::Miner;
-use crate::store::Store;
 use crate::time::now_ms;
 
 const SAMPLES: [(&str, &str); 3] = [
@@ -47,8 +46,7 @@ pub fn run(ctx: &Ctx) -> Result<()> {
             fixed_difficulty: false,
             threads: None,
         };
-        init::create(ctx, &init::params_from(&args)?, None)?;
-        Store::open(&ctx.data_dir)?
+        init::create(ctx, &init::params_from(&args)?, None)?
     };
     let mut submitted = Vec::new();
     for (author, text) in SAMPLES {

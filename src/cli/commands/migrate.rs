@@ -5,29 +5,34 @@ use serde_json::json;
 
 use crate::cli::output::print_json;
 use crate::cli::Ctx;
+use crate::store::migrate::Event;
 use crate::store::schema::SCHEMA_VERSION;
-use crate::store::{OpenOptions, Store, StoreError};
+use crate::store::{OpenOptions, Store};
 
 pub fn run(ctx: &Ctx) -> Result<()> {
-    // Find the version before upgrading, to say what happened.
-    let before = match Store::open_with(
+    // Learn the starting version from the runner's own notice, so the store
+    // is opened once.
+    let from = std::cell::Cell::new(None);
+    let notice = |e: Event| {
+        if let Event::Starting { from: f, to, what } = e {
+            if from.get().is_none() {
+                from.set(Some(f));
+            }
+            eprintln!(
+                "upgrading the ledger at {} from schema version {f} to {to}: {what}",
+                ctx.data_dir.display()
+            );
+        }
+    };
+    let store = Store::open_with(
         &ctx.data_dir,
         OpenOptions {
-            no_upgrade: true,
-            on_migration: None,
+            no_upgrade: false,
+            on_migration: Some(&notice),
         },
-    ) {
-        Ok(s) => s.schema_version()?,
-        Err(StoreError::NeedsUpgrade { found, .. }) => found,
-        Err(e) => return Err(e.into()),
-    };
-    let store = Ctx {
-        data_dir: ctx.data_dir.clone(),
-        json: ctx.json,
-        no_upgrade: false,
-    }
-    .open()?;
+    )?;
     let after = store.schema_version()?;
+    let before = from.get().unwrap_or(after);
     if ctx.json {
         print_json(&json!({ "from": before, "to": after, "current": SCHEMA_VERSION }));
     } else if before == after {
