@@ -95,10 +95,9 @@ fn submit_reads_argument_file_and_stdin() {
     assert_eq!(t["data_hex"], "009f9296ff", "binary data is kept exactly");
     assert_eq!(l.json(&["tx", from_stdin.trim()])["data"], "from stdin");
     assert_eq!(l.json(&["pending"])["total"], 3);
-    // The same entry twice (same author, time and data) is one transaction;
-    // a repeat submit is refused, not duplicated.
     let j = l.json(&["submit", "-a", "x", "y"]);
     assert_eq!(j["status"], "pending");
+    assert_eq!(l.json(&["pending"])["total"], 4);
 }
 
 #[test]
@@ -341,6 +340,8 @@ fn the_independent_python_checker_agrees() {
         .output()
         .unwrap();
     assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("line "), "{stderr}");
 }
 
 #[test]

@@ -73,23 +73,24 @@ fn a_genuine_v1_store_is_refused_with_no_upgrade_and_upgraded_otherwise() {
     let l = v1_ledger();
     let line = l.fails(
         &["--no-upgrade", "status"],
-        "schema version 1 and this sledger uses 2",
+        "schema version 1 and this sledger uses 3",
     );
     assert!(line.contains("sledger migrate"), "{line}");
     let out = l.run(&["migrate"]);
     assert!(out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("from schema version 1 to 2"),
+        stderr.contains("from schema version 1 to 2")
+            && stderr.contains("from schema version 2 to 3"),
         "one-line notice: {stderr}"
     );
-    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert_eq!(stderr.lines().count(), 2, "{stderr}");
     assert!(String::from_utf8_lossy(&out.stdout)
-        .contains("upgraded the ledger from schema version 1 to 2"));
+        .contains("upgraded the ledger from schema version 1 to 3"));
     let again = l.json(&["migrate"]);
     assert_eq!(
         (again["from"].as_u64(), again["to"].as_u64()),
-        (Some(2), Some(2))
+        (Some(3), Some(3))
     );
     // The fixture's content survived, and the index answers for every author.
     assert_eq!(l.json(&["verify"])["blocks"], 401);
@@ -176,5 +177,5 @@ fn a_store_newer_than_this_sledger_is_refused() {
         db.flush().unwrap();
     }
     let line = l.fails(&["status"], "schema version 9");
-    assert!(line.contains("supports (2)"), "{line}");
+    assert!(line.contains("supports (3)"), "{line}");
 }

@@ -120,19 +120,28 @@ fn reopened_store_keeps_everything() {
 #[test]
 fn retarget_applies_on_the_stored_chain() {
     let dir = tempfile::tempdir().unwrap();
-    // Window of 4 blocks, 1 s target: blocks mined back to back are far too
-    // fast, so the difficulty rises by the 4x clamp (2 bits) at height 4.
-    let g = seal(Block::genesis(&params(2, 4, false), now_ms() - 5));
+    // Window of 4 blocks, 1 s target: blocks 1 ms apart are far too fast,
+    // so the difficulty rises by the 4x clamp (2 bits) at heights 4 and 8.
+    let t0 = now_ms() - 60_000;
+    let g = seal(Block::genesis(&params(2, 4, false), t0));
     let s = Store::create(dir.path(), &g, now_ms()).unwrap();
     let mut diffs = Vec::new();
-    for _ in 0..8 {
-        diffs.push(mine_one(&s).header.difficulty.0);
+    for i in 1..=8 {
+        let mut b = s.template(now_ms()).unwrap();
+        b.header.timestamp = t0 + i;
+        let b = seal(b);
+        s.append(&b, now_ms()).unwrap();
+        diffs.push(b.header.difficulty.0);
     }
     assert_eq!(diffs, vec![2, 2, 2, 4, 4, 4, 4, 6]);
-    // A block that ignores the retarget is refused.
+    // A block that ignores the retarget (keeps the old difficulty) is refused.
     let mut wrong = s.template(now_ms()).unwrap();
-    wrong.header.difficulty = Difficulty(6);
-    assert!(s.append(&seal(wrong.clone()), now_ms()).is_ok());
+    assert_eq!(wrong.header.difficulty, Difficulty(6));
+    wrong.header.difficulty = Difficulty(4);
+    assert!(matches!(
+        s.append(&seal(wrong), now_ms()),
+        Err(StoreError::Rejected(BlockError::WrongDifficulty { .. }))
+    ));
     let mut wrong2 = s.template(now_ms()).unwrap();
     wrong2.header.difficulty = Difficulty(5);
     assert!(matches!(

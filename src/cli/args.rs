@@ -92,9 +92,9 @@ pub struct InitArgs {
     /// Keep the initial difficulty forever
     #[arg(long)]
     pub fixed_difficulty: bool,
-    /// Threads for mining the genesis block [default: all cores]
-    #[arg(long)]
-    pub threads: Option<usize>,
+    /// Threads for mining the genesis block, 1 to 256 [default: all cores]
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub threads: Option<u16>,
 }
 
 #[derive(Debug, Args)]
@@ -141,6 +141,9 @@ pub struct ChainArgs {
     /// At most this many blocks
     #[arg(long, default_value_t = 20)]
     pub limit: usize,
+    /// List the chain tips (blocks without children) with their work instead
+    #[arg(long)]
+    pub tips: bool,
 }
 
 #[derive(Debug, Args)]
@@ -148,9 +151,9 @@ pub struct MineArgs {
     /// Stop after this many blocks [default: run until Ctrl-C]
     #[arg(long, short = 'n')]
     pub blocks: Option<u64>,
-    /// Mining threads [default: all cores]
-    #[arg(long)]
-    pub threads: Option<usize>,
+    /// Mining threads, 1 to 256 [default: all cores]
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub threads: Option<u16>,
     /// Seconds between checkpoints of a long search
     #[arg(long, default_value_t = 5.0, value_name = "SECONDS")]
     pub checkpoint_every: f64,

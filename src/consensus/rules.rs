@@ -182,6 +182,9 @@ fn check_common(block: &Block, now_ms: u64) -> Result<(), BlockError> {
 /// twice. Whether a transaction is already in the chain is for the store.
 pub fn check_block(block: &Block, parent: &ParentInfo, now_ms: u64) -> Result<(), BlockError> {
     let h = &block.header;
+    if h.version != HEADER_VERSION {
+        return Err(BlockError::UnsupportedVersion(h.version));
+    }
     if h.height != parent.height + 1 {
         return Err(BlockError::WrongHeight {
             expected: parent.height + 1,

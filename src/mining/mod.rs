@@ -15,6 +15,9 @@ use std::time::{Duration, Instant};
 use crate::consensus::{Block, BlockHash, BlockHeader};
 pub use sha256::HeaderMidstate;
 
+/// The most threads a miner runs.
+pub const MAX_THREADS: usize = 256;
+
 /// Nonces per batch between looks at the shared flags (~1-4 ms of work).
 pub const BATCH: u64 = 1 << 16;
 
@@ -108,15 +111,13 @@ impl Miner {
     /// A miner with a chosen backend. [`Backend::ShaNi`] falls back to
     /// [`Backend::Portable`] on a CPU without SHA extensions.
     pub fn with_backend(threads: usize, backend: Backend) -> Self {
+        let threads = threads.clamp(1, MAX_THREADS);
         let backend = if backend == Backend::ShaNi && !shani::available() {
             Backend::Portable
         } else {
             backend
         };
-        Miner {
-            threads: threads.max(1),
-            backend,
-        }
+        Miner { threads, backend }
     }
 
     pub fn backend(&self) -> Backend {
@@ -179,10 +180,13 @@ impl Miner {
                         {
                             break;
                         }
-                        let at = next.fetch_add(BATCH, Ordering::Relaxed);
-                        if at > u64::MAX - BATCH {
+                        let claimed =
+                            next.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                                n.checked_add(BATCH).filter(|e| *e <= u64::MAX - BATCH)
+                            });
+                        let Ok(at) = claimed else {
                             break; // the nonce space is used up; the caller refreshes
-                        }
+                        };
                         slot.store(at, Ordering::Release);
                         let hit = backend.scan(&mid, at..at + BATCH, difficulty);
                         hashes.fetch_add(hit.map_or(BATCH, |h| h + 1 - at), Ordering::Relaxed);
@@ -324,8 +328,12 @@ impl Miner {
                     })
                 }
                 Outcome::TimedOut => {
-                    template = refresh()?;
-                    start = 0;
+                    let fresh = refresh()?;
+                    // The same header again (the clock has not passed the
+                    // median time past, and no new entries): go on from
+                    // where the search got, rather than redo it.
+                    start = if fresh == template { s.tried_below } else { 0 };
+                    template = fresh;
                 }
             }
         }

@@ -84,6 +84,9 @@ pub fn scan(mid: &HeaderMidstate, nonces: std::ops::Range<u64>, difficulty: u32)
     );
     #[cfg(target_arch = "x86_64")]
     {
+        if nonces.start >= nonces.end {
+            return None;
+        }
         let w = tail_words(mid);
         let zeros = difficulty.min(32);
         let mut n = nonces.start;
@@ -114,6 +117,10 @@ pub fn finish_lanes(mid: &HeaderMidstate, nonce: u64) -> [[u32; 8]; LANES] {
     assert!(
         available(),
         "shani::finish_lanes called on a CPU without SHA extensions"
+    );
+    assert!(
+        nonce <= u64::MAX - LANES as u64,
+        "the lanes would pass u64::MAX"
     );
     #[cfg(target_arch = "x86_64")]
     {

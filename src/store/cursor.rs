@@ -83,11 +83,18 @@ impl Cursor {
             .collect();
         let tip_height = self.tip.height;
         let next = rules::next_difficulty(&self.params, &self.tip, |h| {
-            // h = tip_height + 1 - window, which the history always covers.
+            // h = tip_height + 1 - window, which the history always covers
+            // (it keeps `window` timestamps, and a retarget needs `window`
+            // blocks below it).
             let back = (tip_height - h) as usize;
-            self.times.get(n - 1 - back).copied().ok_or(())
+            Ok::<_, std::convert::Infallible>(
+                *self
+                    .times
+                    .get(n - 1 - back)
+                    .expect("a cursor keeps a full retarget window of timestamps"),
+            )
         })
-        .unwrap_or(self.tip.difficulty);
+        .unwrap_or_else(|e| match e {});
         ParentInfo {
             hash: self.tip_hash,
             height: tip_height,

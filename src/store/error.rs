@@ -49,6 +49,8 @@ pub enum StoreError {
         "the disk holding the ledger is full; nothing was changed: free some space and try again"
     )]
     DiskFull,
+    #[error("the disk holding the ledger is full: the change was made but may not have reached the disk; free some space, then check with `sledger verify`")]
+    NotSaved,
     #[error("storage error: {0}")]
     Sled(sled::Error),
     #[error("{context}: {source}")]

@@ -13,6 +13,8 @@ use super::{codec, Store, StoreError};
 
 #[path = "../../migrations/0002_author_index.rs"]
 mod m0002_author_index;
+#[path = "../../migrations/0003_fork_trees.rs"]
+mod m0003_fork_trees;
 
 /// What the runner reports while it works.
 #[derive(Debug, Clone, Copy)]
@@ -38,11 +40,18 @@ pub struct Step {
 }
 
 /// Every step, in order.
-pub const STEPS: &[Step] = &[Step {
-    to: 2,
-    what: m0002_author_index::WHAT,
-    run: m0002_author_index::run,
-}];
+pub const STEPS: &[Step] = &[
+    Step {
+        to: 2,
+        what: m0002_author_index::WHAT,
+        run: m0002_author_index::run,
+    },
+    Step {
+        to: 3,
+        what: m0003_fork_trees::WHAT,
+        run: m0003_fork_trees::run,
+    },
+];
 
 /// Runs every step above `from`, in order. Returns the final version.
 pub fn run(store: &Store, from: u32, notify: Option<&dyn Fn(Event)>) -> Result<u32, StoreError> {

@@ -8,6 +8,7 @@
 pub mod codec;
 pub mod cursor;
 pub mod error;
+pub mod fork;
 pub mod iter;
 pub mod migrate;
 pub mod schema;
@@ -53,6 +54,10 @@ pub(crate) struct Handles {
     pub pending_ids: Tree,
     pub meta: Tree,
     pub authors: Tree,
+    pub tips: Tree,
+    pub orphans: Tree,
+    pub orphan_ids: Tree,
+    pub orphan_parents: Tree,
 }
 
 impl Drop for Store {
@@ -103,6 +108,10 @@ pub(crate) struct TxTrees<'a> {
     pub pending_ids: &'a TransactionalTree,
     pub meta: &'a TransactionalTree,
     pub authors: &'a TransactionalTree,
+    pub tips: &'a TransactionalTree,
+    pub orphans: &'a TransactionalTree,
+    pub orphan_ids: &'a TransactionalTree,
+    pub orphan_parents: &'a TransactionalTree,
 }
 
 fn sled_dir(data_dir: &Path) -> PathBuf {
@@ -241,6 +250,9 @@ impl Store {
             &need(meta.get(KEY_GENESIS)?, "genesis hash")?,
             "genesis hash",
         )?;
+        params
+            .validate()
+            .map_err(|e| StoreError::Corrupt(format!("stored chain parameters: {e}")))?;
         let store = Self::with_trees(data_dir, db, params, genesis)?;
         if version < SCHEMA_VERSION {
             if options.no_upgrade {
@@ -252,6 +264,7 @@ impl Store {
             }
             migrate::run(&store, version, options.on_migration)?;
         }
+        store.resume_reorg()?;
         Ok(store)
     }
 
@@ -280,6 +293,10 @@ impl Store {
                 pending_ids: db.open_tree(TREE_PENDING_IDS)?,
                 meta: db.open_tree(TREE_META)?,
                 authors: db.open_tree(TREE_AUTHORS)?,
+                tips: db.open_tree(TREE_TIPS)?,
+                orphans: db.open_tree(TREE_ORPHANS)?,
+                orphan_ids: db.open_tree(TREE_ORPHAN_IDS)?,
+                orphan_parents: db.open_tree(TREE_ORPHAN_PARENTS)?,
                 db,
             }),
             poisoned: std::sync::atomic::AtomicBool::new(false),
@@ -320,6 +337,7 @@ impl Store {
                 next_pending_seq: 0,
             };
             write::stage_block(t, genesis, hash, &txids, &record, &mut state)?;
+            t.tips.insert(hash.as_bytes(), &[])?;
             t.meta.insert(KEY_PARAMS, codec::encode(&params))?;
             t.meta.insert(KEY_GENESIS, codec::encode(&hash))?;
             t.meta.insert(KEY_STATE, codec::encode(&state))?;
@@ -379,9 +397,26 @@ impl Store {
             &h.pending_ids,
             &h.meta,
             &h.authors,
+            &h.tips,
+            &h.orphans,
+            &h.orphan_ids,
+            &h.orphan_parents,
         );
         let r = trees.transaction(
-            |(headers, bodies, chain, txs, pending, pending_ids, meta, authors)| {
+            |(
+                headers,
+                bodies,
+                chain,
+                txs,
+                pending,
+                pending_ids,
+                meta,
+                authors,
+                tips,
+                orphans,
+                orphan_ids,
+                orphan_parents,
+            )| {
                 f(&TxTrees {
                     headers,
                     bodies,
@@ -391,11 +426,19 @@ impl Store {
                     pending_ids,
                     meta,
                     authors,
+                    tips,
+                    orphans,
+                    orphan_ids,
+                    orphan_parents,
                 })
             },
         );
         let r = self.guard(r.map_err(StoreError::from))?;
-        self.flush()?;
+        // The transaction is committed in memory; only the flush can fail now.
+        self.flush().map_err(|e| match e {
+            StoreError::DiskFull => StoreError::NotSaved,
+            other => other,
+        })?;
         Ok(r)
     }
 

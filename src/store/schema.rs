@@ -1,4 +1,4 @@
-//! The sled layout, schema version 2: tree names, meta keys and the records
+//! The sled layout, schema version 3: tree names, meta keys and the records
 //! stored in them. `docs/FORMAT.md` ("Store layout") lists the same, and
 //! `migrations/README.md` what changed from version to version.
 //!
@@ -11,6 +11,10 @@
 //! | `pending` | arrival sequence (u64 BE) | consensus transaction |
 //! | `pending_ids` | txid | arrival sequence (u64 BE) |
 //! | `authors` (v2) | [`author_key`]: author length, author, height, position | txid |
+//! | `tips` (v3) | block hash of every block without children | empty |
+//! | `orphans` (v3) | arrival sequence (u64 BE) | consensus block of unknown parent |
+//! | `orphan_ids` (v3) | block hash | arrival sequence (u64 BE) |
+//! | `orphan_parents` (v3) | parent hash ++ arrival sequence | block hash |
 //! | `meta` | see the `KEY_*` constants | records |
 
 use serde::{Deserialize, Serialize};
@@ -18,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use crate::consensus::{BlockHash, BlockHeader, Difficulty, MerkleNode, Work};
 
 /// The schema this code writes.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 pub const TREE_HEADERS: &str = "headers";
 pub const TREE_BODIES: &str = "bodies";
@@ -29,6 +33,12 @@ pub const TREE_PENDING_IDS: &str = "pending_ids";
 pub const TREE_META: &str = "meta";
 /// Since schema 2: the active chain's transactions by author.
 pub const TREE_AUTHORS: &str = "authors";
+/// Since schema 3: the hashes of blocks that have no children (chain tips).
+pub const TREE_TIPS: &str = "tips";
+/// Since schema 3: blocks whose parent is unknown, oldest first.
+pub const TREE_ORPHANS: &str = "orphans";
+pub const TREE_ORPHAN_IDS: &str = "orphan_ids";
+pub const TREE_ORPHAN_PARENTS: &str = "orphan_parents";
 
 /// `u32`: the schema version.
 pub const KEY_SCHEMA: &[u8] = b"schema_version";
@@ -38,6 +48,29 @@ pub const KEY_PARAMS: &[u8] = b"params";
 pub const KEY_GENESIS: &[u8] = b"genesis";
 /// [`ChainState`].
 pub const KEY_STATE: &[u8] = b"state";
+/// [`OrphanState`].
+pub const KEY_ORPHANS: &[u8] = b"orphans";
+/// [`ReorgJournal`] of a reorganisation under way.
+pub const KEY_REORG: &[u8] = b"reorg";
+
+/// Counters of the orphan pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct OrphanState {
+    pub count: u64,
+    pub next_seq: u64,
+}
+
+/// A reorganisation in progress: switch the active chain to `target`. It is
+/// written before the first batch and removed with the last; each batch in
+/// between is one transaction that moves the tip one step closer, so after a
+/// crash the store is on a consistent prefix and opening finishes the job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReorgJournal {
+    pub target: BlockHash,
+    /// Height of the last block the old and new chains share.
+    pub fork_height: u64,
+}
+
 /// [`MigrationProgress`] of a schema step under way.
 pub const KEY_MIGRATION: &[u8] = b"migration_progress";
 
@@ -165,8 +198,13 @@ pub struct MiningCheckpoint {
     pub merkle_root: MerkleNode,
     pub timestamp: u64,
     pub difficulty: u32,
-    /// The template's transactions, in block order (all pending).
-    pub txids: Vec<crate::consensus::Txid>,
+    /// The template's transactions: `tx_count` pending entries, the oldest
+    /// at arrival sequence `first_seq` and the newest at `last_seq` (a
+    /// template takes the oldest pending entries, so these are every pending
+    /// entry between the two). The Merkle root pins them exactly.
+    pub tx_count: u64,
+    pub first_seq: u64,
+    pub last_seq: u64,
     /// Every nonce below this one has been tried.
     pub tried_below: u64,
     /// Hashes spent on this template so far, across runs.

@@ -194,6 +194,19 @@ impl Store {
             entry.or_else(|e| fail(None, StoreError::from(e)))?;
             indexed += 1;
         }
+        let mut located = 0u64;
+        for entry in self.h().txs.iter() {
+            entry.or_else(|e| fail(None, StoreError::from(e)))?;
+            located += 1;
+        }
+        if located != transactions {
+            return fail(
+                None,
+                format!(
+                    "the transaction index has {located} entries for {transactions} transactions"
+                ),
+            );
+        }
         if indexed != transactions {
             return fail(
                 None,
@@ -218,9 +231,17 @@ impl Store {
                     format!("pending transaction {txid} is also in the chain"),
                 );
             }
+            if seq >= state.next_pending_seq {
+                return fail(None, format!("pending transaction {txid} has sequence {seq}, past the next one to assign"));
+            }
             pending += 1;
         }
-        if pending != state.pending {
+        let mut ids = 0u64;
+        for entry in self.h().pending_ids.iter() {
+            entry.or_else(|e| fail(None, StoreError::from(e)))?;
+            ids += 1;
+        }
+        if pending != state.pending || ids != pending {
             return fail(
                 None,
                 format!(

@@ -54,9 +54,23 @@ pub(crate) fn stage_block(
     t.headers.insert(hash.as_bytes(), codec::encode(record))?;
     t.bodies
         .insert(hash.as_bytes(), codec::encode_body(&block.txs))?;
+    stage_connect(t, &block.txs, hash, txids, record, state)
+}
+
+/// Stages a stored block `hash` (its header and body already written) as
+/// the new tip: its height entry, its transactions' locations and author
+/// entries, and their removal from pending.
+pub(crate) fn stage_connect(
+    t: &TxTrees<'_>,
+    txs: &[Transaction],
+    hash: BlockHash,
+    txids: &[Txid],
+    record: &HeaderRecord,
+    state: &mut ChainState,
+) -> ConflictableTransactionResult<(), StoreError> {
     t.chain
         .insert(&codec::height_key(record.height), codec::encode(&hash))?;
-    for ((index, txid), tx) in txids.iter().enumerate().zip(&block.txs) {
+    for ((index, txid), tx) in txids.iter().enumerate().zip(txs) {
         let loc = TxLocation {
             block: hash,
             index: index as u32,
@@ -103,6 +117,9 @@ impl Store {
         }
         let bytes = codec::encode_tx(tx);
         self.transact(|t| {
+            if t.txs.get(txid.as_bytes())?.is_some() {
+                return abort(StoreError::AlreadyInChain(txid));
+            }
             if t.pending_ids.get(txid.as_bytes())?.is_some() {
                 return abort(StoreError::AlreadyPending(txid));
             }
@@ -114,6 +131,11 @@ impl Store {
                 Err(e) => return abort(e.into()),
             };
             let seq = codec::height_key(state.next_pending_seq);
+            if t.pending.get(seq)?.is_some() {
+                return abort(StoreError::Corrupt(
+                    "the next pending sequence number is taken".into(),
+                ));
+            }
             t.pending.insert(&seq, bytes.as_slice())?;
             t.pending_ids.insert(txid.as_bytes(), &seq)?;
             state.next_pending_seq += 1;
@@ -207,9 +229,11 @@ impl Store {
     ) -> Result<Appended, StoreError> {
         self.transact(|t| {
             let mut state = state_in_tx(t, expected_tip)?;
+            t.tips.remove(expected_tip.as_bytes())?;
             for c in blocks {
                 stage_block(t, c.block, c.hash, &c.txids, &c.record, &mut state)?;
             }
+            t.tips.insert(state.tip.as_bytes(), &[])?;
             t.meta.insert(KEY_STATE, codec::encode(&state))?;
             // A search checkpoint belongs to the old tip.
             t.meta.remove(KEY_CHECKPOINT)?;
@@ -262,7 +286,18 @@ impl Store {
         tried_below: u64,
         hashes: u64,
     ) -> Result<(), StoreError> {
+        self.writable()?;
         let h = &template.header;
+        let seq_of = |tx: &Transaction| -> Result<u64, StoreError> {
+            match self.h().pending_ids.get(tx.txid().as_bytes())? {
+                Some(seq) => Ok(codec::decode_height_key(&seq)?),
+                None => Err(StoreError::Conflict),
+            }
+        };
+        let (first_seq, last_seq) = match (template.txs.first(), template.txs.last()) {
+            (Some(a), Some(b)) => (seq_of(a)?, seq_of(b)?),
+            _ => (0, 0),
+        };
         let cp = MiningCheckpoint {
             version: h.version,
             height: h.height,
@@ -270,11 +305,12 @@ impl Store {
             merkle_root: h.merkle_root,
             timestamp: h.timestamp,
             difficulty: h.difficulty.0,
-            txids: template.txids(),
+            tx_count: template.txs.len() as u64,
+            first_seq,
+            last_seq,
             tried_below,
             hashes,
         };
-        self.writable()?;
         self.guard(
             self.h()
                 .meta
@@ -319,15 +355,18 @@ impl Store {
         };
         let state = self.state()?;
         let parent = self.parent_info(&state)?;
-        let mut txs = Vec::with_capacity(cp.txids.len());
-        for id in &cp.txids {
-            let Some(seq) = self.h().pending_ids.get(id.as_bytes())? else {
-                return Ok(None);
-            };
-            let Some(raw) = self.h().pending.get(&seq)? else {
-                return Ok(None);
-            };
-            txs.push(codec::decode_tx(&raw)?);
+        let mut txs = Vec::new();
+        if cp.tx_count > 0 {
+            for item in self.pending_from(cp.first_seq) {
+                let (seq, tx) = item?;
+                if seq > cp.last_seq {
+                    break;
+                }
+                txs.push(tx);
+            }
+        }
+        if txs.len() as u64 != cp.tx_count {
+            return Ok(None);
         }
         let block = Block {
             header: BlockHeader {
@@ -361,6 +400,10 @@ pub struct DryRun<'s> {
     store: Option<&'s Store>,
     cursor: Cursor,
     seen: HashSet<Txid>,
+    /// For a branch off the active chain: the height of the last block the
+    /// two share. Only transactions at or below it count as already in the
+    /// chain the branch extends.
+    fork_height: Option<u64>,
 }
 
 impl<'s> DryRun<'s> {
@@ -370,6 +413,25 @@ impl<'s> DryRun<'s> {
             store: Some(store),
             cursor: store.cursor()?,
             seen: HashSet::new(),
+            fork_height: None,
+        })
+    }
+
+    /// Checks blocks on top of the stored block `parent`, on any branch.
+    pub fn on_branch(store: &'s Store, parent: &BlockHash) -> Result<Self, StoreError> {
+        let mut at = *parent;
+        let fork_height = loop {
+            let r = store.header(&at)?.ok_or(StoreError::NoSuchBlock(at))?;
+            if store.hash_at(r.height)? == Some(at) {
+                break r.height;
+            }
+            at = r.prev_hash;
+        };
+        Ok(DryRun {
+            store: Some(store),
+            cursor: store.cursor_at(parent)?,
+            seen: HashSet::new(),
+            fork_height: Some(fork_height),
         })
     }
 
@@ -387,6 +449,7 @@ impl<'s> DryRun<'s> {
                 [],
             ),
             seen: genesis.txids().into_iter().collect(),
+            fork_height: None,
         })
     }
 
@@ -394,9 +457,23 @@ impl<'s> DryRun<'s> {
     pub fn check(&mut self, block: &Block, now_ms: u64) -> Result<(), StoreError> {
         rules::check_block(block, &self.cursor.parent_info(), now_ms)?;
         let txids = block.txids();
-        match self.store {
-            Some(s) => s.check_txs_new(&txids, &self.seen)?,
-            None => {
+        match (self.store, self.fork_height) {
+            (Some(s), None) => s.check_txs_new(&txids, &self.seen)?,
+            (Some(s), Some(fork)) => {
+                for id in &txids {
+                    let below_fork = match s.h().txs.get(id.as_bytes())? {
+                        Some(v) => {
+                            let loc: TxLocation = codec::decode(&v, "transaction location")?;
+                            s.header(&loc.block)?.is_some_and(|r| r.height <= fork)
+                        }
+                        None => false,
+                    };
+                    if below_fork || self.seen.contains(id) {
+                        return Err(BlockError::TxAlreadyInChain(*id).into());
+                    }
+                }
+            }
+            (None, _) => {
                 if let Some(id) = txids.iter().find(|id| self.seen.contains(id)) {
                     return Err(BlockError::TxAlreadyInChain(*id).into());
                 }

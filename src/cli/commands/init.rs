@@ -32,13 +32,13 @@ pub fn params_from(a: &InitArgs) -> Result<ChainParams> {
 }
 
 /// Mines a genesis block for `params` and creates the ledger.
-pub fn create(ctx: &Ctx, params: &ChainParams, threads: Option<usize>) -> Result<Store> {
+pub fn create(ctx: &Ctx, params: &ChainParams, threads: Option<u16>) -> Result<Store> {
     // Refuse before spending time on proof of work.
     if ctx.open_if_any()?.is_some() {
         bail!(StoreError::AlreadyExists(ctx.data_dir.clone()));
     }
     crate::cli::stop_on_signal();
-    let miner = threads.map_or_else(Miner::all_cores, Miner::new);
+    let miner = threads.map_or_else(Miner::all_cores, |n| Miner::new(n.into()));
     let result = miner.mine(
         Block::genesis(params, now_ms()),
         0,

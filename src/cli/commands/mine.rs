@@ -168,7 +168,9 @@ pub fn run(ctx: &Ctx, a: &MineArgs) -> Result<()> {
         bail!("--checkpoint-every must be at least 0.01 seconds");
     }
     let store = ctx.open()?;
-    let miner = a.threads.map_or_else(Miner::all_cores, Miner::new);
+    let miner = a
+        .threads
+        .map_or_else(Miner::all_cores, |n| Miner::new(n.into()));
     let json = ctx.json;
     let started = Instant::now();
     let summary = mine_blocks(

@@ -7,6 +7,7 @@ use crate::cli::args::{ChainArgs, PageArgs, TxsArgs};
 use crate::cli::output::{self, print_json};
 use crate::cli::Ctx;
 use crate::consensus::{BlockHash, Txid};
+use crate::store::fork::Tip;
 use crate::store::{StoreError, TxStatus};
 use crate::time::format_ms;
 
@@ -46,8 +47,42 @@ pub fn block(ctx: &Ctx, reference: &str) -> Result<()> {
     Ok(())
 }
 
+fn tips_json(tips: &[Tip]) -> serde_json::Value {
+    json!(tips
+        .iter()
+        .map(|t| json!({
+            "hash": t.hash,
+            "height": t.record.height,
+            "chain_work": t.record.chain_work.to_string(),
+            "active": t.active,
+        }))
+        .collect::<Vec<_>>())
+}
+
+fn tip_line(t: &Tip) -> String {
+    format!(
+        "{:>8}  {}  work {} (2^{:.1}){}",
+        t.record.height,
+        t.hash,
+        t.record.chain_work,
+        t.record.chain_work.log2(),
+        if t.active { "  active" } else { "" }
+    )
+}
+
 pub fn chain(ctx: &Ctx, a: &ChainArgs) -> Result<()> {
     let store = ctx.open()?;
+    if a.tips {
+        let tips = store.tips()?;
+        if ctx.json {
+            print_json(&json!({ "tips": tips_json(&tips) }));
+        } else {
+            for t in &tips {
+                println!("{}", tip_line(t));
+            }
+        }
+        return Ok(());
+    }
     let tip = store.state()?.height;
     let from = a.from.unwrap_or(tip);
     if from > tip {
@@ -156,6 +191,7 @@ pub fn status(ctx: &Ctx) -> Result<()> {
     let next = store.parent_info(&s)?.next_difficulty;
     let p = store.params();
     let disk = store.size_on_disk()?;
+    let tips = store.tips()?;
     if ctx.json {
         print_json(&json!({
             "data_dir": store.data_dir(),
@@ -168,6 +204,8 @@ pub fn status(ctx: &Ctx) -> Result<()> {
             "transactions": s.chain_txs,
             "pending": s.pending,
             "disk_bytes": disk,
+            "tips": tips_json(&tips),
+            "orphans": store.orphan_count()?,
             "params": super::init::params_json(p),
         }));
     } else {
@@ -202,6 +240,13 @@ pub fn status(ctx: &Ctx) -> Result<()> {
             }
         );
         println!("disk        {:.1} MiB", disk as f64 / (1024.0 * 1024.0));
+        println!(
+            "tips        {} known (the chain with the most work is active)",
+            tips.len()
+        );
+        for t in &tips {
+            println!("  {}", tip_line(t));
+        }
     }
     Ok(())
 }

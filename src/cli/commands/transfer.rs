@@ -11,6 +11,7 @@ use crate::cli::output::print_json;
 use crate::cli::Ctx;
 use crate::consensus::{Block, BlockError};
 use crate::export::{parse_line, to_line};
+use crate::store::fork::Accepted;
 use crate::store::write::DryRun;
 use crate::store::Store;
 use crate::time::now_ms;
@@ -21,20 +22,37 @@ const BATCH_BYTES: usize = 16 << 20;
 
 pub fn export(ctx: &Ctx, output: Option<&Path>) -> Result<()> {
     let store = ctx.open()?;
-    let sink: Box<dyn Write> = match output {
-        Some(p) => {
-            Box::new(File::create(p).with_context(|| format!("cannot create {}", p.display()))?)
+    let Some(p) = output else {
+        let mut out = BufWriter::new(std::io::stdout().lock());
+        for b in store.blocks_from(0) {
+            writeln!(out, "{}", to_line(&b?.block)).context("cannot write the export")?;
         }
-        None => Box::new(std::io::stdout().lock()),
+        out.flush().context("cannot write the export")?;
+        return Ok(());
     };
-    let mut out = BufWriter::new(sink);
+    // Write beside the target and rename it into place only when complete
+    // and on disk, so a failed export never destroys an earlier one.
+    let mut tmp_name = p.file_name().unwrap_or_default().to_os_string();
+    tmp_name.push(".partial");
+    let tmp = p.with_file_name(tmp_name);
+    let file = File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    let mut out = BufWriter::new(file);
     let mut n = 0u64;
-    for b in store.blocks_from(0) {
-        writeln!(out, "{}", to_line(&b?.block)).context("cannot write the export")?;
-        n += 1;
+    let written: Result<()> = (|| {
+        for b in store.blocks_from(0) {
+            writeln!(out, "{}", to_line(&b?.block)).context("cannot write the export")?;
+            n += 1;
+        }
+        let file = out.into_inner().context("cannot write the export")?;
+        file.sync_all().context("cannot write the export")?;
+        std::fs::rename(&tmp, p)
+            .with_context(|| format!("cannot rename {} to {}", tmp.display(), p.display()))
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
     }
-    out.flush().context("cannot write the export")?;
-    if let Some(p) = output {
+    written?;
+    {
         if ctx.json {
             print_json(&json!({ "blocks": n, "file": p }));
         } else {
@@ -44,12 +62,40 @@ pub fn export(ctx: &Ctx, output: Option<&Path>) -> Result<()> {
     Ok(())
 }
 
+/// Longest export line accepted: a 1 MiB block of control characters
+/// escaped as JSON is under 7 MiB.
+const MAX_LINE_BYTES: u64 = 16 << 20;
+
+/// Lines of at most [`MAX_LINE_BYTES`], so a damaged file cannot exhaust memory.
+fn bounded_lines(mut r: impl BufRead) -> impl Iterator<Item = std::io::Result<String>> {
+    std::iter::from_fn(move || {
+        let mut buf = Vec::new();
+        match std::io::Read::take(&mut r, MAX_LINE_BYTES + 1).read_until(b'\n', &mut buf) {
+            Ok(0) => None,
+            Ok(_) if buf.len() as u64 > MAX_LINE_BYTES => Some(Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("line longer than {MAX_LINE_BYTES} bytes"),
+            ))),
+            Ok(_) => {
+                if buf.last() == Some(&b'\n') {
+                    buf.pop();
+                }
+                Some(
+                    String::from_utf8(buf).map_err(|_| {
+                        std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8")
+                    }),
+                )
+            }
+            Err(e) => Some(Err(e)),
+        }
+    })
+}
+
 /// The blocks of an export file, one per non-empty line, with line numbers.
 fn blocks_of(path: &Path) -> Result<impl Iterator<Item = Result<(usize, Block)>>> {
     let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let name = path.display().to_string();
-    Ok(BufReader::new(file)
-        .lines()
+    Ok(bounded_lines(BufReader::new(file))
         .enumerate()
         .filter_map(move |(i, line)| {
             let n = i + 1;
@@ -67,17 +113,18 @@ fn blocks_of(path: &Path) -> Result<impl Iterator<Item = Result<(usize, Block)>>
 
 pub fn import(ctx: &Ctx, path: &Path) -> Result<()> {
     let existing = ctx.open_if_any()?;
-    let known_tip = match &existing {
-        Some(s) => Some(s.state()?.height),
-        None => None,
-    };
     let now = now_ms();
     let name = path.display().to_string();
     let at = |n: usize, e: &dyn std::fmt::Display| anyhow!("{name}: line {n}: {e}");
 
-    // Pass 1: check every block; nothing is written.
+    // Pass 1: check every block; nothing is written. Lines must run from
+    // genesis up, one height after another. Blocks this ledger already has
+    // are skipped (their bodies still checked); the first new one must have
+    // a known parent: the tip (the file extends this chain) or any other
+    // stored block (the file brings a competing branch).
     let mut genesis: Option<Block> = None;
     let mut dry: Option<DryRun<'_>> = None;
+    let mut extends_tip = true;
     let mut expected_height = 0u64;
     let (mut new_blocks, mut known) = (0u64, 0u64);
     for item in blocks_of(path)? {
@@ -90,26 +137,9 @@ pub fn import(ctx: &Ctx, path: &Path) -> Result<()> {
             ));
         }
         expected_height += 1;
-        match (&existing, known_tip) {
-            (Some(s), Some(tip)) if h <= tip => {
-                let ours = s.hash_at(h)?;
-                if ours != Some(block.hash()) {
-                    if h == 0 {
-                        let e = BlockError::ForeignGenesis {
-                            expected: s.genesis_hash(),
-                            got: block.hash(),
-                        };
-                        bail!(at(n, &e));
-                    }
-                    bail!(at(
-                        n,
-                        &format!(
-                            "block {} conflicts with this ledger's block at height {h}; a ledger follows one chain",
-                            block.hash()
-                        )
-                    ));
-                }
-                // Same header; the transactions must match it too.
+        let hash = block.hash();
+        match &existing {
+            Some(s) if dry.is_none() && s.header(&hash)?.is_some() => {
                 let root = crate::consensus::merkle::merkle_root(&block.txids());
                 if root != block.header.merkle_root {
                     let e = BlockError::BadMerkleRoot {
@@ -120,9 +150,22 @@ pub fn import(ctx: &Ctx, path: &Path) -> Result<()> {
                 }
                 known += 1;
             }
-            (Some(s), _) => {
+            Some(s) => {
                 if dry.is_none() {
-                    dry = Some(DryRun::on_store(s)?);
+                    if h == 0 {
+                        let e = BlockError::ForeignGenesis {
+                            expected: s.genesis_hash(),
+                            got: hash,
+                        };
+                        bail!(at(n, &e));
+                    }
+                    let parent = block.header.prev_hash;
+                    extends_tip = parent == s.state()?.tip;
+                    dry = Some(if extends_tip {
+                        DryRun::on_store(s)?
+                    } else {
+                        DryRun::on_branch(s, &parent)?
+                    });
                 }
                 dry.as_mut()
                     .expect("set above")
@@ -130,12 +173,12 @@ pub fn import(ctx: &Ctx, path: &Path) -> Result<()> {
                     .map_err(|e| at(n, &e))?;
                 new_blocks += 1;
             }
-            (None, _) if h == 0 => {
+            None if h == 0 => {
                 dry = Some(DryRun::on_genesis(&block, now).map_err(|e| at(n, &e))?);
                 genesis = Some(block);
                 new_blocks += 1;
             }
-            (None, _) => {
+            None => {
                 dry.as_mut()
                     .expect("genesis came first")
                     .check(&block, now)
@@ -148,7 +191,9 @@ pub fn import(ctx: &Ctx, path: &Path) -> Result<()> {
         bail!("{name} holds no blocks");
     }
 
-    // Pass 2: write, in batches of whole blocks, each one transaction.
+    // Pass 2: write. A file that extends the tip goes in batches of whole
+    // blocks, each one transaction; a competing branch goes block by block
+    // through fork choice, which reorganises when the branch has more work.
     let store = match existing {
         Some(s) => s,
         None => Store::create(
@@ -157,12 +202,29 @@ pub fn import(ctx: &Ctx, path: &Path) -> Result<()> {
             now,
         )?,
     };
-    let skip_to = known_tip.unwrap_or(0);
+    let changed = |n: usize| format!("{name} changed while importing (near line {n})");
     let mut batch: Vec<Block> = Vec::new();
     let mut batch_bytes = 0usize;
+    let (mut reorganized, mut disconnected) = (false, 0u64);
     for item in blocks_of(path)? {
         let (n, block) = item?;
-        if block.header.height <= skip_to {
+        if store.header(&block.hash())?.is_some() {
+            continue;
+        }
+        if !extends_tip {
+            match store
+                .accept_block(&block, now)
+                .with_context(|| changed(n))?
+            {
+                Accepted::Reorganized {
+                    disconnected: d, ..
+                } => {
+                    reorganized = true;
+                    disconnected += d;
+                }
+                Accepted::Orphan => bail!(changed(n)),
+                _ => {}
+            }
             continue;
         }
         batch_bytes += block.encoded_len();
@@ -170,7 +232,7 @@ pub fn import(ctx: &Ctx, path: &Path) -> Result<()> {
         if batch.len() >= BATCH_BLOCKS || batch_bytes >= BATCH_BYTES {
             store
                 .append_batch(&batch, now)
-                .with_context(|| format!("{name} changed while importing (near line {n})"))?;
+                .with_context(|| changed(n))?;
             batch.clear();
             batch_bytes = 0;
         }
@@ -185,11 +247,20 @@ pub fn import(ctx: &Ctx, path: &Path) -> Result<()> {
         print_json(&json!({
             "imported": new_blocks,
             "already_present": known,
+            "reorganized": reorganized,
+            "disconnected": disconnected,
             "tip": { "height": state.height, "hash": state.tip },
         }));
     } else {
+        let fork = if extends_tip || new_blocks == 0 {
+            String::new()
+        } else if reorganized {
+            format!("; the imported branch has more work: switched to it, {disconnected} block(s) disconnected")
+        } else {
+            "; the imported branch has no more work than this chain, which stays active".into()
+        };
         println!(
-            "imported {new_blocks} block(s), {known} already present; tip at height {} {}",
+            "imported {new_blocks} block(s), {known} already present{fork}; tip at height {} {}",
             state.height, state.tip
         );
     }
