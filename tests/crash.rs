@@ -289,3 +289,84 @@ fn a_snapshot_cut_short_by_a_crash_does_not_brick_the_ledger() {
         .collect();
     assert!(leftovers.is_empty());
 }
+
+#[test]
+fn reorganisations_killed_at_random_moments_end_on_one_chain() {
+    let mut rng = Rng::from_env();
+    // A and B share a genesis; B's chain has more work. Importing B's export
+    // into a copy of A reorganises it, disconnecting A's blocks (whose
+    // entries go back to pending) and connecting B's.
+    let a = Ledger::with_init(&["--difficulty", "4", "--fixed-difficulty"]);
+    let b = Ledger::empty();
+    let g = a.path("g.jsonl");
+    std::fs::write(&g, a.export()).unwrap();
+    b.ok(&["import", g.to_str().unwrap()]);
+    let mut a_entries = Vec::new();
+    for i in 0..30 {
+        a_entries.push(a.submit("a", &format!("entry {i}")));
+    }
+    a.mine(150);
+    for i in 0..30 {
+        b.submit("b", &format!("entry {i}"));
+    }
+    b.mine(250);
+    let fb = b.path("b.jsonl");
+    std::fs::write(&fb, b.export()).unwrap();
+    let (a_tip, b_tip) = (
+        a.json(&["status"])["tip"]["hash"].clone(),
+        b.json(&["status"])["tip"]["hash"].clone(),
+    );
+    let b_blocks: HashSet<serde_json::Value> = b
+        .export()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["hash"].clone())
+        .collect();
+    // How long an uninterrupted import takes here.
+    let probe = Ledger::empty();
+    Command::new("cp")
+        .arg("-r")
+        .arg(&a.dir)
+        .arg(&probe.dir)
+        .status()
+        .unwrap();
+    let t = Instant::now();
+    probe.ok(&["import", fb.to_str().unwrap()]);
+    let import_us = t.elapsed().as_micros() as u64;
+    let (mut old, mut new) = (0, 0);
+    for round in 0..rounds().min(10) {
+        let c = Ledger::empty();
+        assert!(Command::new("cp")
+            .arg("-r")
+            .arg(&a.dir)
+            .arg(&c.dir)
+            .status()
+            .unwrap()
+            .success());
+        let mut child = spawn(&c.dir, &["import", fb.to_str().unwrap()], &c.path("out"));
+        std::thread::sleep(Duration::from_micros(rng.below(import_us + 1)));
+        kill9(&mut child);
+        // Reopening finishes an interrupted reorganisation: the ledger is on
+        // A's chain (at its tip) or on B's (at or below its tip, as the import
+        // goes on extending B's chain after switching to it), and consistent.
+        let v = c.json(&["verify"]);
+        assert_eq!(v["valid"], true, "round {round}");
+        let tip = c.json(&["status"])["tip"]["hash"].clone();
+        assert!(
+            tip == a_tip || b_blocks.contains(&tip),
+            "round {round}: tip {tip} is on neither chain"
+        );
+        if tip == a_tip {
+            old += 1
+        } else {
+            new += 1
+        }
+        // Importing again completes the switch; A's entries are all pending.
+        c.ok(&["import", fb.to_str().unwrap()]);
+        assert_eq!(c.json(&["status"])["tip"]["hash"], b_tip, "round {round}");
+        assert_eq!(c.json(&["verify"])["valid"], true, "round {round}");
+        for id in &a_entries {
+            assert_eq!(c.json(&["tx", id])["status"], "pending", "round {round}");
+        }
+    }
+    eprintln!("reorganisation kills: {old} left on the old chain, {new} on the new one (import takes {import_us} us)");
+}
