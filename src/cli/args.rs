@@ -67,11 +67,51 @@ pub enum Command {
     },
     /// Create the ledger if needed, record sample entries, mine, show and verify
     Demo,
-    /// Measure mining speed against sha2's single-stream compression
-    Bench {
-        /// Seconds per measurement
-        #[arg(long, default_value_t = 3.0)]
-        seconds: f64,
+    /// Measure mining speed (default) or the store at scale, against references
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    pub what: Option<BenchWhat>,
+    /// Seconds per mining measurement
+    #[arg(long, default_value_t = 3.0)]
+    pub seconds: f64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchWhat {
+    /// Ledgers of each size built, queried and verified, against raw sled
+    Store {
+        /// Ledger sizes in blocks, comma-separated
+        #[arg(long, value_delimiter = ',', default_value = "10000,100000,1000000")]
+        sizes: Vec<u64>,
+        /// Where to build them [default: a new directory under the system temp dir]
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Keep the ledgers afterwards
+        #[arg(long)]
+        keep: bool,
+    },
+    /// Opens a plain sled database and reads every key and value once (the
+    /// reference for a full walk's time and memory)
+    #[command(hide = true)]
+    RawScan {
+        #[arg(long)]
+        path: PathBuf,
+        /// sled page cache size in bytes
+        #[arg(long, default_value_t = crate::store::CACHE_BYTES)]
+        cache_bytes: u64,
+    },
+    /// Opens a plain sled database and gets one key (the reference for one-shot queries)
+    #[command(hide = true)]
+    RawGet {
+        #[arg(long)]
+        path: PathBuf,
+        /// Key as hex
+        #[arg(long)]
+        key: String,
     },
 }
 

@@ -123,7 +123,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Export { output } => commands::transfer::export(&ctx, output.as_deref()),
         Command::Import { file } => commands::transfer::import(&ctx, &file),
         Command::Demo => commands::demo::run(&ctx),
-        Command::Bench { seconds } => commands::bench::run(&ctx, seconds),
+        Command::Bench(a) => commands::bench::run(&ctx, &a),
     }
 }
 
@@ -138,6 +138,11 @@ impl Ctx {
     /// Opens the ledger, upgrading an older schema (with a notice on stderr
     /// and progress on a terminal) unless `--no-upgrade` was given.
     pub fn open(&self) -> Result<Store> {
+        self.open_with_cache(None)
+    }
+
+    /// [`Ctx::open`] with a chosen sled page cache size.
+    pub fn open_with_cache(&self, cache_bytes: Option<u64>) -> Result<Store> {
         let bar: std::cell::RefCell<Option<indicatif::ProgressBar>> = std::cell::RefCell::new(None);
         let show = self.show_progress();
         let dir = self.data_dir.display().to_string();
@@ -175,6 +180,7 @@ impl Ctx {
         let options = OpenOptions {
             no_upgrade: self.no_upgrade,
             on_migration: Some(&on_migration),
+            cache_bytes,
         };
         Store::open_with(&self.data_dir, options).map_err(Into::into)
     }

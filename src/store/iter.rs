@@ -46,7 +46,7 @@ impl Store {
                 let (key, value) = entry?;
                 let height = codec::decode_height_key(&key)?;
                 let hash: BlockHash = codec::decode(&value, "chain entry")?;
-                self.block(&hash)?.ok_or_else(|| {
+                self.load_block(&hash, Some(true))?.ok_or_else(|| {
                     StoreError::Corrupt(format!("block {hash} at height {height} is missing"))
                 })
             })

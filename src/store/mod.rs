@@ -29,6 +29,9 @@ use schema::*;
 /// sled's page cache size. Its default is 1 GiB; a ledger needs far less.
 pub const CACHE_BYTES: u64 = 64 * 1024 * 1024;
 
+/// The page cache `verify` opens the store with (see [`OpenOptions::cache_bytes`]).
+pub const VERIFY_CACHE_BYTES: u64 = 4 * 1024 * 1024;
+
 /// Name of the sled directory inside a ledger's data directory.
 pub const STORE_DIR: &str = "store";
 
@@ -166,10 +169,10 @@ fn clear_interrupted_snapshots(data_dir: &Path) -> Result<(), StoreError> {
 /// Opens the sled database, waiting up to a second for its lock: sled's
 /// background threads can hold the lock file for a moment after a handle
 /// in this same process was dropped.
-fn open_db(data_dir: &Path) -> Result<sled::Db, StoreError> {
+fn open_db(data_dir: &Path, cache_bytes: u64) -> Result<sled::Db, StoreError> {
     let mut attempts = 0;
     loop {
-        match try_open_db(data_dir) {
+        match try_open_db(data_dir, cache_bytes) {
             Err(StoreError::Locked(_)) if attempts < 50 => {
                 attempts += 1;
                 std::thread::sleep(std::time::Duration::from_millis(20));
@@ -179,10 +182,10 @@ fn open_db(data_dir: &Path) -> Result<sled::Db, StoreError> {
     }
 }
 
-fn try_open_db(data_dir: &Path) -> Result<sled::Db, StoreError> {
+fn try_open_db(data_dir: &Path, cache_bytes: u64) -> Result<sled::Db, StoreError> {
     clear_interrupted_snapshots(data_dir)?;
     let path = sled_dir(data_dir);
-    let config = sled::Config::new().path(&path).cache_capacity(CACHE_BYTES);
+    let config = sled::Config::new().path(&path).cache_capacity(cache_bytes);
     // sled panics on some damaged files instead of returning an error.
     let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || config.open()))
         .map_err(|p| {
@@ -208,6 +211,10 @@ pub struct OpenOptions<'a> {
     pub no_upgrade: bool,
     /// Told when a schema step starts and how far it got.
     pub on_migration: Option<&'a dyn Fn(migrate::Event)>,
+    /// sled's page cache size [default: [`CACHE_BYTES`]]. A full walk such
+    /// as `verify` reads every page once, so a small cache bounds its memory
+    /// without costing much.
+    pub cache_bytes: Option<u64>,
 }
 
 impl Store {
@@ -229,7 +236,7 @@ impl Store {
                 StoreError::NotALedger(data_dir.to_path_buf())
             });
         }
-        let db = open_db(data_dir)?;
+        let db = open_db(data_dir, options.cache_bytes.unwrap_or(CACHE_BYTES))?;
         let meta = db.open_tree(TREE_META)?;
         let version: u32 = match meta.get(KEY_SCHEMA)? {
             Some(v) => codec::decode(&v, "schema version")?,
@@ -314,7 +321,7 @@ impl Store {
             context: format!("cannot create {}", data_dir.display()),
             source,
         })?;
-        let db = open_db(data_dir)?;
+        let db = open_db(data_dir, CACHE_BYTES)?;
         if db.open_tree(TREE_META)?.get(KEY_SCHEMA)?.is_some() {
             return Err(StoreError::AlreadyExists(data_dir.to_path_buf()));
         }
@@ -496,12 +503,24 @@ impl Store {
 
     /// The block `hash`, if known.
     pub fn block(&self, hash: &BlockHash) -> Result<Option<StoredBlock>, StoreError> {
+        self.load_block(hash, None)
+    }
+
+    /// Reads a block; `active` is looked up unless the caller knows it.
+    pub(crate) fn load_block(
+        &self,
+        hash: &BlockHash,
+        active: Option<bool>,
+    ) -> Result<Option<StoredBlock>, StoreError> {
         let Some(record) = self.header(hash)? else {
             return Ok(None);
         };
         let body = need(self.h().bodies.get(hash.as_bytes())?, "block body")?;
         let txs = codec::decode_body(&body)?;
-        let active = self.hash_at(record.height)? == Some(*hash);
+        let active = match active {
+            Some(a) => a,
+            None => self.hash_at(record.height)? == Some(*hash),
+        };
         Ok(Some(StoredBlock {
             hash: *hash,
             record,
@@ -513,13 +532,13 @@ impl Store {
         }))
     }
 
-    /// The active chain's block at `height`.
+    /// The active chain's block at `height` (three reads: height, header, body).
     pub fn block_at(&self, height: u64) -> Result<StoredBlock, StoreError> {
-        let tip = self.state()?.height;
-        let hash = self
-            .hash_at(height)?
-            .ok_or(StoreError::NoSuchHeight { height, tip })?;
-        self.block(&hash)?.ok_or_else(|| {
+        let Some(hash) = self.hash_at(height)? else {
+            let tip = self.state()?.height;
+            return Err(StoreError::NoSuchHeight { height, tip });
+        };
+        self.load_block(&hash, Some(true))?.ok_or_else(|| {
             StoreError::Corrupt(format!("block {hash} at height {height} is missing"))
         })
     }

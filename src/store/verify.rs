@@ -57,7 +57,7 @@ impl Store {
                 return fail(at, format!("the height index jumps to {height}"));
             }
             let hash: BlockHash = codec::decode(&value, "chain entry").or_else(|e| fail(at, e))?;
-            let stored = match self.block(&hash) {
+            let stored = match self.load_block(&hash, Some(true)) {
                 Ok(Some(b)) => b,
                 Ok(None) => return fail(at, format!("block {hash} is missing")),
                 Err(e) => return fail(at, e),

@@ -29,6 +29,7 @@ pub fn run(ctx: &Ctx) -> Result<()> {
         OpenOptions {
             no_upgrade: false,
             on_migration: Some(&notice),
+            cache_bytes: None,
         },
     )?;
     let after = store.schema_version()?;

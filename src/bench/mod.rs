@@ -1,6 +1,9 @@
-//! Benchmarks run by `sledger bench`: each figure is a rate measured in this
-//! process next to a reference measured the same way in the same run, so the
-//! ratios mean something on any machine. Not tests: nothing here asserts.
+//! Benchmarks run by `sledger bench`: mining here, the store in [`store`].
+//! Each figure is measured next to a reference measured the same way in the
+//! same run, so the ratios mean something on any machine. Not tests:
+//! nothing here asserts.
+
+pub mod store;
 
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
