@@ -15,10 +15,10 @@
 use std::collections::HashSet;
 
 use super::schema::{
-    author_key, ChainState, HeaderRecord, OrphanState, ReorgJournal, TxLocation, KEY_CHECKPOINT,
-    KEY_ORPHANS, KEY_REORG, KEY_STATE,
+    author_key, HeaderRecord, OrphanState, ReorgJournal, TxLocation, KEY_CHECKPOINT, KEY_ORPHANS,
+    KEY_REORG, KEY_STATE,
 };
-use super::write::{stage_connect, Appended};
+use super::write::{abort, meta_in_tx, read_state_in_tx, stage_connect, Appended};
 use super::{codec, Cursor, Store, StoreError};
 use crate::consensus::rules::{self, BlockError};
 use crate::consensus::{Block, BlockHash, Transaction, Txid, Work};
@@ -53,22 +53,6 @@ pub struct Tip {
     pub hash: BlockHash,
     pub record: HeaderRecord,
     pub active: bool,
-}
-
-fn abort<T>(e: StoreError) -> sled::transaction::ConflictableTransactionResult<T, StoreError> {
-    Err(sled::transaction::ConflictableTransactionError::Abort(e))
-}
-
-fn state_in_tx(
-    t: &super::TxTrees<'_>,
-) -> sled::transaction::ConflictableTransactionResult<ChainState, StoreError> {
-    let Some(raw) = t.meta.get(KEY_STATE)? else {
-        return abort(StoreError::Corrupt("missing chain state".into()));
-    };
-    match codec::decode(&raw, "chain state") {
-        Ok(s) => Ok(s),
-        Err(e) => abort(e.into()),
-    }
 }
 
 impl Store {
@@ -324,7 +308,7 @@ impl Store {
             }
             let expected = state.tip;
             self.transact(|t| {
-                let mut st = state_in_tx(t)?;
+                let mut st = read_state_in_tx(t)?;
                 if st.tip != expected {
                     return abort(StoreError::Conflict);
                 }
@@ -370,7 +354,7 @@ impl Store {
             }
             let last = chunk.last() == path.last();
             self.transact(|t| {
-                let mut st = state_in_tx(t)?;
+                let mut st = read_state_in_tx(t)?;
                 for (hash, record, txs, txids) in &batch {
                     if st.tip != record.prev_hash {
                         return abort(StoreError::Conflict);
@@ -431,13 +415,8 @@ impl Store {
         };
         let bytes = block.encode();
         self.transact(|t| {
-            let mut os: OrphanState = match t.meta.get(KEY_ORPHANS)? {
-                Some(v) => match codec::decode(&v, "orphan state") {
-                    Ok(s) => s,
-                    Err(e) => return abort(e.into()),
-                },
-                None => OrphanState::default(),
-            };
+            let mut os: OrphanState =
+                meta_in_tx(t, KEY_ORPHANS, "orphan state")?.unwrap_or_default();
             if let Some((seq, old_hash, old_parent)) = &oldest {
                 t.orphans.remove(seq.as_slice())?;
                 t.orphan_ids.remove(old_hash.as_bytes())?;
@@ -475,13 +454,8 @@ impl Store {
             return Ok(Vec::new());
         }
         self.transact(|t| {
-            let mut os: OrphanState = match t.meta.get(KEY_ORPHANS)? {
-                Some(v) => match codec::decode(&v, "orphan state") {
-                    Ok(s) => s,
-                    Err(e) => return abort(e.into()),
-                },
-                None => OrphanState::default(),
-            };
+            let mut os: OrphanState =
+                meta_in_tx(t, KEY_ORPHANS, "orphan state")?.unwrap_or_default();
             for (pk, seq, hash, _) in &found {
                 t.orphan_parents.remove(pk.as_slice())?;
                 t.orphans.remove(seq.as_slice())?;

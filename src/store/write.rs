@@ -18,8 +18,34 @@ use crate::consensus::merkle::merkle_root;
 use crate::consensus::rules::{self, BlockError};
 use crate::consensus::{Block, BlockHash, BlockHeader, Transaction, Txid};
 
-fn abort<T>(e: StoreError) -> ConflictableTransactionResult<T, StoreError> {
+/// Aborts a sled transaction with `e`.
+pub(crate) fn abort<T>(e: StoreError) -> ConflictableTransactionResult<T, StoreError> {
     Err(ConflictableTransactionError::Abort(e))
+}
+
+/// Reads and decodes a `meta` record inside a transaction.
+pub(crate) fn meta_in_tx<T: serde::de::DeserializeOwned>(
+    t: &TxTrees<'_>,
+    key: &[u8],
+    what: &'static str,
+) -> ConflictableTransactionResult<Option<T>, StoreError> {
+    match t.meta.get(key)? {
+        None => Ok(None),
+        Some(raw) => match codec::decode(&raw, what) {
+            Ok(v) => Ok(Some(v)),
+            Err(e) => abort(e.into()),
+        },
+    }
+}
+
+/// Reads the chain state inside a transaction.
+pub(crate) fn read_state_in_tx(
+    t: &TxTrees<'_>,
+) -> ConflictableTransactionResult<ChainState, StoreError> {
+    match meta_in_tx(t, KEY_STATE, "chain state")? {
+        Some(s) => Ok(s),
+        None => abort(StoreError::Corrupt("missing chain state".into())),
+    }
 }
 
 /// Reads the chain state inside a transaction and checks the tip is still
@@ -28,13 +54,7 @@ fn state_in_tx(
     t: &TxTrees<'_>,
     expected_tip: BlockHash,
 ) -> ConflictableTransactionResult<ChainState, StoreError> {
-    let Some(raw) = t.meta.get(KEY_STATE)? else {
-        return abort(StoreError::Corrupt("missing chain state".into()));
-    };
-    let state: ChainState = match codec::decode(&raw, "chain state") {
-        Ok(s) => s,
-        Err(e) => return abort(e.into()),
-    };
+    let state = read_state_in_tx(t)?;
     if state.tip != expected_tip {
         return abort(StoreError::Conflict);
     }
@@ -123,13 +143,7 @@ impl Store {
             if t.pending_ids.get(txid.as_bytes())?.is_some() {
                 return abort(StoreError::AlreadyPending(txid));
             }
-            let Some(raw) = t.meta.get(KEY_STATE)? else {
-                return abort(StoreError::Corrupt("missing chain state".into()));
-            };
-            let mut state: ChainState = match codec::decode(&raw, "chain state") {
-                Ok(s) => s,
-                Err(e) => return abort(e.into()),
-            };
+            let mut state = read_state_in_tx(t)?;
             let seq = codec::height_key(state.next_pending_seq);
             if t.pending.get(seq)?.is_some() {
                 return abort(StoreError::Corrupt(
