@@ -226,6 +226,12 @@ fn a_repeated_transaction_makes_the_heavier_branch_invalid() {
         "{e}"
     );
     assert_eq!(s.state().unwrap().tip, bad1.hash());
+    let tips: Vec<_> = s.tips().unwrap().into_iter().map(|t| t.hash).collect();
+    assert_eq!(
+        tips,
+        vec![bad1.hash(), c2.hash()],
+        "the active tip, and the valid part of the bad branch"
+    );
     assert!(
         s.header(&c3.hash()).unwrap().is_none(),
         "the invalid block is not kept"

@@ -266,7 +266,19 @@ impl Store {
         let Some(first) = blocks.first() else {
             return Ok(());
         };
-        let parent = self.header(first)?.map(|r| r.prev_hash);
+        // The parent becomes a tip again unless it still has a child: it does
+        // when it is an active block below the active tip. (A side-branch
+        // parent with another side child is listed as a tip too: harmless,
+        // its heavier descendant is listed as well.)
+        let parent = match self.header(first)? {
+            Some(r) => {
+                let p = r.prev_hash;
+                let active_inner =
+                    self.hash_at(r.height - 1)? == Some(p) && self.hash_at(r.height)?.is_some();
+                (!active_inner).then_some(p)
+            }
+            None => None,
+        };
         self.transact(|t| {
             for h in blocks {
                 t.headers.remove(h.as_bytes())?;
