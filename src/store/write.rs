@@ -100,6 +100,10 @@ pub(crate) fn stage_connect(
             author_key(tx.author(), record.height, index as u32),
             txid.as_bytes(),
         )?;
+        // With nothing pending (an import, say) there is nothing to remove.
+        if state.pending == 0 {
+            continue;
+        }
         if let Some(seq) = t.pending_ids.remove(txid.as_bytes())? {
             t.pending.remove(seq)?;
             state.pending = state.pending.saturating_sub(1);
