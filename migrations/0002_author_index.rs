@@ -37,6 +37,11 @@ pub fn run(store: &Store, notify: &dyn Fn(Event)) -> Result<(), StoreError> {
                 break;
             }
         }
+        if end == next {
+            return Err(StoreError::Corrupt(format!(
+                "the active chain has no block at height {next}"
+            )));
+        }
         store.transact(|t| {
             for (key, txid) in &entries {
                 t.authors.insert(key.as_slice(), &txid[..])?;

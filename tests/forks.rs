@@ -233,8 +233,20 @@ fn a_repeated_transaction_makes_the_heavier_branch_invalid() {
         "the active tip, and the valid part of the bad branch"
     );
     assert!(
-        s.header(&c3.hash()).unwrap().is_none(),
-        "the invalid block is not kept"
+        s.invalid_reason(&c3.hash()).unwrap().is_some(),
+        "the block is marked invalid"
+    );
+    assert!(matches!(
+        s.accept_block(&c3, now_ms()),
+        Err(StoreError::InvalidBlock { .. })
+    ));
+    let c4 = child(&c3, vec![], 700, 4);
+    assert!(
+        matches!(
+            s.accept_block(&c4, now_ms()),
+            Err(StoreError::InvalidBlock { .. })
+        ),
+        "nor its children"
     );
     assert!(s.verify(now_ms(), &mut |_| {}).is_ok());
 }
@@ -262,8 +274,10 @@ fn orphans_wait_for_their_parent_and_the_pool_is_bounded() {
     let mut first = None;
     for i in 0..MAX_ORPHANS + 5 {
         let mut stray = child(&b3, vec![tx("stray", i)], 1000, 4);
+        stray.header.nonce = 0;
         stray.header.prev_hash = sledger::consensus::BlockHash([(i % 251) as u8 + 1; 32]);
         stray.header.height = 100 + i;
+        let stray = seal(stray);
         first.get_or_insert(stray.clone());
         assert_eq!(s.accept_block(&stray, now_ms()).unwrap(), Accepted::Orphan);
     }
@@ -416,4 +430,134 @@ fn an_interrupted_reorganisation_is_finished_on_open() {
     let tips: Vec<_> = s.tips().unwrap().into_iter().map(|t| t.hash).collect();
     assert_eq!(tips.len(), 2);
     assert!(tips.contains(&a_tip));
+}
+
+#[test]
+fn an_invalid_branch_keeps_its_other_descendants_whole() {
+    // g - a1(x) - a2 - a3 - a4 active; d2(x) off a1 repeats x; d3, d3b on d2;
+    // d4 on d3; d5 on d4 overtakes and exposes the repeat.
+    let (_d, s, g) = setup(4, true);
+    let x = tx("x", 1);
+    let a1 = child(&g, vec![x.clone()], 1000, 4);
+    s.append(&a1, now_ms()).unwrap();
+    let mut a = a1.clone();
+    for i in 0..3 {
+        a = child(&a, vec![tx("a", i)], 1000, 4);
+        s.append(&a, now_ms()).unwrap();
+    }
+    let d2 = child(&a1, vec![x.clone()], 500, 4);
+    let d3 = child(&d2, vec![], 500, 4);
+    let d3b = child(&d2, vec![tx("d3b", 0)], 600, 4);
+    let d4 = child(&d3, vec![], 500, 4);
+    for b in [&d2, &d3, &d3b, &d4] {
+        assert!(matches!(
+            s.accept_block(b, now_ms()).unwrap(),
+            Accepted::SideBranch { .. }
+        ));
+    }
+    let d5 = child(&d4, vec![], 500, 4);
+    assert!(matches!(
+        s.accept_block(&d5, now_ms()),
+        Err(StoreError::Rejected(BlockError::TxAlreadyInChain(_)))
+    ));
+    assert_eq!(s.state().unwrap().tip, a.hash());
+    // d3b keeps its parent: a block built on it is checked against its own
+    // branch as usual (no "missing parent" damage).
+    let e = child(&d3b, vec![], 500, 4);
+    assert!(matches!(
+        s.accept_block(&e, now_ms()).unwrap(),
+        Accepted::SideBranch { .. }
+    ));
+    assert!(s.cursor_at(&e.hash()).is_ok());
+    assert!(s.verify(now_ms(), &mut |_| {}).is_ok());
+}
+
+#[test]
+fn a_heavier_branch_left_inactive_by_a_crash_is_activated_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let (b3, b3_record) = {
+        let g = seal(Block::genesis(&params(4, true), now_ms() - 3_600_000));
+        let s = Store::create(dir.path(), &g, now_ms()).unwrap();
+        let (mut a, mut b) = (g.clone(), g.clone());
+        for i in 0..2 {
+            a = child(&a, vec![tx("a", i)], 10, 4);
+            s.append(&a, now_ms()).unwrap();
+            b = child(&b, vec![tx("b", i)], 11, 4);
+            s.accept_block(&b, now_ms()).unwrap();
+        }
+        let b3 = child(&b, vec![tx("b", 9)], 11, 4);
+        let parent = s.header(&b.hash()).unwrap().unwrap();
+        let work = parent.chain_work.checked_add(Difficulty(4).work()).unwrap();
+        let rec =
+            sledger::store::schema::HeaderRecord::new(&b3.header, work, 1, b3.encoded_len() as u32);
+        (b3, rec)
+    };
+    // What the first transaction of accepting b3 writes, then a crash before
+    // its reorganisation was journaled.
+    {
+        let db = sled::open(dir.path().join("store")).unwrap();
+        let h = b3.hash();
+        db.open_tree("headers")
+            .unwrap()
+            .insert(h.as_bytes(), sledger::store::codec::encode(&b3_record))
+            .unwrap();
+        db.open_tree("bodies")
+            .unwrap()
+            .insert(h.as_bytes(), sledger::store::codec::encode_body(&b3.txs))
+            .unwrap();
+        let tips = db.open_tree("tips").unwrap();
+        tips.remove(b3.header.prev_hash.as_bytes()).unwrap();
+        tips.insert(h.as_bytes(), &[]).unwrap();
+        db.flush().unwrap();
+    }
+    let s = Store::open(dir.path()).unwrap();
+    assert_eq!(
+        s.state().unwrap().tip,
+        b3.hash(),
+        "the most work is active after open"
+    );
+    assert!(s.verify(now_ms(), &mut |_| {}).is_ok());
+}
+
+#[test]
+fn an_import_onto_a_stored_side_branch_sees_its_transactions() {
+    // c1(x) is a stored side block; a file bringing c2(x), c3 on c1 repeats x
+    // and must be refused whole by the dry run, before anything is written.
+    let (d, s, g) = setup(4, true);
+    let x = tx("x", 1);
+    let mut a = g.clone();
+    for i in 0..2 {
+        a = child(&a, vec![tx("a", i)], 1000, 4);
+        s.append(&a, now_ms()).unwrap();
+    }
+    let c1 = child(&g, vec![x.clone()], 500, 4);
+    s.accept_block(&c1, now_ms()).unwrap();
+    let c2 = child(&c1, vec![x.clone()], 500, 4);
+    let c3 = child(&c2, vec![], 500, 4);
+    let mut export = String::new();
+    for b in [&g, &c1, &c2, &c3] {
+        export.push_str(&sledger::export::to_line(b));
+        export.push('\n');
+    }
+    drop(s);
+    let file = d.path().join("c.jsonl");
+    std::fs::write(&file, export).unwrap();
+    let out = assert_cmd::Command::cargo_bin("sledger")
+        .unwrap()
+        .arg("--data-dir")
+        .arg(d.path())
+        .args(["import", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("line 3") && stderr.contains("already in the chain"),
+        "{stderr}"
+    );
+    let s = Store::open(d.path()).unwrap();
+    assert!(
+        s.header(&c2.hash()).unwrap().is_none(),
+        "nothing was written"
+    );
 }

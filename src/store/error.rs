@@ -31,6 +31,8 @@ pub enum StoreError {
     },
     #[error("block rejected: {0}")]
     Rejected(#[from] BlockError),
+    #[error("block {hash} is invalid: {reason}")]
+    InvalidBlock { hash: BlockHash, reason: String },
     #[error("transaction {0} is already pending")]
     AlreadyPending(Txid),
     #[error("transaction {0} is already in the chain")]

@@ -131,8 +131,25 @@ impl Store {
 
     fn accept_one(&self, block: &Block, now_ms: u64) -> Result<Accepted, StoreError> {
         let hash = block.hash();
-        if self.header(&hash)?.is_some() || self.h().orphan_ids.contains_key(hash.as_bytes())? {
+        if let Some(reason) = self.invalid_reason(&hash)? {
+            return Err(StoreError::InvalidBlock { hash, reason });
+        }
+        if self.header(&hash)?.is_some() {
             return Ok(Accepted::AlreadyKnown);
+        }
+        if self.h().orphan_ids.contains_key(hash.as_bytes())? {
+            if self.header(&block.header.prev_hash)?.is_none() {
+                return Ok(Accepted::AlreadyKnown);
+            }
+            // Its parent came by another path (a mined or imported batch):
+            // take it out of the pool and accept it now.
+            self.take_orphans_of(&block.header.prev_hash)?;
+        }
+        if self.invalid_reason(&block.header.prev_hash)?.is_some() {
+            return Err(StoreError::InvalidBlock {
+                hash,
+                reason: format!("its parent {} is invalid", block.header.prev_hash),
+            });
         }
         let state = self.state()?;
         let prev = block.header.prev_hash;
@@ -144,6 +161,17 @@ impl Store {
                 return Err(BlockError::ForeignGenesis {
                     expected: self.genesis_hash(),
                     got: hash,
+                }
+                .into());
+            }
+            // Even an orphan must carry the work it claims, so that junk
+            // cannot flush real orphans out of the bounded pool.
+            if block.header.difficulty.0 > crate::consensus::pow::MAX_DIFFICULTY
+                || !block.header.difficulty.is_met_by(&hash)
+            {
+                return Err(BlockError::InsufficientWork {
+                    hash,
+                    difficulty: block.header.difficulty,
                 }
                 .into());
             }
@@ -253,36 +281,37 @@ impl Store {
                     None => false,
                 };
                 if below_fork || !seen.insert(id) {
-                    self.delete_branch(&path[i..])?;
-                    return Err(BlockError::TxAlreadyInChain(id).into());
+                    let e = BlockError::TxAlreadyInChain(id);
+                    self.mark_invalid(&path[i..], &e.to_string())?;
+                    return Err(e.into());
                 }
             }
         }
         Ok(())
     }
 
-    /// Deletes side-branch blocks (a branch suffix); their parent becomes a tip.
-    fn delete_branch(&self, blocks: &[BlockHash]) -> Result<(), StoreError> {
+    /// Marks side-branch blocks (a branch suffix) invalid: they stay stored,
+    /// so blocks built on them keep their parents, but leave the tips and are
+    /// never activated. Their parent becomes a tip again unless it still has
+    /// a child: it does when it is an active block below the active tip. (A
+    /// side-branch parent with another side child is listed as a tip too:
+    /// harmless, its heavier descendant is listed as well.)
+    fn mark_invalid(&self, blocks: &[BlockHash], reason: &str) -> Result<(), StoreError> {
         let Some(first) = blocks.first() else {
             return Ok(());
         };
-        // The parent becomes a tip again unless it still has a child: it does
-        // when it is an active block below the active tip. (A side-branch
-        // parent with another side child is listed as a tip too: harmless,
-        // its heavier descendant is listed as well.)
         let parent = match self.header(first)? {
-            Some(r) => {
+            Some(r) if r.height > 0 => {
                 let p = r.prev_hash;
                 let active_inner =
                     self.hash_at(r.height - 1)? == Some(p) && self.hash_at(r.height)?.is_some();
                 (!active_inner).then_some(p)
             }
-            None => None,
+            _ => None,
         };
         self.transact(|t| {
             for h in blocks {
-                t.headers.remove(h.as_bytes())?;
-                t.bodies.remove(h.as_bytes())?;
+                t.invalid.insert(h.as_bytes(), reason.as_bytes())?;
                 t.tips.remove(h.as_bytes())?;
             }
             if let Some(p) = parent {
@@ -290,6 +319,37 @@ impl Store {
             }
             Ok(())
         })
+    }
+
+    /// Why a stored block can never be active, if it was found invalid.
+    pub fn invalid_reason(&self, hash: &BlockHash) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .h()
+            .invalid
+            .get(hash.as_bytes())?
+            .map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
+    /// Makes the valid tip with the most work active, if it has more work
+    /// than the active one. Called on open: a crash between storing a
+    /// heavier side block and journaling its reorganisation leaves exactly
+    /// that to do.
+    pub(crate) fn activate_best_chain(&self) -> Result<(), StoreError> {
+        loop {
+            let state = self.state()?;
+            let best = self
+                .tips()?
+                .into_iter()
+                .filter(|t| t.record.chain_work > state.chain_work)
+                .max_by(|a, b| a.record.chain_work.cmp(&b.record.chain_work));
+            let Some(best) = best else { return Ok(()) };
+            match self.reorganize_to(best.hash) {
+                Ok(_) => return Ok(()),
+                // The branch was marked invalid; look again.
+                Err(StoreError::Rejected(_)) => continue,
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// Disconnects down to the fork point, then connects up to `target`,
@@ -337,7 +397,7 @@ impl Store {
                         st.next_pending_seq += 1;
                         st.pending += 1;
                     }
-                    st.chain_txs -= txs.len() as u64;
+                    st.chain_txs = st.chain_txs.saturating_sub(txs.len() as u64);
                     st.tip = record.prev_hash;
                     st.height = record.height - 1;
                     st.chain_work = *parent_work;

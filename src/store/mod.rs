@@ -61,6 +61,7 @@ pub(crate) struct Handles {
     pub orphans: Tree,
     pub orphan_ids: Tree,
     pub orphan_parents: Tree,
+    pub invalid: Tree,
 }
 
 impl Drop for Store {
@@ -115,6 +116,7 @@ pub(crate) struct TxTrees<'a> {
     pub orphans: &'a TransactionalTree,
     pub orphan_ids: &'a TransactionalTree,
     pub orphan_parents: &'a TransactionalTree,
+    pub invalid: &'a TransactionalTree,
 }
 
 fn sled_dir(data_dir: &Path) -> PathBuf {
@@ -272,6 +274,7 @@ impl Store {
             migrate::run(&store, version, options.on_migration)?;
         }
         store.resume_reorg()?;
+        store.activate_best_chain()?;
         Ok(store)
     }
 
@@ -304,6 +307,7 @@ impl Store {
                 orphans: db.open_tree(TREE_ORPHANS)?,
                 orphan_ids: db.open_tree(TREE_ORPHAN_IDS)?,
                 orphan_parents: db.open_tree(TREE_ORPHAN_PARENTS)?,
+                invalid: db.open_tree(TREE_INVALID)?,
                 db,
             }),
             poisoned: std::sync::atomic::AtomicBool::new(false),
@@ -408,6 +412,7 @@ impl Store {
             &h.orphans,
             &h.orphan_ids,
             &h.orphan_parents,
+            &h.invalid,
         );
         let r = trees.transaction(
             |(
@@ -423,6 +428,7 @@ impl Store {
                 orphans,
                 orphan_ids,
                 orphan_parents,
+                invalid,
             )| {
                 f(&TxTrees {
                     headers,
@@ -437,6 +443,7 @@ impl Store {
                     orphans,
                     orphan_ids,
                     orphan_parents,
+                    invalid,
                 })
             },
         );

@@ -15,6 +15,7 @@
 //! | `orphans` (v3) | arrival sequence (u64 BE) | consensus block of unknown parent |
 //! | `orphan_ids` (v3) | block hash | arrival sequence (u64 BE) |
 //! | `orphan_parents` (v3) | parent hash ++ arrival sequence | block hash |
+//! | `invalid` (v3) | block hash | why the block can never be active (UTF-8) |
 //! | `meta` | see the `KEY_*` constants | records |
 
 use serde::{Deserialize, Serialize};
@@ -39,6 +40,10 @@ pub const TREE_TIPS: &str = "tips";
 pub const TREE_ORPHANS: &str = "orphans";
 pub const TREE_ORPHAN_IDS: &str = "orphan_ids";
 pub const TREE_ORPHAN_PARENTS: &str = "orphan_parents";
+/// Since schema 3: blocks found invalid when their branch would have become
+/// active (a repeated transaction), with the reason. They stay stored so
+/// that their descendants keep their parents, and are never activated.
+pub const TREE_INVALID: &str = "invalid";
 
 /// `u32`: the schema version.
 pub const KEY_SCHEMA: &[u8] = b"schema_version";

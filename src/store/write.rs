@@ -437,18 +437,24 @@ impl<'s> DryRun<'s> {
 
     /// Checks blocks on top of the stored block `parent`, on any branch.
     pub fn on_branch(store: &'s Store, parent: &BlockHash) -> Result<Self, StoreError> {
+        // Walk down to the active chain; the side blocks passed on the way
+        // are part of the branch, so their transactions count as seen.
+        let mut seen = HashSet::new();
         let mut at = *parent;
         let fork_height = loop {
             let r = store.header(&at)?.ok_or(StoreError::NoSuchBlock(at))?;
             if store.hash_at(r.height)? == Some(at) {
                 break r.height;
             }
+            if let Some(b) = store.block(&at)? {
+                seen.extend(b.block.txids());
+            }
             at = r.prev_hash;
         };
         Ok(DryRun {
             store: Some(store),
             cursor: store.cursor_at(parent)?,
-            seen: HashSet::new(),
+            seen,
             fork_height: Some(fork_height),
         })
     }

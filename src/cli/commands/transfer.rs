@@ -126,6 +126,7 @@ pub fn import(ctx: &Ctx, path: &Path) -> Result<()> {
     let mut dry: Option<DryRun<'_>> = None;
     let mut extends_tip = true;
     let mut expected_height = 0u64;
+    let mut previous: Option<crate::consensus::BlockHash> = None;
     let (mut new_blocks, mut known) = (0u64, 0u64);
     for item in blocks_of(path)? {
         let (n, block) = item?;
@@ -138,6 +139,15 @@ pub fn import(ctx: &Ctx, path: &Path) -> Result<()> {
         }
         expected_height += 1;
         let hash = block.hash();
+        if let Some(p) = previous {
+            if block.header.prev_hash != p {
+                bail!(at(
+                    n,
+                    &format!("block {hash} does not build on the previous line's block {p}")
+                ));
+            }
+        }
+        previous = Some(hash);
         match &existing {
             Some(s) if dry.is_none() && s.header(&hash)?.is_some() => {
                 let root = crate::consensus::merkle::merkle_root(&block.txids());
