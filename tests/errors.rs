@@ -33,6 +33,14 @@ fn unknown_and_malformed_references() {
     l.fails(&["tx", "1234"], "malformed transaction id");
     l.fails(&["tx", &"cd".repeat(32)], "no transaction with id");
     l.fails(&["chain", "--from", "9"], "no block at height 9");
+    l.fails(
+        &["txs", "--author", "a", "--from", "bad"],
+        "malformed position",
+    );
+    l.fails(
+        &["txs", "--author", "a", "--from", "1.x"],
+        "malformed position",
+    );
     assert_eq!(l.fingerprint(), before);
 }
 
