@@ -2,8 +2,9 @@
 //!
 //! A search compresses the header's first 64 bytes once ([`HeaderMidstate`]);
 //! each nonce then costs one SHA-256 compression of the final block. Each
-//! thread scans its own nonce range in batches and touches shared state only
-//! between batches (to publish its hash count and to see whether to stop).
+//! thread claims its own batch of 65,536 nonces from a shared counter and
+//! scans it alone, touching shared state only between batches (to claim the
+//! next, publish its hash count and see whether to stop).
 
 pub mod sha256;
 pub mod shani;

@@ -1,5 +1,6 @@
-//! Streaming walks of the active chain and of the pending transactions.
-//! Each item is read from sled when it is asked for; nothing is collected.
+//! Streaming walks of the active chain, of the pending transactions and of
+//! an author's transactions. Each item is read from sled when it is asked
+//! for; nothing is collected.
 
 use super::schema::{author_key, author_key_position, author_prefix, HeaderRecord};
 use super::{codec, Store, StoreError, StoredBlock};

@@ -1,4 +1,4 @@
-//! Read-only commands: `block`, `chain`, `tx`, `pending`, `status`.
+//! Read-only commands: `block`, `chain`, `tx`, `txs`, `pending`, `status`.
 
 use anyhow::{bail, Result};
 use serde_json::json;
