@@ -15,8 +15,8 @@
 use std::collections::HashSet;
 
 use super::schema::{
-    author_key, HeaderRecord, OrphanState, ReorgJournal, TxLocation, KEY_CHECKPOINT, KEY_ORPHANS,
-    KEY_REORG, KEY_STATE,
+    author_key, HeaderRecord, OrphanState, ReorgJournal, KEY_CHECKPOINT, KEY_ORPHANS, KEY_REORG,
+    KEY_STATE,
 };
 use super::write::{abort, meta_in_tx, read_state_in_tx, stage_connect, Appended};
 use super::{codec, Cursor, Store, StoreError};
@@ -272,15 +272,7 @@ impl Store {
                 })?;
             for tx in codec::decode_body(&body)? {
                 let id = tx.txid();
-                let below_fork = match self.h().txs.get(id.as_bytes())? {
-                    Some(v) => {
-                        let loc: TxLocation = codec::decode(&v, "transaction location")?;
-                        self.header(&loc.block)?
-                            .is_some_and(|r| r.height <= fork_height)
-                    }
-                    None => false,
-                };
-                if below_fork || !seen.insert(id) {
+                if self.tx_in_chain_up_to(&id, fork_height)? || !seen.insert(id) {
                     let e = BlockError::TxAlreadyInChain(id);
                     self.mark_invalid(&path[i..], &e.to_string())?;
                     return Err(e.into());

@@ -195,22 +195,16 @@ impl Store {
     /// all in one transaction: either all are written or none. Used by import.
     pub fn append_batch(&self, blocks: &[Block], now_ms: u64) -> Result<Appended, StoreError> {
         let state = self.state()?;
-        let mut cursor = self.cursor()?;
-        let mut seen = HashSet::new();
+        let mut dry = DryRun::on_store(self)?;
         let mut checked = Vec::with_capacity(blocks.len());
         for block in blocks {
-            rules::check_block(block, &cursor.parent_info(), now_ms)?;
-            let txids = block.txids();
-            self.check_txs_new(&txids, &seen)?;
-            seen.extend(txids.iter().copied());
-            let hash = block.hash();
-            cursor.advance(block.header, hash);
+            let (hash, txids) = dry.check(block, now_ms)?;
             checked.push(Checked {
                 block,
                 hash,
                 record: HeaderRecord::new(
                     &block.header,
-                    cursor.chain_work(),
+                    dry.chain_work(),
                     block.txs.len() as u32,
                     block.encoded_len() as u32,
                 ),
@@ -224,6 +218,17 @@ impl Store {
             });
         }
         self.commit(state.tip, &checked)
+    }
+
+    /// True when `txid` is in the active chain at or below `height`.
+    pub(crate) fn tx_in_chain_up_to(&self, txid: &Txid, height: u64) -> Result<bool, StoreError> {
+        match self.h().txs.get(txid.as_bytes())? {
+            Some(v) => {
+                let loc: TxLocation = codec::decode(&v, "transaction location")?;
+                Ok(self.header(&loc.block)?.is_some_and(|r| r.height <= height))
+            }
+            None => Ok(false),
+        }
     }
 
     /// Fails if any of `txids` is already in the chain or in `seen`.
@@ -478,21 +483,19 @@ impl<'s> DryRun<'s> {
     }
 
     /// Checks that `block` extends the blocks checked so far.
-    pub fn check(&mut self, block: &Block, now_ms: u64) -> Result<(), StoreError> {
+    /// Returns the block's hash and txids, for a caller that writes it.
+    pub fn check(
+        &mut self,
+        block: &Block,
+        now_ms: u64,
+    ) -> Result<(BlockHash, Vec<Txid>), StoreError> {
         rules::check_block(block, &self.cursor.parent_info(), now_ms)?;
         let txids = block.txids();
         match (self.store, self.fork_height) {
             (Some(s), None) => s.check_txs_new(&txids, &self.seen)?,
             (Some(s), Some(fork)) => {
                 for id in &txids {
-                    let below_fork = match s.h().txs.get(id.as_bytes())? {
-                        Some(v) => {
-                            let loc: TxLocation = codec::decode(&v, "transaction location")?;
-                            s.header(&loc.block)?.is_some_and(|r| r.height <= fork)
-                        }
-                        None => false,
-                    };
-                    if below_fork || self.seen.contains(id) {
+                    if self.seen.contains(id) || s.tx_in_chain_up_to(id, fork)? {
                         return Err(BlockError::TxAlreadyInChain(*id).into());
                     }
                 }
@@ -503,8 +506,14 @@ impl<'s> DryRun<'s> {
                 }
             }
         }
-        self.seen.extend(txids);
-        self.cursor.advance(block.header, block.hash());
-        Ok(())
+        self.seen.extend(txids.iter().copied());
+        let hash = block.hash();
+        self.cursor.advance(block.header, hash);
+        Ok((hash, txids))
+    }
+
+    /// Cumulative work up to the last block checked.
+    pub fn chain_work(&self) -> crate::consensus::Work {
+        self.cursor.chain_work()
     }
 }
