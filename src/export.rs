@@ -17,7 +17,7 @@ pub struct BlockLine {
     pub txs: Vec<TxJson>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HeaderJson {
     pub version: u32,

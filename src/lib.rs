@@ -5,10 +5,12 @@
 //! [`store`] the sled trees and every state change, [`export`] the JSON-lines
 //! format, and [`cli`] the command line.
 
+pub mod api;
 pub mod bench;
 pub mod cli;
 pub mod consensus;
 pub mod export;
 pub mod mining;
+pub mod node;
 pub mod store;
 pub mod time;

@@ -67,6 +67,8 @@ pub enum Command {
     },
     /// Create the ledger if needed, record sample entries, mine, show and verify
     Demo,
+    /// Run a node: own the ledger, serve its HTTP API on 127.0.0.1, optionally mine; other commands then go through it
+    Node(NodeArgs),
     /// Measure mining speed (default) or the store at scale, against references
     Bench(BenchArgs),
 }
@@ -197,4 +199,26 @@ pub struct MineArgs {
     /// Seconds between checkpoints of a long search
     #[arg(long, default_value_t = 5.0, value_name = "SECONDS")]
     pub checkpoint_every: f64,
+}
+
+#[derive(Debug, Args)]
+pub struct NodeArgs {
+    /// Port to listen on (0: any free port; the cookie file and the first line of output say which)
+    #[arg(long, default_value_t = crate::node::DEFAULT_PORT)]
+    pub port: u16,
+    /// Address to listen on; anything but a loopback address needs --allow-remote
+    #[arg(long, default_value = "127.0.0.1", value_name = "IP")]
+    pub bind: std::net::IpAddr,
+    /// Allow a non-loopback --bind: other machines can then reach the API (plain HTTP; the token travels unencrypted)
+    #[arg(long)]
+    pub allow_remote: bool,
+    /// Mine from the start (until stopped through the API or the node stops)
+    #[arg(long)]
+    pub mine: bool,
+    /// Mining threads for --mine, 1 to 256 [default: all cores]
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub threads: Option<u16>,
+    /// Largest export the node imports, in bytes (spooled to disk first)
+    #[arg(long, default_value_t = crate::node::Limits::default().import_bytes, value_name = "BYTES")]
+    pub max_import_bytes: u64,
 }

@@ -13,9 +13,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::Parser;
 
+use crate::api::local::LocalLedger;
+use crate::api::Ledger;
+use crate::node::client::RemoteLedger;
+use crate::node::cookie::Cookie;
 use crate::store::{OpenOptions, Store, StoreError};
 use args::{Cli, Command};
 
@@ -124,6 +128,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Import { file } => commands::transfer::import(&ctx, &file),
         Command::Demo => commands::demo::run(&ctx),
         Command::Bench(a) => commands::bench::run(&ctx, &a),
+        Command::Node(a) => commands::node::run(&ctx, &a),
     }
 }
 
@@ -135,14 +140,94 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    /// Opens the ledger, upgrading an older schema (with a notice on stderr
-    /// and progress on a terminal) unless `--no-upgrade` was given.
-    pub fn open(&self) -> Result<Store> {
-        self.open_with_cache(None)
+    /// The ledger: through its node when one runs on the data directory,
+    /// else opened here (upgrading an older schema, with a notice on stderr
+    /// and progress on a terminal, unless `--no-upgrade` was given).
+    pub fn ledger(&self) -> Result<Box<dyn Ledger>> {
+        self.ledger_with_cache(None)
     }
 
-    /// [`Ctx::open`] with a chosen sled page cache size.
-    pub fn open_with_cache(&self, cache_bytes: Option<u64>) -> Result<Store> {
+    /// [`Ctx::ledger`], opened here with a chosen sled page cache size.
+    pub fn ledger_with_cache(&self, cache_bytes: Option<u64>) -> Result<Box<dyn Ledger>> {
+        self.find_ledger(cache_bytes, self.no_upgrade)?
+            .ok_or_else(|| StoreError::NoLedger(self.data_dir.clone()).into())
+    }
+
+    /// [`Ctx::ledger`], upgraded whatever `--no-upgrade` says (`migrate`).
+    pub fn ledger_upgraded(&self) -> Result<Box<dyn Ledger>> {
+        self.find_ledger(None, false)?
+            .ok_or_else(|| StoreError::NoLedger(self.data_dir.clone()).into())
+    }
+
+    /// The ledger if there is one; `None` when the directory holds none,
+    /// or only what a creation that crashed before its commit left behind.
+    pub fn ledger_if_any(&self) -> Result<Option<Box<dyn Ledger>>> {
+        self.find_ledger(None, self.no_upgrade)
+    }
+
+    fn find_ledger(
+        &self,
+        cache_bytes: Option<u64>,
+        no_upgrade: bool,
+    ) -> Result<Option<Box<dyn Ledger>>> {
+        let cookie = Cookie::read(&self.data_dir).with_context(|| {
+            format!("cannot read the node cookie in {}", self.data_dir.display())
+        })?;
+        let Some(cookie) = cookie else {
+            return Ok(self
+                .open_local(cache_bytes, no_upgrade)?
+                .map(|l| Box::new(l) as _));
+        };
+        let why = match RemoteLedger::connect(cookie.clone()) {
+            Ok(remote) => return Ok(Some(Box::new(remote))),
+            Err(e) => e,
+        };
+        // The node does not answer. If the store opens here, the node is
+        // gone (it held the store's lock) and its cookie is stale.
+        match self.open_local(cache_bytes, no_upgrade) {
+            Ok(local) => {
+                cookie.remove(&self.data_dir);
+                eprintln!(
+                    "note: removed a stale node cookie (the node, pid {}, did not stop cleanly)",
+                    cookie.pid
+                );
+                Ok(local.map(|l| Box::new(l) as _))
+            }
+            Err(e) => match e.downcast_ref::<StoreError>() {
+                Some(StoreError::Locked(_)) => Err(anyhow::Error::new(why)),
+                _ => Err(e),
+            },
+        }
+    }
+
+    /// Opens the store in this process; `None` when there is no ledger.
+    fn open_local(
+        &self,
+        cache_bytes: Option<u64>,
+        no_upgrade: bool,
+    ) -> Result<Option<LocalLedger>> {
+        let first_version = std::cell::Cell::new(None);
+        let store = match self.open_store(cache_bytes, no_upgrade, &first_version) {
+            Ok(s) => s,
+            Err(StoreError::NoLedger(_) | StoreError::NotALedger(_)) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let now = store.schema_version()?;
+        Ok(Some(LocalLedger::new(
+            store,
+            first_version.get().unwrap_or(now),
+        )))
+    }
+
+    /// Opens the store, reporting each schema step on stderr (with
+    /// progress on a terminal); `first_version` gets the version the store
+    /// had, if a step ran.
+    fn open_store(
+        &self,
+        cache_bytes: Option<u64>,
+        no_upgrade: bool,
+        first_version: &std::cell::Cell<Option<u32>>,
+    ) -> Result<Store, StoreError> {
         let bar: std::cell::RefCell<Option<indicatif::ProgressBar>> = std::cell::RefCell::new(None);
         let show = self.show_progress();
         let dir = self.data_dir.display().to_string();
@@ -150,6 +235,9 @@ impl Ctx {
             use crate::store::migrate::Event;
             match e {
                 Event::Starting { from, to, what } => {
+                    if first_version.get().is_none() {
+                        first_version.set(Some(from));
+                    }
                     eprintln!(
                         "upgrading the ledger at {dir} from schema version {from} to {to}: {what}"
                     );
@@ -178,24 +266,36 @@ impl Ctx {
             }
         };
         let options = OpenOptions {
-            no_upgrade: self.no_upgrade,
+            no_upgrade,
             on_migration: Some(&on_migration),
             cache_bytes,
         };
-        Store::open_with(&self.data_dir, options).map_err(Into::into)
+        Store::open_with(&self.data_dir, options)
     }
 
-    /// The ledger if there is one; `None` when the directory holds none,
-    /// or only what a creation that crashed before its commit left behind.
-    pub fn open_if_any(&self) -> Result<Option<Store>> {
-        match self.open() {
-            Ok(s) => Ok(Some(s)),
-            Err(e) => match e.downcast::<StoreError>() {
-                Ok(StoreError::NoLedger(_) | StoreError::NotALedger(_)) => Ok(None),
-                Ok(other) => Err(other.into()),
-                Err(e) => Err(e),
-            },
+    /// Opens the store in this process, refusing while a node owns it
+    /// (`node`, `init`, `demo`'s creation).
+    pub fn open_here(&self) -> Result<Option<Store>> {
+        if let Some(remote) = self.running_node()? {
+            bail!(
+                "a node (at {}) owns the ledger at {}; this command needs the store itself: stop the node first",
+                remote.address(),
+                self.data_dir.display()
+            );
         }
+        match self.open_store(None, self.no_upgrade, &std::cell::Cell::new(None)) {
+            Ok(s) => Ok(Some(s)),
+            Err(StoreError::NoLedger(_) | StoreError::NotALedger(_)) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The node running on the data directory, if one answers.
+    pub fn running_node(&self) -> Result<Option<RemoteLedger>> {
+        let cookie = Cookie::read(&self.data_dir).with_context(|| {
+            format!("cannot read the node cookie in {}", self.data_dir.display())
+        })?;
+        Ok(cookie.and_then(|c| RemoteLedger::connect(c).ok()))
     }
 
     /// Whether to draw progress: only for people, on a terminal.

@@ -3,13 +3,12 @@
 use anyhow::Result;
 use serde_json::json;
 
+use crate::api::local::LocalLedger;
+use crate::api::{Ledger, MineRequest};
 use crate::cli::args::InitArgs;
 use crate::cli::commands::{init, mine};
 use crate::cli::output::{self, print_json};
 use crate::cli::{Ctx, DEFAULT_DIFFICULTY};
-use crate::consensus::Transaction;
-use crate::mining::Miner;
-use crate::time::now_ms;
 
 const SAMPLES: [(&str, &str); 3] = [
     (
@@ -30,9 +29,9 @@ pub fn run(ctx: &Ctx) -> Result<()> {
             println!("{s}");
         }
     };
-    let store = if let Some(s) = ctx.open_if_any()? {
+    let ledger: Box<dyn Ledger> = if let Some(l) = ctx.ledger_if_any()? {
         say(format!("using the ledger in {}", ctx.data_dir.display()));
-        s
+        l
     } else {
         say(format!(
             "creating a ledger in {} (difficulty {DEFAULT_DIFFICULTY} bits)",
@@ -46,50 +45,48 @@ pub fn run(ctx: &Ctx) -> Result<()> {
             fixed_difficulty: false,
             threads: None,
         };
-        init::create(ctx, &init::params_from(&args)?, None)?
+        let store = init::create(ctx, &init::params_from(&args)?, None)?;
+        let version = store.schema_version()?;
+        Box::new(LocalLedger::new(store, version))
     };
     let mut submitted = Vec::new();
     for (author, text) in SAMPLES {
-        let tx = Transaction::new(author, now_ms(), text.as_bytes().to_vec())?;
-        let id = store.submit(&tx)?;
+        let id = ledger.submit(author, text.as_bytes().to_vec())?.txid;
         say(format!("submitted {id} by {author}"));
         submitted.push(id);
     }
-    let miner = Miner::all_cores();
+    let req = MineRequest {
+        blocks: Some(DEMO_BLOCKS),
+        ..Default::default()
+    };
     let mut blocks = Vec::new();
-    mine::mine_blocks(
-        ctx,
-        &store,
-        &miner,
-        Some(DEMO_BLOCKS),
-        mine::CHECKPOINT_EVERY,
-        &mut |m, resumed, s| {
-            say(mine::mined_text(m));
-            let stored = s.block_at(m.block.header.height)?;
-            if ctx.json {
-                let mut v = output::block_json(&stored);
-                v["mining"] = mine::mined_json(m, resumed);
-                blocks.push(v);
-            } else {
-                print!("{}", output::block_text(&stored));
-            }
-            Ok(())
-        },
-    )?;
-    let report = store.verify(now_ms(), &mut |_| {});
-    let report = report.map_err(|f| anyhow::anyhow!("verification failed: {f}"))?;
+    mine::mine_with_progress(ctx, ledger.as_ref(), &req, &mut |m| {
+        say(output::mined_text(m));
+        let stored = ledger.block(crate::api::BlockRef::Height(m.height))?;
+        if ctx.json {
+            let mut v = serde_json::to_value(&stored).expect("plain data");
+            v["mining"] = serde_json::to_value(m).expect("plain data");
+            blocks.push(v);
+        } else {
+            print!("{}", output::block_text(&stored));
+        }
+        Ok(())
+    })?;
+    let report = ledger.verify(&mut |_, _| {})?;
+    if !report.valid {
+        anyhow::bail!("verification failed: {}", report.reason.unwrap_or_default());
+    }
+    let (n_blocks, n_txs) = (report.blocks.unwrap_or(0), report.transactions.unwrap_or(0));
+    let tip = report.tip.map(|t| t.to_string()).unwrap_or_default();
     if ctx.json {
         print_json(&json!({
             "data_dir": ctx.data_dir,
             "submitted": submitted,
             "blocks": blocks,
-            "verified": { "blocks": report.blocks, "transactions": report.transactions, "tip": report.tip },
+            "verified": { "blocks": n_blocks, "transactions": n_txs, "tip": tip },
         }));
     } else {
-        println!(
-            "verified: {} blocks, {} transactions; tip {}",
-            report.blocks, report.transactions, report.tip
-        );
+        println!("verified: {n_blocks} blocks, {n_txs} transactions; tip {tip}");
         println!(
             "try: sledger status, sledger chain, sledger tx {}",
             submitted[0]

@@ -34,7 +34,7 @@ pub fn params_from(a: &InitArgs) -> Result<ChainParams> {
 /// Mines a genesis block for `params` and creates the ledger.
 pub fn create(ctx: &Ctx, params: &ChainParams, threads: Option<u16>) -> Result<Store> {
     // Refuse before spending time on proof of work.
-    if ctx.open_if_any()?.is_some() {
+    if ctx.ledger_if_any()?.is_some() {
         bail!(StoreError::AlreadyExists(ctx.data_dir.clone()));
     }
     crate::cli::stop_on_signal();
@@ -61,7 +61,7 @@ pub fn run(ctx: &Ctx, a: &InitArgs) -> Result<()> {
         crate::cli::output::print_json(&json!({
             "data_dir": ctx.data_dir,
             "genesis": genesis,
-            "params": params_json(&params),
+            "params": crate::api::views::ParamsView::new(&params),
         }));
     } else {
         println!(
@@ -83,15 +83,4 @@ pub fn run(ctx: &Ctx, a: &InitArgs) -> Result<()> {
         );
     }
     Ok(())
-}
-
-pub fn params_json(p: &ChainParams) -> serde_json::Value {
-    json!({
-        "name": p.name,
-        "initial_difficulty": p.initial_difficulty.0,
-        "target_interval_ms": p.target_interval_ms,
-        "retarget_window": p.retarget_window,
-        "fixed_difficulty": p.fixed_difficulty,
-        "salt": hex::encode(p.salt),
-    })
 }

@@ -5,6 +5,7 @@ pub mod demo;
 pub mod init;
 pub mod migrate;
 pub mod mine;
+pub mod node;
 pub mod query;
 pub mod submit;
 pub mod transfer;

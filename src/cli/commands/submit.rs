@@ -3,13 +3,12 @@
 use std::io::Read;
 
 use anyhow::{bail, Context, Result};
-use serde_json::json;
 
 use crate::cli::args::SubmitArgs;
+use crate::cli::output::print_json;
 use crate::cli::Ctx;
 use crate::consensus::transaction::MAX_DATA_BYTES;
 use crate::consensus::Transaction;
-use crate::time::now_ms;
 
 /// Reads at most the data limit plus one byte, so oversize input is
 /// refused without reading it all.
@@ -40,13 +39,14 @@ pub fn run(ctx: &Ctx, a: &SubmitArgs) -> Result<()> {
             read_bounded(std::io::stdin().lock(), "standard input")?
         }
     };
-    let tx = Transaction::new(a.author.clone(), now_ms(), data)?;
-    let store = ctx.open()?;
-    let txid = store.submit(&tx)?;
+    // Refuse a bad entry before touching the ledger (the time is the
+    // ledger's: a node stamps it on arrival).
+    Transaction::new(a.author.clone(), 0, data.clone())?;
+    let v = ctx.ledger()?.submit(&a.author, data)?;
     if ctx.json {
-        crate::cli::output::print_json(&json!({ "txid": txid, "status": "pending" }));
+        print_json(&v);
     } else {
-        println!("{txid}");
+        println!("{}", v.txid);
     }
     Ok(())
 }

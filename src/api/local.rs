@@ -1,0 +1,314 @@
+//! The operations run on an open store: free functions a node calls from
+//! its request handlers, and [`LocalLedger`], the [`Ledger`] the CLI uses
+//! when no node owns the ledger.
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use super::views::*;
+use super::{check_limit, mine, ApiError, BlockRef, Ledger, MineHooks, MineRequest};
+use crate::consensus::{Transaction, Txid};
+use crate::export::to_line;
+use crate::mining::Miner;
+use crate::store::{Store, StoreError, TxStatus};
+use crate::time::now_ms;
+
+pub fn submit(store: &Store, author: &str, data: Vec<u8>) -> Result<SubmitView, ApiError> {
+    let tx = Transaction::new(author, now_ms(), data)?;
+    let txid = store.submit(&tx)?;
+    Ok(SubmitView {
+        txid,
+        status: TxState::Pending,
+    })
+}
+
+pub fn pending(store: &Store, from: u64, limit: usize) -> Result<PendingView, ApiError> {
+    check_limit(limit)?;
+    let total = store.state()?.pending;
+    let mut rows = Vec::new();
+    let mut next = None;
+    for (shown, item) in store.pending_from(from).enumerate() {
+        let (seq, tx) = item?;
+        if shown == limit {
+            next = Some(seq);
+            break;
+        }
+        rows.push(PendingRow {
+            tx: TxFields::new(&tx),
+            seq,
+        });
+    }
+    Ok(PendingView {
+        total,
+        transactions: rows,
+        next_from: next,
+    })
+}
+
+pub fn block(store: &Store, r: BlockRef) -> Result<BlockView, ApiError> {
+    let b = match r {
+        BlockRef::Height(h) => store.block_at(h)?,
+        BlockRef::Hash(h) => store.block(&h)?.ok_or(StoreError::NoSuchBlock(h))?,
+    };
+    Ok(BlockView::new(&b))
+}
+
+pub fn chain(store: &Store, from: Option<u64>, limit: usize) -> Result<ChainView, ApiError> {
+    check_limit(limit)?;
+    let tip = store.state()?.height;
+    let from = from.unwrap_or(tip);
+    if from > tip {
+        return Err(StoreError::NoSuchHeight { height: from, tip }.into());
+    }
+    let to = (from + 1).saturating_sub(limit as u64);
+    let mut rows = Vec::new();
+    if limit > 0 {
+        for item in store.headers_in(to, from, true) {
+            let (hash, record) = item?;
+            rows.push(HeaderRow::new(&hash, &record));
+        }
+    }
+    Ok(ChainView {
+        tip,
+        blocks: rows,
+        next_from: (limit > 0 && to > 0).then(|| to - 1),
+    })
+}
+
+pub fn tips(store: &Store) -> Result<TipsView, ApiError> {
+    Ok(TipsView {
+        tips: store.tips()?.iter().map(TipRow::new).collect(),
+    })
+}
+
+pub fn tx(store: &Store, txid: &Txid) -> Result<TxView, ApiError> {
+    Ok(
+        match store.find_tx(txid)?.ok_or(StoreError::NoSuchTx(*txid))? {
+            TxStatus::Confirmed {
+                tx,
+                block,
+                height,
+                index,
+            } => TxView {
+                tx: TxFields::new(&tx),
+                status: TxState::Confirmed,
+                block: Some(block),
+                height: Some(height),
+                index: Some(index),
+                seq: None,
+            },
+            TxStatus::Pending { tx, seq } => TxView {
+                tx: TxFields::new(&tx),
+                status: TxState::Pending,
+                block: None,
+                height: None,
+                index: None,
+                seq: Some(seq),
+            },
+        },
+    )
+}
+
+pub fn txs(
+    store: &Store,
+    author: &str,
+    from: (u64, u32),
+    limit: usize,
+) -> Result<TxsView, ApiError> {
+    check_limit(limit)?;
+    let mut rows = Vec::new();
+    let mut next = None;
+    for (shown, item) in store.txs_by_author(author, from).enumerate() {
+        let (height, index, txid) = item?;
+        if shown == limit {
+            next = Some(format!("{height}.{index}"));
+            break;
+        }
+        let Some(TxStatus::Confirmed { tx, block, .. }) = store.find_tx(&txid)? else {
+            return Err(StoreError::Corrupt(format!(
+                "the author index names {txid}, which is not in the chain"
+            ))
+            .into());
+        };
+        rows.push(AuthorTxRow {
+            tx: TxFields::new(&tx),
+            height,
+            index,
+            block,
+        });
+    }
+    Ok(TxsView {
+        author: author.to_owned(),
+        transactions: rows,
+        next_from: next,
+    })
+}
+
+pub fn status(store: &Store) -> Result<StatusView, ApiError> {
+    let s = store.state()?;
+    let (_, tip) = store.header_at(s.height)?;
+    let next = store.parent_info(&s)?.next_difficulty;
+    let p = store.params();
+    Ok(StatusView {
+        data_dir: store.data_dir().to_path_buf(),
+        name: p.name.clone(),
+        genesis: store.genesis_hash(),
+        schema_version: store.schema_version()?,
+        tip: TipRef {
+            height: s.height,
+            hash: s.tip,
+            timestamp: Some(tip.timestamp),
+        },
+        chain_work: s.chain_work.to_string(),
+        next_difficulty: next.0,
+        blocks: s.height + 1,
+        transactions: s.chain_txs,
+        pending: s.pending,
+        disk_bytes: store.size_on_disk()?,
+        tips: tips(store)?.tips,
+        orphans: store.orphan_count()?,
+        params: ParamsView::new(p),
+        node: None,
+    })
+}
+
+pub fn verify(store: &Store, progress: &mut dyn FnMut(u64, u64)) -> Result<VerifyView, ApiError> {
+    let tip = store.state()?.height;
+    Ok(
+        match store.verify(now_ms(), &mut |h| progress(h + 1, tip + 1)) {
+            Ok(r) => VerifyView {
+                valid: true,
+                blocks: Some(r.blocks),
+                transactions: Some(r.transactions),
+                pending: Some(r.pending),
+                tip: Some(r.tip),
+                chain_work: Some(r.chain_work.to_string()),
+                height: None,
+                reason: None,
+            },
+            Err(f) => VerifyView {
+                valid: false,
+                blocks: None,
+                transactions: None,
+                pending: None,
+                tip: None,
+                chain_work: None,
+                height: f.height,
+                reason: Some(f.reason),
+            },
+        },
+    )
+}
+
+/// Writes every block of the active chain as an export line.
+pub fn export(store: &Store, out: &mut dyn Write) -> Result<u64, ApiError> {
+    let mut n = 0u64;
+    for b in store.blocks_from(0) {
+        writeln!(out, "{}", to_line(&b?.block))
+            .map_err(|e| ApiError::Io(format!("cannot write the export: {e}")))?;
+        n += 1;
+    }
+    out.flush()
+        .map_err(|e| ApiError::Io(format!("cannot write the export: {e}")))?;
+    Ok(n)
+}
+
+/// The miner a request asks for.
+pub fn miner_for(req: &MineRequest) -> Miner {
+    req.threads
+        .map_or_else(Miner::all_cores, |n| Miner::new(n.into()))
+}
+
+/// The checkpoint interval a request asks for.
+pub fn checkpoint_every(req: &MineRequest) -> Duration {
+    req.checkpoint_every
+        .map_or(mine::CHECKPOINT_EVERY, Duration::from_secs_f64)
+}
+
+/// A ledger this process opened.
+pub struct LocalLedger {
+    pub store: Store,
+    /// The schema version the store had before it was opened.
+    pub opened_at_version: u32,
+}
+
+impl LocalLedger {
+    pub fn new(store: Store, opened_at_version: u32) -> Self {
+        LocalLedger {
+            store,
+            opened_at_version,
+        }
+    }
+}
+
+impl Ledger for LocalLedger {
+    fn submit(&self, author: &str, data: Vec<u8>) -> Result<SubmitView, ApiError> {
+        submit(&self.store, author, data)
+    }
+    fn pending(&self, from: u64, limit: usize) -> Result<PendingView, ApiError> {
+        pending(&self.store, from, limit)
+    }
+    fn block(&self, r: BlockRef) -> Result<BlockView, ApiError> {
+        block(&self.store, r)
+    }
+    fn chain(&self, from: Option<u64>, limit: usize) -> Result<ChainView, ApiError> {
+        chain(&self.store, from, limit)
+    }
+    fn tips(&self) -> Result<TipsView, ApiError> {
+        tips(&self.store)
+    }
+    fn tx(&self, txid: &Txid) -> Result<TxView, ApiError> {
+        tx(&self.store, txid)
+    }
+    fn txs(&self, author: &str, from: (u64, u32), limit: usize) -> Result<TxsView, ApiError> {
+        txs(&self.store, author, from, limit)
+    }
+    fn status(&self) -> Result<StatusView, ApiError> {
+        status(&self.store)
+    }
+    fn verify(&self, progress: &mut dyn FnMut(u64, u64)) -> Result<VerifyView, ApiError> {
+        verify(&self.store, progress)
+    }
+    fn export(&self, out: &mut dyn Write) -> Result<u64, ApiError> {
+        export(&self.store, out)
+    }
+    fn import(&self, file: &Path) -> Result<ImportView, ApiError> {
+        let name = file.display().to_string();
+        let (view, _) =
+            super::import::import(Some(&self.store), self.store.data_dir(), file, &name, None)?;
+        Ok(view)
+    }
+    fn mine(
+        &self,
+        req: &MineRequest,
+        stop: &AtomicBool,
+        hooks: MineHooks<'_>,
+    ) -> Result<MineSummary, ApiError> {
+        req.check()?;
+        let each = hooks.mined;
+        mine::mine_blocks(
+            &self.store,
+            &miner_for(req),
+            req.blocks,
+            checkpoint_every(req),
+            mine::Control {
+                stop,
+                restart: stop,
+                append_lock: None,
+            },
+            mine::Hooks {
+                note: hooks.note,
+                searching: hooks.searching,
+                mined: &mut |m, resumed| each(&MinedView::new(m, resumed)),
+            },
+        )
+    }
+    fn schema_versions(&self) -> Result<(u32, u32), ApiError> {
+        Ok((self.opened_at_version, self.store.schema_version()?))
+    }
+    fn is_remote(&self) -> bool {
+        false
+    }
+}

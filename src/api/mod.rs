@@ -1,0 +1,213 @@
+//! The ledger's operations behind one interface, [`Ledger`], with two
+//! implementations: [`local::LocalLedger`] runs them on an open store, and
+//! [`crate::node::client::RemoteLedger`] asks a running node, which runs
+//! them with [`local`]'s functions. Each returns a document of [`views`],
+//! so the CLI prints the same whichever way a command went.
+
+pub mod import;
+pub mod local;
+pub mod mine;
+pub mod views;
+
+use std::io::Write;
+use std::path::Path;
+
+use crate::consensus::{BlockHash, Txid};
+use crate::store::StoreError;
+use views::*;
+
+/// Largest page of `pending`, `chain` and `txs`.
+pub const MAX_PAGE: usize = 10_000;
+
+/// A block by height or by hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlockRef {
+    Height(u64),
+    Hash(BlockHash),
+}
+
+impl std::str::FromStr for BlockRef {
+    type Err = ApiError;
+
+    /// All digits and shorter than a hash: a height; else 64 hex digits.
+    fn from_str(s: &str) -> Result<Self, ApiError> {
+        if !s.is_empty() && s.len() < 64 && s.bytes().all(|b| b.is_ascii_digit()) {
+            return s
+                .parse()
+                .map(BlockRef::Height)
+                .map_err(|_| ApiError::BadRequest(format!("height {s} is out of range")));
+        }
+        s.parse().map(BlockRef::Hash).map_err(|_| {
+            ApiError::BadRequest(format!(
+                "malformed block reference {s:?}: expected a height or a 64-digit hex hash"
+            ))
+        })
+    }
+}
+
+impl std::fmt::Display for BlockRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BlockRef::Height(h) => write!(f, "{h}"),
+            BlockRef::Hash(h) => write!(f, "{h}"),
+        }
+    }
+}
+
+/// Parses a transaction id given by a user.
+pub fn parse_txid(s: &str) -> Result<Txid, ApiError> {
+    s.parse().map_err(|_| {
+        ApiError::BadRequest(format!(
+            "malformed transaction id {s:?}: expected 64 hex digits"
+        ))
+    })
+}
+
+/// Parses a `HEIGHT.INDEX` position of the author index.
+pub fn parse_position(s: &str) -> Result<(u64, u32), ApiError> {
+    let parsed = s
+        .split_once('.')
+        .and_then(|(h, i)| Some((h.parse().ok()?, i.parse().ok()?)));
+    parsed.ok_or_else(|| {
+        ApiError::BadRequest(format!(
+            "malformed position {s:?}: expected HEIGHT.INDEX, e.g. 12.0"
+        ))
+    })
+}
+
+/// Checks a page size.
+pub fn check_limit(limit: usize) -> Result<usize, ApiError> {
+    if limit > MAX_PAGE {
+        return Err(ApiError::BadRequest(format!(
+            "a page holds at most {MAX_PAGE} entries (asked for {limit})"
+        )));
+    }
+    Ok(limit)
+}
+
+/// What a mining run is asked to do.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MineRequest {
+    /// Stop after this many blocks (`None`: until stopped).
+    #[serde(default)]
+    pub blocks: Option<u64>,
+    /// Mining threads, 1 to 256 (`None`: every core).
+    #[serde(default)]
+    pub threads: Option<u16>,
+    /// Seconds between checkpoints of a long search.
+    #[serde(default)]
+    pub checkpoint_every: Option<f64>,
+}
+
+impl MineRequest {
+    pub fn check(&self) -> Result<(), ApiError> {
+        if let Some(t) = self.threads {
+            if !(1..=crate::mining::MAX_THREADS as u16).contains(&t) {
+                return Err(ApiError::BadRequest(format!(
+                    "threads must be between 1 and {} (got {t})",
+                    crate::mining::MAX_THREADS
+                )));
+            }
+        }
+        if let Some(s) = self.checkpoint_every {
+            if !(s.is_finite() && s >= 0.01) {
+                return Err(ApiError::BadRequest(
+                    "--checkpoint-every must be at least 0.01 seconds".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What a mining run tells its caller along the way.
+pub struct MineHooks<'a> {
+    /// A line for the person watching (a resumed search, a busy node).
+    pub note: &'a mut dyn FnMut(String),
+    /// The search under way: height, difficulty, hashes a second (local
+    /// runs only).
+    pub searching: &'a mut dyn FnMut(u64, crate::consensus::Difficulty, f64),
+    /// Each block sealed.
+    pub mined: &'a mut dyn FnMut(&MinedView) -> Result<(), ApiError>,
+}
+
+/// Everything the CLI does to a ledger, wherever the ledger is.
+pub trait Ledger {
+    fn submit(&self, author: &str, data: Vec<u8>) -> Result<SubmitView, ApiError>;
+    fn pending(&self, from: u64, limit: usize) -> Result<PendingView, ApiError>;
+    fn block(&self, r: BlockRef) -> Result<BlockView, ApiError>;
+    fn chain(&self, from: Option<u64>, limit: usize) -> Result<ChainView, ApiError>;
+    fn tips(&self) -> Result<TipsView, ApiError>;
+    fn tx(&self, txid: &Txid) -> Result<TxView, ApiError>;
+    fn txs(&self, author: &str, from: (u64, u32), limit: usize) -> Result<TxsView, ApiError>;
+    fn status(&self) -> Result<StatusView, ApiError>;
+    /// `progress(done, total)` as blocks are checked.
+    fn verify(&self, progress: &mut dyn FnMut(u64, u64)) -> Result<VerifyView, ApiError>;
+    /// Writes the export's lines to `out`; returns the number of blocks.
+    fn export(&self, out: &mut dyn Write) -> Result<u64, ApiError>;
+    fn import(&self, file: &Path) -> Result<ImportView, ApiError>;
+    /// Mines until the request's block count, or until `stop` is raised.
+    fn mine(
+        &self,
+        req: &MineRequest,
+        stop: &std::sync::atomic::AtomicBool,
+        hooks: MineHooks<'_>,
+    ) -> Result<MineSummary, ApiError>;
+    /// The schema version before and after opening (a node has upgraded
+    /// the store when it started, so both are the current one).
+    fn schema_versions(&self) -> Result<(u32, u32), ApiError>;
+    /// Whether this ledger is reached through a node.
+    fn is_remote(&self) -> bool;
+}
+
+/// Why an operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The request itself is wrong: a malformed id, an oversize page.
+    #[error("{0}")]
+    BadRequest(String),
+    /// The request conflicts with the node's state.
+    #[error("{0}")]
+    Conflict(String),
+    /// A file or stream could not be read or written.
+    #[error("{0}")]
+    Io(String),
+    /// The node answered with an error; the message is its one line.
+    #[error("{message}")]
+    Node { status: u16, message: String },
+    /// The node did not answer as a node does.
+    #[error("the node for this ledger at {address} {reason}")]
+    Unreachable { address: String, reason: String },
+}
+
+impl ApiError {
+    /// The HTTP status a node answers with.
+    pub fn status(&self) -> u16 {
+        match self {
+            ApiError::BadRequest(_) => 400,
+            ApiError::Conflict(_) => 409,
+            ApiError::Io(_) => 400,
+            ApiError::Node { status, .. } => *status,
+            ApiError::Unreachable { .. } => 502,
+            ApiError::Store(e) => match e {
+                StoreError::NoSuchBlock(_)
+                | StoreError::NoSuchHeight { .. }
+                | StoreError::NoSuchTx(_) => 404,
+                StoreError::AlreadyPending(_) | StoreError::AlreadyInChain(_) => 409,
+                StoreError::InvalidBlock { .. } | StoreError::Rejected(_) => 422,
+                StoreError::Conflict => 409,
+                StoreError::DiskFull | StoreError::NotSaved => 507,
+                _ => 500,
+            },
+        }
+    }
+}
+
+impl From<crate::consensus::transaction::TxError> for ApiError {
+    fn from(e: crate::consensus::transaction::TxError) -> Self {
+        ApiError::BadRequest(e.to_string())
+    }
+}

@@ -1,0 +1,381 @@
+//! The documents the ledger's operations return: what `--json` prints, what
+//! the node's HTTP API sends (`docs/API.md`), and what the text output is
+//! drawn from. One struct per result, so that a command prints the same
+//! thing whether it ran on the store or through a node.
+
+use serde::{Deserialize, Serialize};
+
+use crate::consensus::{BlockHash, ChainParams, Transaction, Txid};
+use crate::export::HeaderJson;
+use crate::mining::Mined;
+use crate::store::fork::Tip;
+use crate::store::schema::HeaderRecord;
+use crate::store::StoredBlock;
+
+/// A transaction's fields; `data` when the data is UTF-8, else `data_hex`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TxFields {
+    pub txid: Txid,
+    pub author: String,
+    pub timestamp: u64,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub data: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub data_hex: Option<String>,
+}
+
+impl TxFields {
+    pub fn new(tx: &Transaction) -> Self {
+        let (data, data_hex) = match std::str::from_utf8(tx.data()) {
+            Ok(s) => (Some(s.to_owned()), None),
+            Err(_) => (None, Some(hex::encode(tx.data()))),
+        };
+        TxFields {
+            txid: tx.txid(),
+            author: tx.author().to_owned(),
+            timestamp: tx.timestamp(),
+            data,
+            data_hex,
+        }
+    }
+
+    /// The data as bytes (empty if `data_hex` is not hex, which a document
+    /// this crate wrote never has).
+    pub fn data_bytes(&self) -> Vec<u8> {
+        match (&self.data, &self.data_hex) {
+            (Some(s), _) => s.as_bytes().to_vec(),
+            (None, Some(h)) => hex::decode(h).unwrap_or_default(),
+            (None, None) => Vec::new(),
+        }
+    }
+}
+
+/// `block`: a block with its place in the store.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BlockView {
+    pub hash: BlockHash,
+    pub header: HeaderJson,
+    pub txs: Vec<TxFields>,
+    pub height: u64,
+    /// Cumulative work, decimal.
+    pub chain_work: String,
+    /// Bytes of the consensus encoding.
+    pub size: u32,
+    /// Whether the block is on the active chain.
+    pub active: bool,
+}
+
+impl BlockView {
+    pub fn new(b: &StoredBlock) -> Self {
+        let h = &b.block.header;
+        BlockView {
+            hash: b.hash,
+            header: HeaderJson {
+                version: h.version,
+                height: h.height,
+                prev_hash: h.prev_hash,
+                merkle_root: h.merkle_root,
+                timestamp: h.timestamp,
+                difficulty: h.difficulty.0,
+                nonce: h.nonce,
+            },
+            txs: b.block.txs.iter().map(TxFields::new).collect(),
+            height: b.record.height,
+            chain_work: b.record.chain_work.to_string(),
+            size: b.record.size,
+            active: b.active,
+        }
+    }
+}
+
+/// One row of `chain`: a header and its cumulative work.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HeaderRow {
+    pub height: u64,
+    pub hash: BlockHash,
+    pub prev_hash: BlockHash,
+    pub timestamp: u64,
+    pub difficulty: u32,
+    pub tx_count: u32,
+    pub size: u32,
+    pub chain_work: String,
+}
+
+impl HeaderRow {
+    pub fn new(hash: &BlockHash, r: &HeaderRecord) -> Self {
+        HeaderRow {
+            height: r.height,
+            hash: *hash,
+            prev_hash: r.prev_hash,
+            timestamp: r.timestamp,
+            difficulty: r.difficulty,
+            tx_count: r.tx_count,
+            size: r.size,
+            chain_work: r.chain_work.to_string(),
+        }
+    }
+}
+
+/// `chain`: a page of the active chain, newest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChainView {
+    pub tip: u64,
+    pub blocks: Vec<HeaderRow>,
+    /// Where the next page starts, if there is one.
+    pub next_from: Option<u64>,
+}
+
+/// A block without children.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TipRow {
+    pub hash: BlockHash,
+    pub height: u64,
+    pub chain_work: String,
+    pub active: bool,
+}
+
+impl TipRow {
+    pub fn new(t: &Tip) -> Self {
+        TipRow {
+            hash: t.hash,
+            height: t.record.height,
+            chain_work: t.record.chain_work.to_string(),
+            active: t.active,
+        }
+    }
+}
+
+/// `chain --tips`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TipsView {
+    pub tips: Vec<TipRow>,
+}
+
+/// `tx`: a transaction and where it is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TxView {
+    #[serde(flatten)]
+    pub tx: TxFields,
+    /// `confirmed` or `pending`.
+    pub status: TxState,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub block: Option<BlockHash>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub height: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub index: Option<u32>,
+    /// Arrival sequence of a pending transaction.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub seq: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TxState {
+    Confirmed,
+    Pending,
+}
+
+/// One row of `txs`: an author's confirmed transaction.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuthorTxRow {
+    #[serde(flatten)]
+    pub tx: TxFields,
+    pub height: u64,
+    pub index: u32,
+    pub block: BlockHash,
+}
+
+/// `txs --author`: a page of one author's transactions in chain order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TxsView {
+    pub author: String,
+    pub transactions: Vec<AuthorTxRow>,
+    /// `HEIGHT.INDEX` of the next page, if there is one.
+    pub next_from: Option<String>,
+}
+
+/// One row of `pending`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PendingRow {
+    #[serde(flatten)]
+    pub tx: TxFields,
+    pub seq: u64,
+}
+
+/// `pending`: a page of pending transactions, oldest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PendingView {
+    pub total: u64,
+    pub transactions: Vec<PendingRow>,
+    pub next_from: Option<u64>,
+}
+
+/// `submit`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SubmitView {
+    pub txid: Txid,
+    /// Always `pending`.
+    pub status: TxState,
+}
+
+/// The chain parameters, as `init` and `status` show them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ParamsView {
+    pub name: String,
+    pub initial_difficulty: u32,
+    pub target_interval_ms: u64,
+    pub retarget_window: u32,
+    pub fixed_difficulty: bool,
+    pub salt: String,
+}
+
+impl ParamsView {
+    pub fn new(p: &ChainParams) -> Self {
+        ParamsView {
+            name: p.name.clone(),
+            initial_difficulty: p.initial_difficulty.0,
+            target_interval_ms: p.target_interval_ms,
+            retarget_window: p.retarget_window,
+            fixed_difficulty: p.fixed_difficulty,
+            salt: hex::encode(p.salt),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TipRef {
+    pub height: u64,
+    pub hash: BlockHash,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub timestamp: Option<u64>,
+}
+
+/// `status`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatusView {
+    pub data_dir: std::path::PathBuf,
+    pub name: String,
+    pub genesis: BlockHash,
+    pub schema_version: u32,
+    pub tip: TipRef,
+    pub chain_work: String,
+    pub next_difficulty: u32,
+    pub blocks: u64,
+    pub transactions: u64,
+    pub pending: u64,
+    pub disk_bytes: u64,
+    pub tips: Vec<TipRow>,
+    pub orphans: u64,
+    pub params: ParamsView,
+    /// Present when the answer came from a node: its mining state.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub node: Option<NodeInfo>,
+}
+
+/// What a node adds to `status`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodeInfo {
+    pub address: String,
+    pub pid: u32,
+    pub mining: MiningView,
+}
+
+/// `verify`: `valid` with the counts, or not, with the first problem.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VerifyView {
+    pub valid: bool,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub blocks: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub transactions: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub pending: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub tip: Option<BlockHash>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub chain_work: Option<String>,
+    /// The height of the first bad block, when a block is bad.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub height: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub reason: Option<String>,
+}
+
+/// A block this process (or node) mined.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MinedView {
+    pub height: u64,
+    pub hash: BlockHash,
+    pub transactions: usize,
+    pub difficulty: u32,
+    pub nonce: u64,
+    pub hashes: u64,
+    pub seconds: f64,
+    pub hashes_per_second: f64,
+    /// The nonce a checkpointed search resumed from.
+    pub resumed_from_nonce: Option<u64>,
+}
+
+impl MinedView {
+    pub fn new(m: &Mined, resumed_from: Option<u64>) -> Self {
+        MinedView {
+            height: m.block.header.height,
+            hash: m.block.hash(),
+            transactions: m.block.txs.len(),
+            difficulty: m.block.header.difficulty.0,
+            nonce: m.block.header.nonce,
+            hashes: m.hashes,
+            seconds: m.elapsed.as_secs_f64(),
+            hashes_per_second: m.hashes_per_second(),
+            resumed_from_nonce: resumed_from,
+        }
+    }
+}
+
+/// How a mining run ended.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MineSummary {
+    pub mined: u64,
+    pub hashes: u64,
+    /// When stopped mid-search: the height searched and the checkpointed nonce.
+    pub stopped_at: Option<(u64, u64)>,
+    /// The tip height when the run ended.
+    pub tip: u64,
+}
+
+/// A node's miner.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MiningView {
+    pub active: bool,
+    pub threads: usize,
+    /// Blocks left before the miner stops by itself (`None`: until stopped).
+    pub blocks_left: Option<u64>,
+    /// Blocks mined since the node started.
+    pub mined: u64,
+    /// Set by `POST /v1/mining/start` when the miner was already running.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub already_active: Option<bool>,
+    /// How the last run ended, once it has.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub last_run: Option<MineSummary>,
+}
+
+/// `import`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImportView {
+    pub imported: u64,
+    pub already_present: u64,
+    pub reorganized: bool,
+    pub disconnected: u64,
+    /// Whether the file extended the active chain (rather than bringing a branch).
+    pub extends_tip: bool,
+    pub tip: TipRef,
+}
+
+/// An error, as the node sends it with a 4xx or 5xx status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorView {
+    /// One line, as the CLI prints it after `sledger: `.
+    pub error: String,
+}

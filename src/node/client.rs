@@ -1,0 +1,340 @@
+//! [`RemoteLedger`]: the [`Ledger`] the CLI uses while a node owns the
+//! ledger. Each operation is one request to the node (the miner follows
+//! the node's event stream); the node's error line comes back as the
+//! error, so a command prints what it would have printed on the store.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+
+use super::cookie::Cookie;
+use crate::api::views::*;
+use crate::api::{ApiError, BlockRef, Ledger, MineHooks, MineRequest};
+use crate::consensus::Txid;
+
+/// A node reached through its cookie.
+pub struct RemoteLedger {
+    cookie: Cookie,
+    agent: ureq::Agent,
+}
+
+/// Percent-encodes a path segment.
+fn segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+impl RemoteLedger {
+    /// Connects to the node the cookie names and checks that it answers
+    /// as a node, with this token.
+    pub fn connect(cookie: Cookie) -> Result<RemoteLedger, ApiError> {
+        let agent = ureq::AgentBuilder::new()
+            .timeout_connect(Duration::from_secs(3))
+            .build();
+        let r = RemoteLedger { cookie, agent };
+        let pong: serde_json::Value = r.get("/v1/ping", &[])?;
+        if pong.get("pid").is_none() {
+            return Err(r.unreachable("does not answer as a sledger node"));
+        }
+        Ok(r)
+    }
+
+    pub fn address(&self) -> &str {
+        &self.cookie.address
+    }
+
+    fn unreachable(&self, reason: impl Into<String>) -> ApiError {
+        ApiError::Unreachable {
+            address: self.cookie.address.clone(),
+            reason: reason.into(),
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.cookie.address)
+    }
+
+    fn request(&self, method: &str, path: &str, query: &[(&str, String)]) -> ureq::Request {
+        let mut req = self
+            .agent
+            .request(method, &self.url(path))
+            .set("Authorization", &format!("Bearer {}", self.cookie.token));
+        for (k, v) in query {
+            req = req.query(k, v);
+        }
+        req
+    }
+
+    /// Turns a response into a document, or the node's error into ours.
+    fn answer<T: DeserializeOwned>(
+        &self,
+        r: Result<ureq::Response, ureq::Error>,
+    ) -> Result<T, ApiError> {
+        match r {
+            Ok(resp) => serde_json::from_reader(resp.into_reader()).map_err(|e| {
+                self.unreachable(format!("sent an answer this sledger cannot read: {e}"))
+            }),
+            Err(ureq::Error::Status(status, resp)) => {
+                let e: Result<ErrorView, _> = serde_json::from_reader(resp.into_reader());
+                Err(match e {
+                    Ok(e) => ApiError::Node {
+                        status,
+                        message: e.error,
+                    },
+                    Err(_) => self.unreachable(format!("answered with status {status}")),
+                })
+            }
+            Err(ureq::Error::Transport(t)) => {
+                Err(self.unreachable(format!("cannot be reached: {t}")))
+            }
+        }
+    }
+
+    fn get<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<T, ApiError> {
+        self.answer(self.request("GET", path, query).call())
+    }
+
+    fn post<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &impl serde::Serialize,
+    ) -> Result<T, ApiError> {
+        self.answer(self.request("POST", path, &[]).send_json(body))
+    }
+}
+
+impl Ledger for RemoteLedger {
+    fn submit(&self, author: &str, data: Vec<u8>) -> Result<SubmitView, ApiError> {
+        let body = match String::from_utf8(data) {
+            Ok(text) => serde_json::json!({ "author": author, "data": text }),
+            Err(e) => {
+                serde_json::json!({ "author": author, "data_hex": hex::encode(e.as_bytes()) })
+            }
+        };
+        self.post("/v1/transactions", &body)
+    }
+    fn pending(&self, from: u64, limit: usize) -> Result<PendingView, ApiError> {
+        self.get(
+            "/v1/pending",
+            &[("from", from.to_string()), ("limit", limit.to_string())],
+        )
+    }
+    fn block(&self, r: BlockRef) -> Result<BlockView, ApiError> {
+        self.get(&format!("/v1/blocks/{r}"), &[])
+    }
+    fn chain(&self, from: Option<u64>, limit: usize) -> Result<ChainView, ApiError> {
+        let mut q = vec![("limit", limit.to_string())];
+        if let Some(f) = from {
+            q.push(("from", f.to_string()));
+        }
+        self.get("/v1/chain", &q)
+    }
+    fn tips(&self) -> Result<TipsView, ApiError> {
+        self.get("/v1/tips", &[])
+    }
+    fn tx(&self, txid: &Txid) -> Result<TxView, ApiError> {
+        self.get(&format!("/v1/transactions/{txid}"), &[])
+    }
+    fn txs(&self, author: &str, from: (u64, u32), limit: usize) -> Result<TxsView, ApiError> {
+        self.get(
+            &format!("/v1/authors/{}/transactions", segment(author)),
+            &[
+                ("from", format!("{}.{}", from.0, from.1)),
+                ("limit", limit.to_string()),
+            ],
+        )
+    }
+    fn status(&self) -> Result<StatusView, ApiError> {
+        self.get("/v1/status", &[])
+    }
+    fn verify(&self, _progress: &mut dyn FnMut(u64, u64)) -> Result<VerifyView, ApiError> {
+        self.answer(self.request("POST", "/v1/verify", &[]).call())
+    }
+    fn export(&self, out: &mut dyn Write) -> Result<u64, ApiError> {
+        let resp = self.request("GET", "/v1/export", &[]).call();
+        let resp = match resp {
+            Ok(r) => r,
+            Err(e) => return self.answer::<serde_json::Value>(Err(e)).map(|_| 0),
+        };
+        let mut reader = BufReader::new(resp.into_reader());
+        let mut n = 0u64;
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            let read = reader
+                .read_until(b'\n', &mut line)
+                .map_err(|e| self.unreachable(format!("stopped sending the export: {e}")))?;
+            if read == 0 {
+                break;
+            }
+            if line.last() != Some(&b'\n') {
+                return Err(self.unreachable("sent an export cut short"));
+            }
+            out.write_all(&line)
+                .map_err(|e| ApiError::Io(format!("cannot write the export: {e}")))?;
+            n += 1;
+        }
+        out.flush()
+            .map_err(|e| ApiError::Io(format!("cannot write the export: {e}")))?;
+        Ok(n)
+    }
+    fn import(&self, file: &Path) -> Result<ImportView, ApiError> {
+        let name = file.display().to_string();
+        let f = std::fs::File::open(file)
+            .map_err(|e| ApiError::Io(format!("cannot open {name}: {e}")))?;
+        self.answer(
+            self.request("POST", "/v1/import", &[("name", name.clone())])
+                .set("Content-Type", "application/x-ndjson")
+                .send(f),
+        )
+    }
+    fn mine(
+        &self,
+        req: &MineRequest,
+        stop: &AtomicBool,
+        hooks: MineHooks<'_>,
+    ) -> Result<MineSummary, ApiError> {
+        let (note, each) = (hooks.note, hooks.mined);
+        req.check()?;
+        // Subscribe before starting, so that no block is missed.
+        let events = self
+            .request("GET", "/v1/events", &[])
+            .set("Accept", "text/event-stream")
+            .call();
+        let events = match events {
+            Ok(r) => r,
+            Err(e) => return self.answer::<MineSummary>(Err(e)),
+        };
+        let started: MiningView = self.post("/v1/mining/start", req)?;
+        let ours = started.already_active != Some(true);
+        if !ours {
+            note(format!(
+                "the node at {} is already mining ({} thread(s)); following its blocks",
+                self.cookie.address, started.threads
+            ));
+        }
+        let mut summary = MineSummary::default();
+        let mut lines = SseReader::new(events.into_reader());
+        let ended = loop {
+            if stop.load(Ordering::Relaxed) {
+                break None;
+            }
+            if req.blocks.is_some_and(|n| summary.mined >= n) {
+                break None;
+            }
+            let Some((event, data)) = lines
+                .next_event()
+                .map_err(|e| self.unreachable(format!("stopped sending events: {e}")))?
+            else {
+                return Err(self.unreachable("stopped while mining"));
+            };
+            match event.as_str() {
+                "block" => {
+                    let v: MinedView = serde_json::from_str(&data).map_err(|e| {
+                        self.unreachable(format!(
+                            "sent a block event this sledger cannot read: {e}"
+                        ))
+                    })?;
+                    summary.mined += 1;
+                    summary.hashes += v.hashes;
+                    each(&v)?;
+                }
+                "mining" => {
+                    let v: MiningView = serde_json::from_str(&data).map_err(|e| {
+                        self.unreachable(format!(
+                            "sent a mining event this sledger cannot read: {e}"
+                        ))
+                    })?;
+                    if !v.active {
+                        break Some(v);
+                    }
+                }
+                _ => {}
+            }
+        };
+        let stopped_here = stop.load(Ordering::Relaxed);
+        let end = match ended {
+            Some(v) => Some(v),
+            None if ours && (stopped_here || req.blocks.is_none()) => {
+                Some(self.post("/v1/mining/stop", &serde_json::json!({}))?)
+            }
+            None => None,
+        };
+        if let Some(run) = end.and_then(|v| v.last_run) {
+            if ours {
+                summary.stopped_at = run.stopped_at;
+            }
+        }
+        summary.tip = self.chain(None, 0)?.tip;
+        Ok(summary)
+    }
+    fn schema_versions(&self) -> Result<(u32, u32), ApiError> {
+        let v = self.status()?.schema_version;
+        Ok((v, v))
+    }
+    fn is_remote(&self) -> bool {
+        true
+    }
+}
+
+/// Reads server-sent events: `(event name, data)` per blank-line-ended
+/// block; comments (the keep-alives) are skipped.
+struct SseReader<R> {
+    reader: BufReader<R>,
+}
+
+impl<R: Read> SseReader<R> {
+    fn new(r: R) -> Self {
+        SseReader {
+            reader: BufReader::new(r),
+        }
+    }
+
+    /// The next event, `None` at the end of the stream, or an empty name
+    /// for a keep-alive (so the caller gets control back every second).
+    fn next_event(&mut self) -> std::io::Result<Option<(String, String)>> {
+        let (mut event, mut data) = (String::new(), String::new());
+        let mut line = String::new();
+        loop {
+            line.clear();
+            let n = (&mut self.reader).take(1 << 24).read_line(&mut line)?;
+            if n == 0 {
+                return Ok(None);
+            }
+            let l = line.trim_end_matches(['\r', '\n']);
+            if l.is_empty() {
+                if event.is_empty() && data.is_empty() {
+                    continue;
+                }
+                return Ok(Some((event, data)));
+            }
+            if l.starts_with(':') {
+                // A keep-alive: hand control back so the caller can check
+                // for Ctrl-C.
+                return Ok(Some((String::new(), String::new())));
+            }
+            if let Some(v) = l.strip_prefix("event:") {
+                event = v.trim_start().to_owned();
+            } else if let Some(v) = l.strip_prefix("data:") {
+                if !data.is_empty() {
+                    data.push('\n');
+                }
+                data.push_str(v.strip_prefix(' ').unwrap_or(v));
+            }
+        }
+    }
+}

@@ -1,0 +1,93 @@
+//! The node's cookie: the file `node.cookie` in the data directory that
+//! tells other `sledger` processes where the node listens and the token to
+//! send, as Bitcoin Core's `.cookie` does. It is written when the node
+//! listens, readable by its owner only, and removed on a clean exit; a
+//! cookie left by a node that was killed is recognised as stale because
+//! whoever finds it can open the store (the node held its lock).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// File name of the cookie in the data directory.
+pub const COOKIE_FILE: &str = "node.cookie";
+
+/// What the cookie holds (one line of JSON).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cookie {
+    /// `IP:PORT` the node listens on.
+    pub address: String,
+    /// The bearer token every request must carry (64 hex digits).
+    pub token: String,
+    /// The node's process id.
+    pub pid: u32,
+}
+
+pub fn path(data_dir: &Path) -> PathBuf {
+    data_dir.join(COOKIE_FILE)
+}
+
+/// A fresh random token: 32 bytes from the operating system, as hex.
+pub fn new_token() -> std::io::Result<String> {
+    let mut bytes = [0u8; 32];
+    getrandom::getrandom(&mut bytes).map_err(std::io::Error::other)?;
+    Ok(hex::encode(bytes))
+}
+
+impl Cookie {
+    /// The cookie in `data_dir`, if there is one. A file that is not a
+    /// cookie reads as an error naming it.
+    pub fn read(data_dir: &Path) -> std::io::Result<Option<Cookie>> {
+        let p = path(data_dir);
+        let text = match std::fs::read_to_string(&p) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        serde_json::from_str(text.trim()).map(Some).map_err(|e| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("{} is not a node cookie: {e}", p.display()),
+            )
+        })
+    }
+
+    /// Writes the cookie readable and writable by the owner only: to a
+    /// temporary file created with mode 0600, synced, then renamed.
+    pub fn write(&self, data_dir: &Path) -> std::io::Result<()> {
+        let p = path(data_dir);
+        let tmp = data_dir.join(format!("{COOKIE_FILE}.{}.tmp", std::process::id()));
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let result = (|| {
+            let mut f = options.open(&tmp)?;
+            writeln!(
+                f,
+                "{}",
+                serde_json::to_string(self).map_err(std::io::Error::other)?
+            )?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, &p)
+        })();
+        if result.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        result
+    }
+
+    /// Removes the cookie if it is still this one (a newer node may have
+    /// replaced it).
+    pub fn remove(&self, data_dir: &Path) {
+        if let Ok(Some(c)) = Cookie::read(data_dir) {
+            if c == *self {
+                let _ = std::fs::remove_file(path(data_dir));
+            }
+        }
+    }
+}

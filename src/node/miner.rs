@@ -1,0 +1,171 @@
+//! The node's miner: at most one mining run at a time, on its own thread,
+//! started and stopped by requests (or `--mine`). Each sealed block goes
+//! out on the event stream; each submit restarts the search so that the
+//! next template holds the new entry at once.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+
+use super::{Event, Node};
+use crate::api::local::{checkpoint_every, miner_for};
+use crate::api::mine::{mine_blocks, Control, Hooks};
+use crate::api::views::{MineSummary, MinedView, MiningView};
+use crate::api::{ApiError, MineRequest};
+
+/// The miner's state, behind one lock.
+#[derive(Default)]
+pub struct MinerSlot(Mutex<SlotState>);
+
+#[derive(Default)]
+struct SlotState {
+    run: Option<Run>,
+    next_id: u64,
+    /// Blocks mined since the node started.
+    mined: u64,
+    last: Option<MineSummary>,
+}
+
+struct Run {
+    id: u64,
+    stop: Arc<AtomicBool>,
+    restart: Arc<AtomicBool>,
+    threads: usize,
+    blocks_left: Option<u64>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl MinerSlot {
+    fn lock(&self) -> MutexGuard<'_, SlotState> {
+        // A panic on the miner thread is reported by its run; the state
+        // itself stays consistent (each update is one assignment).
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// What the miner is doing.
+    pub fn view(&self) -> MiningView {
+        view_of(&self.lock())
+    }
+
+    /// Restarts the current search, if any, on a fresh template.
+    pub fn restart_search(&self) {
+        if let Some(run) = &self.lock().run {
+            run.restart.store(true, Ordering::SeqCst);
+        }
+    }
+
+    /// Starts a run unless one is under way (then says so).
+    pub fn start(&self, node: &Arc<Node>, req: &MineRequest) -> Result<MiningView, ApiError> {
+        req.check()?;
+        let mut st = self.lock();
+        if st.run.is_some() {
+            let mut v = view_of(&st);
+            v.already_active = Some(true);
+            return Ok(v);
+        }
+        let id = st.next_id;
+        st.next_id += 1;
+        let miner = miner_for(req);
+        let stop = Arc::new(AtomicBool::new(false));
+        let restart = Arc::new(AtomicBool::new(false));
+        let (n, s, r, req2) = (node.clone(), stop.clone(), restart.clone(), req.clone());
+        let threads = miner.threads();
+        let handle = std::thread::Builder::new()
+            .name("sledger-miner".into())
+            .spawn(move || {
+                let result = mine_blocks(
+                    &n.store,
+                    &miner,
+                    req2.blocks,
+                    checkpoint_every(&req2),
+                    Control {
+                        stop: &s,
+                        restart: &r,
+                        append_lock: Some(&n.write_lock),
+                    },
+                    Hooks {
+                        note: &mut |line| eprintln!("{line}"),
+                        searching: &mut |_, _, _| {},
+                        mined: &mut |m, resumed| {
+                            let v = MinedView::new(m, resumed);
+                            n.miner.mined(id);
+                            let _ = n.events.send(Event::Block(v));
+                            Ok(())
+                        },
+                    },
+                );
+                n.miner.finished(&n, id, result);
+            })
+            .map_err(|e| ApiError::Io(format!("cannot start the miner thread: {e}")))?;
+        st.run = Some(Run {
+            id,
+            stop,
+            restart,
+            threads,
+            blocks_left: req.blocks,
+            handle: Some(handle),
+        });
+        let v = view_of(&st);
+        drop(st);
+        let _ = node.events.send(Event::Mining(v.clone()));
+        Ok(v)
+    }
+
+    /// Stops the run under way, waits for it to checkpoint its search,
+    /// and says how it ended. Blocks the calling thread.
+    pub fn stop(&self, node: &Node) -> MiningView {
+        let run = self.lock().run.take();
+        if let Some(mut run) = run {
+            run.stop.store(true, Ordering::SeqCst);
+            run.restart.store(true, Ordering::SeqCst);
+            if let Some(h) = run.handle.take() {
+                let _ = h.join();
+            }
+            let v = self.view();
+            let _ = node.events.send(Event::Mining(v.clone()));
+            return v;
+        }
+        self.view()
+    }
+
+    fn mined(&self, id: u64) {
+        let mut st = self.lock();
+        st.mined += 1;
+        if let Some(run) = st.run.as_mut().filter(|r| r.id == id) {
+            if let Some(left) = run.blocks_left.as_mut() {
+                *left = left.saturating_sub(1);
+            }
+        }
+    }
+
+    /// Called by the run's thread as it ends.
+    fn finished(&self, node: &Node, id: u64, result: Result<MineSummary, ApiError>) {
+        let mut st = self.lock();
+        match result {
+            Ok(s) => st.last = Some(s),
+            Err(e) => {
+                eprintln!("sledger node: mining stopped: {e}");
+                st.last = Some(MineSummary::default());
+            }
+        }
+        // Ended by itself (its block count reached, or an error): the slot
+        // is free again. Ended by `stop`: `stop` took it already.
+        if st.run.as_ref().is_some_and(|r| r.id == id) {
+            st.run = None;
+            let v = view_of(&st);
+            drop(st);
+            let _ = node.events.send(Event::Mining(v));
+        }
+    }
+}
+
+fn view_of(st: &SlotState) -> MiningView {
+    MiningView {
+        active: st.run.is_some(),
+        threads: st.run.as_ref().map_or(0, |r| r.threads),
+        blocks_left: st.run.as_ref().and_then(|r| r.blocks_left),
+        mined: st.mined,
+        already_active: None,
+        last_run: st.last.clone(),
+    }
+}

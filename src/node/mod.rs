@@ -1,0 +1,104 @@
+//! `sledger node`: a long-running process that owns the store, optionally
+//! mines, and serves the ledger's operations over a local HTTP API
+//! (`docs/API.md`), as bitcoind does for bitcoin-cli. [`server`] owns the
+//! listener and the shutdown, [`routes`] the endpoints, [`miner`] the
+//! mining thread, [`cookie`] the file that tells other processes where the
+//! node is, and [`client`] the other side: the CLI's [`crate::api::Ledger`]
+//! over HTTP.
+
+pub mod client;
+pub mod cookie;
+pub mod miner;
+pub mod routes;
+pub mod server;
+
+use std::net::SocketAddr;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use crate::api::views::MinedView;
+use crate::api::MineRequest;
+use crate::store::Store;
+
+/// The port a node listens on unless told otherwise.
+pub const DEFAULT_PORT: u16 = 8337;
+
+/// Bounds on what a client may send or hold.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest JSON request body.
+    pub body_bytes: usize,
+    /// Largest export file `POST /v1/import` accepts (spooled to disk).
+    pub import_bytes: u64,
+    /// Time a client has to send its request head, and between chunks of
+    /// its body.
+    pub read_timeout: Duration,
+    /// Connections served at once; more wait to be accepted.
+    pub connections: usize,
+    /// Time in-flight requests get to finish after a stop signal.
+    pub drain: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            body_bytes: 1 << 20,
+            import_bytes: 4 << 30,
+            read_timeout: Duration::from_secs(10),
+            connections: 256,
+            drain: Duration::from_secs(10),
+        }
+    }
+}
+
+/// How a node is started.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    /// Mine from the start, with these settings.
+    pub mine: Option<MineRequest>,
+    pub limits: Limits,
+}
+
+/// What the node sends on `GET /v1/events`.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// A block the node's miner sealed and appended.
+    Block(MinedView),
+    /// The miner started or stopped.
+    Mining(crate::api::views::MiningView),
+}
+
+/// State every request handler shares.
+pub struct Node {
+    pub store: Store,
+    pub token: String,
+    pub address: SocketAddr,
+    pub limits: Limits,
+    pub events: tokio::sync::broadcast::Sender<Event>,
+    pub miner: miner::MinerSlot,
+    /// Held by an import and by the miner while it appends a block, so that
+    /// an import's checks and its writes see the same tip.
+    pub write_lock: Mutex<()>,
+    /// Raised when the node begins to stop: streams end.
+    pub stopping: tokio::sync::watch::Sender<bool>,
+}
+
+/// Why a node could not start or stopped badly.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    #[error("cannot listen on {address}: {source}")]
+    Listen {
+        address: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot write the node cookie {path}: {source}")]
+    Cookie {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot start the node's runtime: {0}")]
+    Runtime(std::io::Error),
+    #[error(transparent)]
+    Api(#[from] crate::api::ApiError),
+}

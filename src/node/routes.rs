@@ -1,0 +1,531 @@
+//! The node's endpoints (`docs/API.md`, `docs/openapi.json`): each checks
+//! the bearer token, bounds what it reads, runs one operation of
+//! [`crate::api::local`] on a blocking thread, and answers with its JSON
+//! document, or with `{"error": "..."}` and a 4xx (5xx only for a failure
+//! of the node's own storage).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, RawQuery, Request, State};
+use axum::http::{header, HeaderValue, Method, StatusCode, Uri};
+use axum::middleware::{self, Next};
+use axum::response::sse::{KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use serde::Deserialize;
+use tokio_stream::StreamExt;
+
+use super::{Event, Node};
+use crate::api::views::{ErrorView, StatusView};
+use crate::api::{self, local, ApiError, BlockRef, MineRequest};
+
+/// The OpenAPI description the node serves at `/v1/openapi.json`.
+pub const OPENAPI: &str = include_str!("../../docs/openapi.json");
+
+/// Default page size of `pending`, `chain` and `txs`.
+pub const DEFAULT_PAGE: usize = 20;
+
+type Shared = Arc<Node>;
+
+/// The router: every `/v1` endpoint behind the token check, and JSON
+/// answers for unknown paths and methods.
+pub fn router(node: Shared) -> Router {
+    Router::new()
+        .route("/v1/ping", get(ping))
+        .route("/v1/status", get(status))
+        .route("/v1/transactions", post(submit))
+        .route("/v1/transactions/{txid}", get(tx))
+        .route("/v1/pending", get(pending))
+        .route("/v1/blocks/{block}", get(block))
+        .route("/v1/chain", get(chain))
+        .route("/v1/tips", get(tips))
+        .route("/v1/authors/{author}/transactions", get(txs))
+        .route("/v1/verify", post(verify))
+        .route("/v1/export", get(export))
+        .route("/v1/import", post(import))
+        .route("/v1/mining", get(mining))
+        .route("/v1/mining/start", post(mining_start))
+        .route("/v1/mining/stop", post(mining_stop))
+        .route("/v1/events", get(events))
+        .route("/v1/openapi.json", get(openapi))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(node.clone(), authorize))
+        .with_state(node)
+}
+
+/// An error answer: its status and one line.
+pub struct Failure(StatusCode, String);
+
+impl From<ApiError> for Failure {
+    fn from(e: ApiError) -> Self {
+        let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        Failure(status, e.to_string())
+    }
+}
+
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        let body = serde_json::to_string(&ErrorView {
+            error: self.1.replace('\n', " "),
+        })
+        .unwrap_or_else(|_| r#"{"error":"unprintable error"}"#.into());
+        (
+            self.0,
+            [(header::CONTENT_TYPE, "application/json")],
+            body + "\n",
+        )
+            .into_response()
+    }
+}
+
+fn bad(msg: impl Into<String>) -> Failure {
+    Failure(StatusCode::BAD_REQUEST, msg.into())
+}
+
+type Answer = Result<Response, Failure>;
+
+fn json<T: serde::Serialize>(v: &T) -> Answer {
+    let body = serde_json::to_string(v)
+        .map_err(|e| Failure(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    Ok((
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        body + "\n",
+    )
+        .into_response())
+}
+
+/// Runs `f` on a blocking thread (the store's calls block on disk).
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, Failure> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(r) => r.map_err(Failure::from),
+        Err(e) => Err(Failure(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("internal error: {e}"),
+        )),
+    }
+}
+
+/// Every request must carry `Authorization: Bearer <token>`.
+async fn authorize(State(node): State<Shared>, req: Request, next: Next) -> Response {
+    let given = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    let ok = given.is_some_and(|t| constant_time_eq(t.as_bytes(), node.token.as_bytes()));
+    if !ok {
+        let mut r = Failure(
+            StatusCode::UNAUTHORIZED,
+            match given {
+                None => "missing bearer token: send `Authorization: Bearer <token>` with the token from the node's cookie file".into(),
+                Some(_) => "wrong bearer token".into(),
+            },
+        )
+        .into_response();
+        r.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        return r;
+    }
+    next.run(req).await
+}
+
+/// Compares without an early exit, so the time taken does not tell how
+/// much of a guessed token was right.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn not_found(uri: Uri) -> Failure {
+    Failure(
+        StatusCode::NOT_FOUND,
+        format!("no such endpoint: {} (see /v1/openapi.json)", uri.path()),
+    )
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> Failure {
+    Failure(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!("{method} is not allowed on {}", uri.path()),
+    )
+}
+
+/// The query string as a map; a key given twice is refused.
+fn query(raw: Option<String>, allowed: &[&str]) -> Result<HashMap<String, String>, Failure> {
+    let mut out = HashMap::new();
+    let Some(raw) = raw else { return Ok(out) };
+    for (k, v) in form_urlencoded(&raw)? {
+        if !allowed.contains(&k.as_str()) {
+            return Err(bad(format!(
+                "unknown query parameter {k:?} (this endpoint takes: {})",
+                allowed.join(", ")
+            )));
+        }
+        if out.insert(k.clone(), v).is_some() {
+            return Err(bad(format!("query parameter {k:?} given twice")));
+        }
+    }
+    Ok(out)
+}
+
+/// Splits and percent-decodes `a=1&b=x%20y`.
+fn form_urlencoded(raw: &str) -> Result<Vec<(String, String)>, Failure> {
+    let decode = |s: &str| -> Result<String, Failure> {
+        let bytes = s.as_bytes();
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            match bytes[i] {
+                b'+' => out.push(b' '),
+                b'%' => {
+                    let hex = bytes
+                        .get(i + 1..i + 3)
+                        .and_then(|h| std::str::from_utf8(h).ok())
+                        .and_then(|h| u8::from_str_radix(h, 16).ok())
+                        .ok_or_else(|| bad(format!("malformed query string {raw:?}")))?;
+                    out.push(hex);
+                    i += 2;
+                }
+                b => out.push(b),
+            }
+            i += 1;
+        }
+        String::from_utf8(out).map_err(|_| bad("the query string is not UTF-8"))
+    };
+    raw.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            Ok((decode(k)?, decode(v)?))
+        })
+        .collect()
+}
+
+fn number<T: std::str::FromStr>(
+    q: &HashMap<String, String>,
+    key: &str,
+) -> Result<Option<T>, Failure> {
+    q.get(key)
+        .map(|v| {
+            v.parse().map_err(|_| {
+                bad(format!(
+                    "query parameter {key:?} must be a whole number, not {v:?}"
+                ))
+            })
+        })
+        .transpose()
+}
+
+/// Reads a JSON body: at most the body limit, and no slower than the
+/// read timeout.
+async fn json_body<T: for<'de> Deserialize<'de>>(node: &Node, body: Body) -> Result<T, Failure> {
+    let limit = node.limits.body_bytes;
+    let read = axum::body::to_bytes(body, limit);
+    let bytes: Bytes = match tokio::time::timeout(node.limits.read_timeout, read).await {
+        Err(_) => {
+            return Err(Failure(
+                StatusCode::REQUEST_TIMEOUT,
+                "the request body did not arrive in time".into(),
+            ))
+        }
+        Ok(Err(_)) => {
+            return Err(Failure(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("the request body is over the limit of {limit} bytes, or was cut off"),
+            ))
+        }
+        Ok(Ok(b)) => b,
+    };
+    let bytes = if bytes.iter().all(u8::is_ascii_whitespace) {
+        Bytes::from_static(b"{}")
+    } else {
+        bytes
+    };
+    serde_json::from_slice(&bytes).map_err(|e| bad(format!("malformed JSON request: {e}")))
+}
+
+async fn ping(State(node): State<Shared>) -> Answer {
+    json(&serde_json::json!({ "pid": std::process::id(), "address": node.address.to_string() }))
+}
+
+async fn status(State(node): State<Shared>) -> Answer {
+    let n = node.clone();
+    let mut v: StatusView = blocking(move || local::status(&n.store)).await?;
+    v.node = Some(crate::api::views::NodeInfo {
+        address: node.address.to_string(),
+        pid: std::process::id(),
+        mining: node.miner.view(),
+    });
+    json(&v)
+}
+
+/// `POST /v1/transactions`: `{"author": ..., "data": "text"}` or
+/// `{"author": ..., "data_hex": "00ff"}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SubmitBody {
+    author: String,
+    #[serde(default)]
+    data: Option<String>,
+    #[serde(default)]
+    data_hex: Option<String>,
+}
+
+async fn submit(State(node): State<Shared>, body: Body) -> Answer {
+    let b: SubmitBody = json_body(&node, body).await?;
+    let data = match (b.data, b.data_hex) {
+        (Some(d), None) => d.into_bytes(),
+        (None, Some(h)) => hex::decode(&h).map_err(|_| bad("data_hex is not hex"))?,
+        _ => return Err(bad("give exactly one of data and data_hex")),
+    };
+    let n = node.clone();
+    let v = blocking(move || local::submit(&n.store, &b.author, data)).await?;
+    node.miner.restart_search();
+    json(&v)
+}
+
+/// A path parameter, or a JSON 400.
+fn segment(p: Result<Path<String>, PathRejection>) -> Result<String, Failure> {
+    p.map(|Path(s)| s)
+        .map_err(|e| bad(format!("malformed path: {}", e.body_text())))
+}
+
+async fn tx(State(node): State<Shared>, id: Result<Path<String>, PathRejection>) -> Answer {
+    let id = segment(id)?;
+    let txid = api::parse_txid(&id)?;
+    let v = blocking(move || local::tx(&node.store, &txid)).await?;
+    json(&v)
+}
+
+async fn pending(State(node): State<Shared>, RawQuery(raw): RawQuery) -> Answer {
+    let q = query(raw, &["from", "limit"])?;
+    let from = number(&q, "from")?.unwrap_or(0);
+    let limit = number(&q, "limit")?.unwrap_or(DEFAULT_PAGE);
+    let v = blocking(move || local::pending(&node.store, from, limit)).await?;
+    json(&v)
+}
+
+async fn block(State(node): State<Shared>, r: Result<Path<String>, PathRejection>) -> Answer {
+    let r: BlockRef = segment(r)?.parse()?;
+    let v = blocking(move || local::block(&node.store, r)).await?;
+    json(&v)
+}
+
+async fn chain(State(node): State<Shared>, RawQuery(raw): RawQuery) -> Answer {
+    let q = query(raw, &["from", "limit"])?;
+    let from = number(&q, "from")?;
+    let limit = number(&q, "limit")?.unwrap_or(DEFAULT_PAGE);
+    let v = blocking(move || local::chain(&node.store, from, limit)).await?;
+    json(&v)
+}
+
+async fn tips(State(node): State<Shared>) -> Answer {
+    let v = blocking(move || local::tips(&node.store)).await?;
+    json(&v)
+}
+
+async fn txs(
+    State(node): State<Shared>,
+    author: Result<Path<String>, PathRejection>,
+    RawQuery(raw): RawQuery,
+) -> Answer {
+    let author = segment(author)?;
+    let q = query(raw, &["from", "limit"])?;
+    let from = match q.get("from") {
+        Some(s) => api::parse_position(s)?,
+        None => (0, 0),
+    };
+    let limit = number(&q, "limit")?.unwrap_or(DEFAULT_PAGE);
+    let v = blocking(move || local::txs(&node.store, &author, from, limit)).await?;
+    json(&v)
+}
+
+async fn verify(State(node): State<Shared>) -> Answer {
+    let v = blocking(move || local::verify(&node.store, &mut |_, _| {})).await?;
+    json(&v)
+}
+
+/// A `Write` that hands 64 KiB chunks to the response body.
+struct ChannelWriter {
+    tx: tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
+    buf: Vec<u8>,
+}
+
+impl std::io::Write for ChannelWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= 64 << 10 {
+            self.flush()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk = Bytes::from(std::mem::take(&mut self.buf));
+        self.tx
+            .blocking_send(Ok(chunk))
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "client went away"))
+    }
+}
+
+/// `GET /v1/export`: the export's lines, streamed as they are read.
+async fn export(State(node): State<Shared>) -> Answer {
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let err_tx = tx.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut w = ChannelWriter {
+            tx,
+            buf: Vec::new(),
+        };
+        if let Err(e) = local::export(&node.store, &mut w) {
+            // Cut the body short: the client sees an incomplete transfer.
+            let _ = err_tx.blocking_send(Err(std::io::Error::other(e.to_string())));
+        }
+    });
+    let stream = tokio_stream::wrappers::ReceiverStream::new(rx);
+    Ok((
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/x-ndjson")],
+        Body::from_stream(stream),
+    )
+        .into_response())
+}
+
+/// `POST /v1/import?name=FILE`: the body (an export) is spooled to a file
+/// in the data directory, bounded in size and in time between chunks,
+/// then imported as `sledger import` would. `name` is what messages call
+/// the file.
+async fn import(State(node): State<Shared>, RawQuery(raw): RawQuery, body: Body) -> Answer {
+    use std::io::Write;
+    let q = query(raw, &["name"])?;
+    let name = q
+        .get("name")
+        .cloned()
+        .unwrap_or_else(|| "the request body".into());
+    let spool = node.store.data_dir().join(format!(
+        "import.{}.{}.partial",
+        std::process::id(),
+        crate::node::cookie::new_token().map_err(|e| ApiError::Io(e.to_string()))?[..8].to_owned()
+    ));
+    let guard = RemoveOnDrop(spool.clone());
+    let mut file = std::fs::File::create(&spool)
+        .map_err(|e| ApiError::Io(format!("cannot spool the import: {e}")))?;
+    let mut chunks = body.into_data_stream();
+    let mut total = 0u64;
+    loop {
+        let data = match tokio::time::timeout(node.limits.read_timeout, chunks.next()).await {
+            Err(_) => {
+                return Err(Failure(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "the request body did not arrive in time".into(),
+                ))
+            }
+            Ok(None) => break,
+            Ok(Some(Err(e))) => return Err(bad(format!("cannot read the request body: {e}"))),
+            Ok(Some(Ok(d))) => d,
+        };
+        {
+            total += data.len() as u64;
+            if total > node.limits.import_bytes {
+                return Err(Failure(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!(
+                        "the import is over the node's limit of {} bytes",
+                        node.limits.import_bytes
+                    ),
+                ));
+            }
+            file.write_all(&data)
+                .map_err(|e| ApiError::Io(format!("cannot spool the import: {e}")))?;
+        }
+    }
+    drop(file);
+    let n = node.clone();
+    let v = blocking(move || {
+        let _guard = guard;
+        let (v, _) = crate::api::import::import(
+            Some(&n.store),
+            n.store.data_dir(),
+            &spool,
+            &name,
+            Some(&n.write_lock),
+        )?;
+        Ok(v)
+    })
+    .await?;
+    json(&v)
+}
+
+struct RemoveOnDrop(std::path::PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+async fn mining(State(node): State<Shared>) -> Answer {
+    json(&node.miner.view())
+}
+
+async fn mining_start(State(node): State<Shared>, body: Body) -> Answer {
+    let req: MineRequest = json_body(&node, body).await?;
+    let v = node.miner.start(&node, &req)?;
+    json(&v)
+}
+
+async fn mining_stop(State(node): State<Shared>) -> Answer {
+    let v = blocking(move || Ok(node.miner.stop(&node))).await?;
+    json(&v)
+}
+
+/// `GET /v1/events`: server-sent events, `block` for each block the node
+/// seals and `mining` when its miner starts or stops; a comment every
+/// second keeps the connection alive. The stream ends when the node stops.
+async fn events(State(node): State<Shared>) -> Answer {
+    use axum::response::sse::Event as SseEvent;
+    let rx = node.events.subscribe();
+    // Ends the stream when the node begins to stop.
+    let stop = tokio_stream::wrappers::WatchStream::new(node.stopping.subscribe())
+        .filter(|stopping| *stopping)
+        .map(|_| None);
+    let events = tokio_stream::wrappers::BroadcastStream::new(rx).filter_map(|e| {
+        // A client too slow to keep up misses events (`Lagged`), not the node.
+        let (name, data) = match e.ok()? {
+            Event::Block(v) => ("block", serde_json::to_string(&v)),
+            Event::Mining(v) => ("mining", serde_json::to_string(&v)),
+        };
+        Some(Some(SseEvent::default().event(name).data(data.ok()?)))
+    });
+    let stream = events
+        .merge(stop)
+        .take_while(Option::is_some)
+        .map(|e| Ok::<_, std::convert::Infallible>(e.expect("taken while Some")));
+    Ok(Sse::new(stream)
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(1)))
+        .into_response())
+}
+
+async fn openapi() -> Answer {
+    Ok((
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        OPENAPI,
+    )
+        .into_response())
+}

@@ -1,0 +1,168 @@
+//! The node's lifetime: listen, publish the cookie, serve connections with
+//! bounded heads, bodies and connection counts, and on SIGTERM or Ctrl-C
+//! stop accepting, let in-flight requests finish, checkpoint the miner,
+//! remove the cookie and return.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+
+use super::cookie::{self, Cookie};
+use super::{Config, Node, NodeError};
+use crate::store::Store;
+
+/// Largest request head (request line and headers) a client may send.
+pub const MAX_HEAD_BYTES: usize = 64 << 10;
+
+/// Runs a node on `store` until a stop signal. `listening` is called once
+/// the node accepts requests and its cookie is written.
+pub fn run(
+    store: Store,
+    config: Config,
+    listening: impl FnOnce(&Cookie, &std::path::Path),
+) -> Result<(), NodeError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("sledger-node")
+        .build()
+        .map_err(NodeError::Runtime)?;
+    runtime.block_on(serve(store, config, listening))
+}
+
+async fn serve(
+    store: Store,
+    config: Config,
+    listening: impl FnOnce(&Cookie, &std::path::Path),
+) -> Result<(), NodeError> {
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| NodeError::Listen {
+            address: config.listen,
+            source,
+        })?;
+    let address: SocketAddr = listener.local_addr().map_err(|source| NodeError::Listen {
+        address: config.listen,
+        source,
+    })?;
+    let data_dir = store.data_dir().to_path_buf();
+    let cookie_error = |source| NodeError::Cookie {
+        path: cookie::path(&data_dir),
+        source,
+    };
+    // This process holds the store's lock, so a cookie already there was
+    // left by a node that did not stop cleanly.
+    if let Ok(Some(old)) = Cookie::read(&data_dir) {
+        eprintln!(
+            "replacing a stale node cookie left by a node that did not stop cleanly (pid {}, {})",
+            old.pid, old.address
+        );
+    }
+    let cookie = Cookie {
+        address: address.to_string(),
+        token: cookie::new_token().map_err(cookie_error)?,
+        pid: std::process::id(),
+    };
+    cookie.write(&data_dir).map_err(cookie_error)?;
+
+    let (events, _) = tokio::sync::broadcast::channel(1024);
+    let (stopping, _) = tokio::sync::watch::channel(false);
+    let node = Arc::new(Node {
+        store,
+        token: cookie.token.clone(),
+        address,
+        limits: config.limits.clone(),
+        events,
+        miner: Default::default(),
+        write_lock: Default::default(),
+        stopping,
+    });
+    if let Some(req) = &config.mine {
+        if let Err(e) = node.miner.start(&node, req) {
+            cookie.remove(&data_dir);
+            return Err(e.into());
+        }
+    }
+    listening(&cookie, &data_dir);
+
+    let app = super::routes::router(node.clone());
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let permits = Arc::new(tokio::sync::Semaphore::new(config.limits.connections));
+    let mut signal = Box::pin(stop_signal());
+    loop {
+        let permit = tokio::select! {
+            _ = &mut signal => break,
+            p = permits.clone().acquire_owned() => p.expect("the semaphore is never closed"),
+        };
+        let (stream, _) = tokio::select! {
+            _ = &mut signal => break,
+            conn = listener.accept() => match conn {
+                Ok(c) => c,
+                // Out of file descriptors and the like: wait, then go on.
+                Err(_) => {
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let service = TowerToHyperService::new(app.clone());
+        let mut builder = hyper::server::conn::http1::Builder::new();
+        builder
+            .timer(TokioTimer::new())
+            .header_read_timeout(config.limits.read_timeout)
+            .max_buf_size(MAX_HEAD_BYTES);
+        let conn = builder.serve_connection(TokioIo::new(stream), service);
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            let _ = conn.await;
+            drop(permit);
+        });
+    }
+    eprintln!("sledger node: stopping: finishing requests under way");
+    drop(listener);
+    let _ = node.stopping.send(true);
+    tokio::select! {
+        _ = graceful.shutdown() => {}
+        _ = tokio::time::sleep(config.limits.drain) => {
+            eprintln!("sledger node: requests still running after {:?}; stopping anyway", config.limits.drain);
+        }
+    }
+    let n = node.clone();
+    let _ = tokio::task::spawn_blocking(move || n.miner.stop(&n)).await;
+    cookie.remove(&data_dir);
+    eprintln!("sledger node: stopped");
+    Ok(())
+}
+
+/// Resolves on the first SIGTERM or Ctrl-C; a second one exits at once.
+async fn stop_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = match signal(SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            std::process::exit(130);
+        });
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
