@@ -104,10 +104,8 @@ fn contents(l: &Ledger) -> Contents {
             chain_txs.push(t["txid"].as_str().unwrap().to_string());
         }
     }
-    let p = l.json(&["pending", "--limit", "1000000000"]);
-    let pending = p["transactions"]
-        .as_array()
-        .unwrap()
+    let pending = l
+        .all_pending()
         .iter()
         .map(|t| t["txid"].as_str().unwrap().to_string())
         .collect();

@@ -218,6 +218,9 @@ pub struct NodeArgs {
     /// Mining threads for --mine, 1 to 256 [default: all cores]
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub threads: Option<u16>,
+    /// Seconds a client has to send a request's head, and between chunks of its body
+    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+    pub read_timeout: f64,
     /// Largest export the node imports, in bytes (spooled to disk first)
     #[arg(long, default_value_t = crate::node::Limits::default().import_bytes, value_name = "BYTES")]
     pub max_import_bytes: u64,

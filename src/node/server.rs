@@ -112,7 +112,7 @@ async fn serve(
         builder
             .timer(TokioTimer::new())
             .header_read_timeout(config.limits.read_timeout)
-            .max_buf_size(MAX_HEAD_BYTES);
+            .max_header_size(MAX_HEAD_BYTES);
         let conn = builder.serve_connection(TokioIo::new(stream), service);
         let conn = graceful.watch(conn);
         tokio::spawn(async move {

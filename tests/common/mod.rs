@@ -96,11 +96,28 @@ impl Ledger {
     /// Everything a user can see of the ledger: the chain and the pending
     /// transactions. Equal before and after means nothing changed.
     pub fn fingerprint(&self) -> String {
-        format!(
-            "{}\n{}",
-            self.export(),
-            self.ok(&["--json", "pending", "--limit", "100000"])
-        )
+        format!("{}\n{:?}", self.export(), self.all_pending())
+    }
+
+    /// Every pending transaction, oldest first, read page by page.
+    pub fn all_pending(&self) -> Vec<serde_json::Value> {
+        let mut out = Vec::new();
+        let mut from = 0u64;
+        loop {
+            let from_s = from.to_string();
+            let page = self.json(&["pending", "--from", &from_s, "--limit", "10000"]);
+            out.extend(
+                page["transactions"]
+                    .as_array()
+                    .expect("array")
+                    .iter()
+                    .cloned(),
+            );
+            match page["next_from"].as_u64() {
+                Some(n) => from = n,
+                None => return out,
+            }
+        }
     }
 
     pub fn path(&self, name: &str) -> PathBuf {

@@ -26,6 +26,9 @@ pub fn run(ctx: &Ctx, a: &NodeArgs) -> Result<()> {
             a.bind
         );
     }
+    if !(a.read_timeout.is_finite() && (0.1..=3600.0).contains(&a.read_timeout)) {
+        bail!("--read-timeout must be between 0.1 and 3600 seconds");
+    }
     let store = ctx
         .open_here()?
         .ok_or_else(|| StoreError::NoLedger(ctx.data_dir.clone()))?;
@@ -37,6 +40,7 @@ pub fn run(ctx: &Ctx, a: &NodeArgs) -> Result<()> {
         }),
         limits: Limits {
             import_bytes: a.max_import_bytes,
+            read_timeout: std::time::Duration::from_secs_f64(a.read_timeout),
             ..Default::default()
         },
     };

@@ -1,0 +1,741 @@
+//! `sledger node`: a real node on an ephemeral loopback port, driven
+//! through the CLI (which must print what it prints without a node) and
+//! through plain HTTP (every endpoint, auth, limits, bad input).
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::Ledger;
+use serde_json::{json, Value};
+
+/// A node process on a ledger, stopped (SIGTERM) when dropped.
+struct Node {
+    child: Option<Child>,
+    address: String,
+    token: String,
+    stderr_path: std::path::PathBuf,
+}
+
+fn bin() -> std::path::PathBuf {
+    assert_cmd::cargo::cargo_bin("sledger")
+}
+
+impl Node {
+    fn start(l: &Ledger, extra: &[&str]) -> Node {
+        let stderr_path = l.tmp.path().join(format!("node-{}.err", rand_suffix()));
+        let mut child = Command::new(bin())
+            .arg("--data-dir")
+            .arg(&l.dir)
+            .args(["--json", "node", "--port", "0"])
+            .args(extra)
+            .env_remove("SLEDGER_DATA_DIR")
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&stderr_path).expect("stderr file"))
+            .spawn()
+            .expect("start node");
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut first)
+            .expect("read the node's first line");
+        let started: Value = serde_json::from_str(first.trim()).unwrap_or_else(|e| {
+            panic!(
+                "node did not start ({e}): {first} {}",
+                std::fs::read_to_string(&stderr_path).unwrap_or_default()
+            )
+        });
+        let cookie: Value = serde_json::from_str(
+            &std::fs::read_to_string(l.dir.join("node.cookie")).expect("cookie written"),
+        )
+        .expect("cookie is JSON");
+        assert_eq!(cookie["address"], started["address"]);
+        Node {
+            child: Some(child),
+            address: started["address"].as_str().expect("address").to_owned(),
+            token: cookie["token"].as_str().expect("token").to_owned(),
+            stderr_path,
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.address)
+    }
+
+    fn req(&self, method: &str, path: &str) -> ureq::Request {
+        ureq::request(method, &self.url(path))
+            .set("Authorization", &format!("Bearer {}", self.token))
+            .timeout(Duration::from_secs(60))
+    }
+
+    /// Status and JSON body of a request, whatever the status.
+    fn call(&self, r: Result<ureq::Response, ureq::Error>) -> (u16, Value) {
+        let resp = match r {
+            Ok(r) => r,
+            Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => panic!("transport error: {e}"),
+        };
+        let status = resp.status();
+        let ctype = resp.content_type().to_owned();
+        let body = resp.into_string().expect("body");
+        assert_eq!(ctype, "application/json", "status {status}: {body}");
+        (
+            status,
+            serde_json::from_str(&body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}")),
+        )
+    }
+
+    fn get(&self, path: &str) -> (u16, Value) {
+        self.call(self.req("GET", path).call())
+    }
+
+    fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        self.call(self.req("POST", path).send_json(body))
+    }
+
+    /// Sends SIGTERM and waits for the exit; returns the exit status.
+    fn stop(&mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("running");
+        signal(child.id(), "TERM");
+        wait_for(&mut child, Duration::from_secs(30))
+    }
+
+    fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            signal(c.id(), "TERM");
+            if !matches!(c.wait_timeout(Duration::from_secs(20)), Some(_)) {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        }
+    }
+}
+
+fn rand_suffix() -> u64 {
+    use std::collections::hash_map::RandomState;
+    use std::hash::{BuildHasher, Hasher};
+    RandomState::new().build_hasher().finish()
+}
+
+fn signal(pid: u32, sig: &str) {
+    let _ = Command::new("kill")
+        .args([&format!("-{sig}"), &pid.to_string()])
+        .status();
+}
+
+trait WaitTimeout {
+    fn wait_timeout(&mut self, d: Duration) -> Option<std::process::ExitStatus>;
+}
+
+impl WaitTimeout for Child {
+    fn wait_timeout(&mut self, d: Duration) -> Option<std::process::ExitStatus> {
+        let end = Instant::now() + d;
+        while Instant::now() < end {
+            if let Ok(Some(s)) = self.try_wait() {
+                return Some(s);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+fn wait_for(child: &mut Child, d: Duration) -> std::process::ExitStatus {
+    match child.wait_timeout(d) {
+        Some(s) => s,
+        None => {
+            let _ = child.kill();
+            panic!("the node did not exit within {d:?}");
+        }
+    }
+}
+
+/// A ledger with a few blocks, entries by two authors (one binary) and a
+/// pending one.
+fn populated() -> Ledger {
+    let l = Ledger::new();
+    l.ok(&["submit", "-a", "alice", "first entry"]);
+    l.ok(&["submit", "-a", "bob", "second entry"]);
+    l.ok(&["mine", "-n", "2"]);
+    let bin = l.tmp.path().join("bin");
+    std::fs::write(&bin, [0u8, 159, 146, 150, 255]).expect("write");
+    l.ok(&["submit", "-a", "alice", "-f", bin.to_str().expect("utf-8")]);
+    l.ok(&["mine", "-n", "1"]);
+    l.ok(&["submit", "-a", "carol", "still pending"]);
+    l
+}
+
+/// Exit code, stdout and stderr of a CLI run.
+fn outcome(l: &Ledger, args: &[&str]) -> (Option<i32>, String, String) {
+    let o = l.run(args);
+    (
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn the_cli_prints_the_same_through_a_node() {
+    let l = populated();
+    let tip = l.json(&["status"])["tip"]["hash"]
+        .as_str()
+        .expect("hash")
+        .to_owned();
+    let txid = l.json(&["txs", "-a", "alice"])["transactions"][0]["txid"]
+        .as_str()
+        .expect("txid")
+        .to_owned();
+    let missing = "ab".repeat(32);
+    let commands: Vec<Vec<&str>> = vec![
+        vec!["chain"],
+        vec!["chain", "--limit", "2"],
+        vec!["chain", "--from", "1", "--limit", "1"],
+        vec!["chain", "--tips"],
+        vec!["block", "1"],
+        vec!["block", &tip],
+        vec!["tx", &txid],
+        vec!["txs", "-a", "alice"],
+        vec!["txs", "-a", "alice", "--limit", "1"],
+        vec!["pending"],
+        vec!["verify"],
+        vec!["export"],
+        vec!["migrate"],
+        // Failures: the same line and exit code.
+        vec!["block", "999"],
+        vec!["block", "zz"],
+        vec!["block", &missing],
+        vec!["tx", &missing],
+        vec!["tx", "nothex"],
+        vec!["chain", "--from", "999"],
+        vec!["pending", "--limit", "10001"],
+        vec!["txs", "-a", "alice", "--from", "x"],
+        vec!["init"],
+    ];
+    let mut all = Vec::new();
+    for c in &commands {
+        all.push(c.clone());
+        let mut j = vec!["--json"];
+        j.extend_from_slice(c);
+        all.push(j);
+    }
+    let before: Vec<_> = all.iter().map(|a| outcome(&l, a)).collect();
+    let status_before = l.json(&["status"]);
+    let node = Node::start(&l, &[]);
+    for (args, want) in all.iter().zip(&before) {
+        let got = outcome(&l, args);
+        assert_eq!(&got, want, "sledger {args:?} differs through the node");
+    }
+    // Status: the same, apart from the size on disk.
+    let mut status_after = l.json(&["status"]);
+    let mut sb = status_before.clone();
+    sb["disk_bytes"] = json!(0);
+    status_after["disk_bytes"] = json!(0);
+    assert_eq!(status_after, sb);
+    assert!(status_after.get("node").is_none());
+    let text = l.ok(&["status"]);
+    assert!(
+        text.contains("contents    4 blocks, 4 transactions, 1 pending"),
+        "{text}"
+    );
+    drop(node);
+}
+
+#[test]
+fn commands_that_change_the_ledger_go_through_the_node() {
+    let l = Ledger::new();
+    let other = populated();
+    let export = other.tmp.path().join("export.jsonl");
+    // A branch of this ledger cannot be imported into another: use the
+    // other ledger's own export into a fresh directory through its node.
+    other.ok(&["export", "-o", export.to_str().expect("utf-8")]);
+    let node = Node::start(&l, &[]);
+    let id = l.ok(&["submit", "-a", "dave", "through the node"]);
+    let id = id.trim();
+    assert_eq!(
+        node.get(&format!("/v1/transactions/{id}")).1["status"],
+        "pending"
+    );
+    let mined = l.ok(&["mine", "-n", "2"]);
+    assert_eq!(mined.lines().count(), 2, "{mined}");
+    assert!(mined.starts_with("mined block 1 "), "{mined}");
+    let tx = l.json(&["tx", id]);
+    assert_eq!(tx["status"], "confirmed");
+    assert_eq!(tx["height"], 1);
+    // The node's miner stopped by itself after the two blocks.
+    assert_eq!(node.get("/v1/mining").1["active"], false);
+    // An export of another chain is refused (another genesis): the node
+    // answers with the same line the CLI gives without a node.
+    let err = l.fails(&["import", export.to_str().expect("utf-8")], "line 1");
+    assert!(err.contains("genesis"), "{err}");
+    // Export through the node, then import it into a new ledger.
+    let mine_export = l.tmp.path().join("mine.jsonl");
+    l.ok(&["export", "-o", mine_export.to_str().expect("utf-8")]);
+    let copy = Ledger::empty();
+    let out = copy.json(&["import", mine_export.to_str().expect("utf-8")]);
+    assert_eq!(out["imported"], 3);
+    // Importing the same export through the node: all present already.
+    let again = l.json(&["import", mine_export.to_str().expect("utf-8")]);
+    assert_eq!(again["imported"], 0);
+    assert_eq!(again["already_present"], 3);
+    // A second node on the same ledger is refused while this one runs.
+    let out = l.run(&["node", "--port", "0"]);
+    assert_eq!(out.status.code(), Some(1));
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(e.contains("a node (at "), "{e}");
+    drop(node);
+}
+
+#[test]
+fn every_endpoint_answers_json_and_checks_the_token() {
+    let l = populated();
+    let node = Node::start(&l, &[]);
+    let st = node.get("/v1/status");
+    assert_eq!(st.0, 200);
+    assert_eq!(st.1["node"]["pid"], node.pid());
+    let tip = st.1["tip"]["hash"].as_str().expect("hash").to_owned();
+    let (_, txs) = node.get("/v1/authors/alice/transactions?limit=1");
+    let txid = txs["transactions"][0]["txid"]
+        .as_str()
+        .expect("txid")
+        .to_owned();
+    assert_eq!(txs["next_from"], "3.0");
+
+    // Every path the OpenAPI document lists answers (with its parameters
+    // filled in), and the document is what the node serves.
+    let (code, served) = node.get("/v1/openapi.json");
+    assert_eq!(code, 200);
+    let doc: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/openapi.json"))
+            .expect("docs/openapi.json"),
+    )
+    .expect("JSON");
+    assert_eq!(served, doc);
+    let paths = doc["paths"].as_object().expect("paths");
+    let mut submitted = None;
+    assert!(paths.len() >= 17);
+    for (path, ops) in paths {
+        let concrete = path
+            .replace("{txid}", &txid)
+            .replace("{block}", &tip)
+            .replace("{author}", "alice");
+        for method in ops.as_object().expect("ops").keys() {
+            let m = method.to_uppercase();
+            let resp = match (m.as_str(), path.as_str()) {
+                ("POST", "/v1/transactions") => node
+                    .req("POST", &concrete)
+                    .send_json(json!({"author": "erin", "data": "via http"})),
+                ("POST", "/v1/import") => {
+                    let export = l.ok(&["export"]);
+                    node.req("POST", &concrete).send_string(&export)
+                }
+                ("POST", "/v1/mining/start") => node
+                    .req("POST", &concrete)
+                    .send_json(json!({"blocks": 1, "threads": 1})),
+                ("GET", "/v1/events") => {
+                    // Headers first; the stream itself is tested below.
+                    let r = node.req("GET", &concrete).call().expect("events");
+                    assert_eq!(r.content_type(), "text/event-stream");
+                    continue;
+                }
+                ("GET", "/v1/export") => {
+                    let r = node.req("GET", &concrete).call().expect("export");
+                    assert_eq!(r.content_type(), "application/x-ndjson");
+                    let body = r.into_string().expect("body");
+                    assert_eq!(body, l.ok(&["export"]));
+                    continue;
+                }
+                _ => node.req(&m, &concrete).call(),
+            };
+            let (code, body) = node.call(resp);
+            assert_eq!(code, 200, "{m} {concrete}: {body}");
+            if path == "/v1/transactions" {
+                submitted = body["txid"].as_str().map(str::to_owned);
+            }
+            // Without the token, and with a wrong one: 401 and JSON.
+            for auth in [
+                None,
+                Some("Bearer nope"),
+                Some(&*format!("Basic {}", node.token)),
+            ] {
+                let mut r = ureq::request(&m, &node.url(&concrete));
+                if let Some(a) = auth {
+                    r = r.set("Authorization", a);
+                }
+                let (code, body) = node.call(r.call());
+                assert_eq!(code, 401, "{m} {concrete} with {auth:?}");
+                assert!(body["error"].as_str().expect("error").contains("token"));
+            }
+        }
+    }
+    // The submit above reached the ledger.
+    let id = submitted.expect("POST /v1/transactions was tried");
+    let (code, tx) = node.get(&format!("/v1/transactions/{id}"));
+    assert_eq!((code, &tx["author"]), (200, &json!("erin")));
+    drop(node);
+}
+
+#[test]
+fn bad_requests_get_a_json_4xx() {
+    let l = populated();
+    let node = Node::start(&l, &["--read-timeout", "1"]);
+    let cases: Vec<(&str, &str, Option<String>, u16, &str)> = vec![
+        ("GET", "/v1/nope", None, 404, "no such endpoint"),
+        ("GET", "/", None, 404, "no such endpoint"),
+        ("DELETE", "/v1/status", None, 405, "not allowed"),
+        ("GET", "/v1/transactions", None, 405, "not allowed"),
+        (
+            "POST",
+            "/v1/transactions",
+            Some("{bad".into()),
+            400,
+            "malformed JSON",
+        ),
+        (
+            "POST",
+            "/v1/transactions",
+            Some("[]".into()),
+            400,
+            "malformed JSON",
+        ),
+        (
+            "POST",
+            "/v1/transactions",
+            Some(r#"{"author":"a"}"#.into()),
+            400,
+            "exactly one of data",
+        ),
+        (
+            "POST",
+            "/v1/transactions",
+            Some(r#"{"author":"a","data":"x","extra":1}"#.into()),
+            400,
+            "unknown field",
+        ),
+        (
+            "POST",
+            "/v1/transactions",
+            Some(r#"{"author":"a","data_hex":"zz"}"#.into()),
+            400,
+            "not hex",
+        ),
+        (
+            "POST",
+            "/v1/transactions",
+            Some(r#"{"author":"","data":"x"}"#.into()),
+            400,
+            "author",
+        ),
+        (
+            "POST",
+            "/v1/transactions",
+            Some(format!(
+                r#"{{"author":"a","data":"{}"}}"#,
+                "x".repeat(70_000)
+            )),
+            400,
+            "data",
+        ),
+        (
+            "POST",
+            "/v1/transactions",
+            Some(format!(
+                r#"{{"author":"a","data":"{}"}}"#,
+                "x".repeat(2 << 20)
+            )),
+            413,
+            "over the limit",
+        ),
+        ("GET", "/v1/pending?limit=10001", None, 400, "at most 10000"),
+        ("GET", "/v1/pending?limit=-1", None, 400, "whole number"),
+        (
+            "GET",
+            "/v1/pending?bogus=1",
+            None,
+            400,
+            "unknown query parameter",
+        ),
+        ("GET", "/v1/pending?from=1&from=2", None, 400, "twice"),
+        ("GET", "/v1/pending?from=%zz", None, 400, "malformed query"),
+        (
+            "GET",
+            "/v1/chain?from=999",
+            None,
+            404,
+            "no block at height 999",
+        ),
+        ("GET", "/v1/blocks/999", None, 404, "no block at height 999"),
+        (
+            "GET",
+            "/v1/blocks/xyz",
+            None,
+            400,
+            "malformed block reference",
+        ),
+        (
+            "GET",
+            "/v1/blocks/99999999999999999999999",
+            None,
+            400,
+            "out of range",
+        ),
+        (
+            "GET",
+            "/v1/transactions/abc",
+            None,
+            400,
+            "malformed transaction id",
+        ),
+        (
+            "GET",
+            "/v1/authors/alice/transactions?from=1",
+            None,
+            400,
+            "HEIGHT.INDEX",
+        ),
+        (
+            "POST",
+            "/v1/mining/start",
+            Some(r#"{"threads":0}"#.into()),
+            400,
+            "threads",
+        ),
+        (
+            "POST",
+            "/v1/mining/start",
+            Some(r#"{"checkpoint_every":0}"#.into()),
+            400,
+            "checkpoint",
+        ),
+        (
+            "POST",
+            "/v1/import?name=x.jsonl",
+            Some("not json\n".into()),
+            400,
+            "x.jsonl: line 1",
+        ),
+        (
+            "POST",
+            "/v1/import",
+            Some(String::new()),
+            400,
+            "holds no blocks",
+        ),
+    ];
+    for (m, path, body, want, needle) in cases {
+        let r = node.req(m, path);
+        let r = match &body {
+            Some(b) => r.set("Content-Type", "application/json").send_string(b),
+            None => r.call(),
+        };
+        let (code, v) = node.call(r);
+        let e = v["error"].as_str().unwrap_or_default();
+        assert_eq!(code, want, "{m} {path}: {v}");
+        assert!(e.contains(needle), "{m} {path}: {e:?} lacks {needle:?}");
+    }
+    // A transaction submitted twice: 409.
+    let first = node.post("/v1/transactions", json!({"author": "a", "data": "once"}));
+    assert_eq!(first.0, 200);
+    // (the node stamps the time, so the same text is a new transaction;
+    // the conflict is for a txid already known, tested in the store)
+
+    // A slow client: a request head that never ends is cut off.
+    let mut s = TcpStream::connect(&node.address).expect("connect");
+    s.write_all(b"GET /v1/status HTTP/1.1\r\nHost: x\r\n")
+        .expect("write");
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let t = Instant::now();
+    let mut buf = Vec::new();
+    let _ = s.read_to_end(&mut buf);
+    assert!(
+        t.elapsed() < Duration::from_secs(9),
+        "the slow client was not cut off"
+    );
+    // A slow body: promised but not sent.
+    let mut s = TcpStream::connect(&node.address).expect("connect");
+    write!(
+        s,
+        "POST /v1/transactions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"au",
+        node.token
+    )
+    .expect("write");
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let mut buf = String::new();
+    let _ = s.read_to_string(&mut buf);
+    assert!(buf.starts_with("HTTP/1.1 408"), "{buf}");
+    // Oversize headers: refused, and the node goes on serving.
+    let mut s = TcpStream::connect(&node.address).expect("connect");
+    let big = "x".repeat(100 << 10);
+    let _ = write!(
+        s,
+        "GET /v1/status HTTP/1.1\r\nHost: x\r\nX-Big: {big}\r\n\r\n"
+    );
+    let mut buf = String::new();
+    let _ = s.read_to_string(&mut buf);
+    assert!(buf.starts_with("HTTP/1.1 431"), "{buf}");
+    assert_eq!(node.get("/v1/status").0, 200);
+    drop(node);
+}
+
+/// Reads server-sent events until `n` of kind `kind` arrived.
+fn read_events(r: impl Read, kind: &str, n: usize) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut event = String::new();
+    for line in BufReader::new(r).lines() {
+        let line = line.expect("event line");
+        if let Some(e) = line.strip_prefix("event: ") {
+            event = e.to_owned();
+        } else if let Some(d) = line.strip_prefix("data: ") {
+            if event == kind {
+                out.push(serde_json::from_str(d).expect("event data is JSON"));
+                if out.len() == n {
+                    break;
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn events_stream_sealed_blocks_and_submits_reach_the_next_template() {
+    // About a quarter of a second a block on one SHA-NI core.
+    let l = Ledger::with_init(&["--difficulty", "24", "--fixed-difficulty"]);
+    let node = Node::start(&l, &["--mine", "--threads", "1"]);
+    let events = node.req("GET", "/v1/events").call().expect("events");
+    let mut r = events.into_reader();
+    // Let the miner be well into a search, then submit.
+    let first = read_events(&mut r, "block", 1);
+    assert_eq!(first.len(), 1);
+    std::thread::sleep(Duration::from_millis(50));
+    let (code, sub) = node.post("/v1/transactions", json!({"author": "zed", "data": "now"}));
+    assert_eq!(code, 200);
+    let txid = sub["txid"].as_str().expect("txid").to_owned();
+    // The next block sealed holds it: the search under way restarted on a
+    // template with the new entry, instead of finishing the old one.
+    let next = read_events(&mut r, "block", 1);
+    let (_, tx) = node.get(&format!("/v1/transactions/{txid}"));
+    assert_eq!(tx["status"], "confirmed", "{tx}");
+    assert_eq!(
+        tx["height"], next[0]["height"],
+        "not in the next block: {tx} {next:?}"
+    );
+    assert_eq!(next[0]["transactions"], 1);
+    let (_, stopped) = node.post("/v1/mining/stop", json!({}));
+    assert_eq!(stopped["active"], false);
+    assert!(stopped["mined"].as_u64().expect("mined") >= 2);
+    drop(node);
+}
+
+#[test]
+fn sigterm_checkpoints_the_search_and_removes_the_cookie() {
+    // About a second a block on one core: stopped mid-search.
+    let l = Ledger::with_init(&["--difficulty", "26", "--fixed-difficulty"]);
+    assert!(!l.dir.join("node.cookie").exists());
+    let mut node = Node::start(&l, &["--mine", "--threads", "1"]);
+    assert!(l.dir.join("node.cookie").exists());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(l.dir.join("node.cookie"))
+            .expect("cookie")
+            .permissions()
+            .mode();
+        assert_eq!(
+            mode & 0o777,
+            0o600,
+            "the cookie is readable by others: {mode:o}"
+        );
+    }
+    std::thread::sleep(Duration::from_millis(700));
+    let status = node.stop();
+    assert!(status.success(), "{status}: {}", node.stderr());
+    assert!(node.stderr().contains("stopped"), "{}", node.stderr());
+    assert!(!l.dir.join("node.cookie").exists());
+    // The search was checkpointed: the next run resumes it.
+    let out = l.run(&["mine", "-n", "0"]);
+    assert!(out.status.success());
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(e.contains("resuming the search for block "), "{e}");
+    assert!(e.contains("from its checkpoint"), "{e}");
+}
+
+#[test]
+fn a_killed_node_leaves_a_store_the_cli_and_the_next_node_open() {
+    let l = Ledger::new();
+    let node = Node::start(&l, &["--mine", "--threads", "1"]);
+    let mut ids = Vec::new();
+    for i in 0..20 {
+        let (code, v) = node.post(
+            "/v1/transactions",
+            json!({"author": "k", "data": format!("entry {i}")}),
+        );
+        assert_eq!(code, 200);
+        ids.push(v["txid"].as_str().expect("txid").to_owned());
+    }
+    let pid = node.pid();
+    signal(pid, "KILL");
+    let mut node = node;
+    let mut child = node.child.take().expect("child");
+    let _ = child.wait();
+    assert!(
+        l.dir.join("node.cookie").exists(),
+        "a killed node cannot remove its cookie"
+    );
+    // The CLI sees that the cookie is stale, says so, and works on the store.
+    let out = l.run(&["verify"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(e.contains("stale node cookie"), "{e}");
+    assert!(!l.dir.join("node.cookie").exists());
+    for id in &ids {
+        let s = l.json(&["tx", id])["status"].clone();
+        assert!(s == "confirmed" || s == "pending", "{id}: {s}");
+    }
+    // A node started over a stale cookie replaces it.
+    std::fs::write(
+        l.dir.join("node.cookie"),
+        r#"{"address":"127.0.0.1:9","token":"00","pid":1}"#,
+    )
+    .expect("write");
+    let node = Node::start(&l, &[]);
+    assert!(
+        node.stderr().contains("replacing a stale node cookie"),
+        "{}",
+        node.stderr()
+    );
+    assert_eq!(node.get("/v1/status").0, 200);
+    drop(node);
+}
+
+#[test]
+fn listening_beyond_loopback_needs_a_flag_and_says_so() {
+    let l = Ledger::new();
+    let out = l.run(&["node", "--port", "0", "--bind", "0.0.0.0"]);
+    assert_eq!(out.status.code(), Some(1));
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(e.contains("not a loopback address"), "{e}");
+    assert!(e.contains("--allow-remote"), "{e}");
+    assert!(!l.dir.join("node.cookie").exists());
+    let node = Node::start(&l, &["--bind", "0.0.0.0", "--allow-remote"]);
+    assert!(node.stderr().contains("WARNING"), "{}", node.stderr());
+    drop(node);
+}
