@@ -115,7 +115,7 @@ impl Drop for Node {
     fn drop(&mut self) {
         if let Some(mut c) = self.child.take() {
             signal(c.id(), "TERM");
-            if !matches!(c.wait_timeout(Duration::from_secs(20)), Some(_)) {
+            if c.wait_timeout(Duration::from_secs(20)).is_none() {
                 let _ = c.kill();
                 let _ = c.wait();
             }

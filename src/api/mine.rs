@@ -36,8 +36,12 @@ pub struct Hooks<'a> {
     /// The search under way: height, difficulty, hashes a second.
     pub searching: &'a mut dyn FnMut(u64, Difficulty, f64),
     /// Each block sealed and appended, and the nonce its search resumed from.
-    pub mined: &'a mut dyn FnMut(&Mined, Option<u64>) -> Result<(), ApiError>,
+    pub mined: &'a mut OnSealed<'a>,
 }
+
+/// Called with each block sealed and appended, and the nonce its search
+/// resumed from.
+pub type OnSealed<'a> = dyn FnMut(&Mined, Option<u64>) -> Result<(), ApiError> + 'a;
 
 /// Mines up to `count` blocks, or until `control.stop`.
 pub fn mine_blocks(
