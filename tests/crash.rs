@@ -1,6 +1,6 @@
 //! Crash safety, proven by killing the real binary (in the spirit of Bitcoin
-//! Core's feature_dbcrash): SIGKILL at random moments of `mine`, `submit`
-//! and `import`, then reopen, verify, and check that everything that was
+//! Core's feature_dbcrash): SIGKILL at random moments of `mine`, `submit`,
+//! a mining `node` taking submissions over HTTP, and `import`, then reopen, verify, and check that everything that was
 //! acknowledged is there exactly once.
 //!
 //! `SLEDGER_CRASH_ROUNDS` sets the number of rounds (default 12, a few
@@ -115,6 +115,25 @@ fn contents(l: &Ledger) -> Contents {
         pending,
     }
 }
+/// The address a node prints on its first line (`--json`), once it listens.
+fn node_address(out: &Path, child: &mut Child) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(line) = complete_lines(out).first() {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            return v["address"].as_str().unwrap().to_string();
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the node exited before listening"
+        );
+        assert!(
+            Instant::now() < deadline,
+            "the node did not start listening"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
 
 #[test]
 fn killed_at_random_moments_the_ledger_keeps_every_acknowledgement() {
@@ -129,9 +148,53 @@ fn killed_at_random_moments_the_ledger_keeps_every_acknowledgement() {
     let t = Instant::now();
     l.submit("crash", "timing probe");
     let submit_us = (t.elapsed().as_micros() as u64).max(1_000);
-    let (mut kills, mut submits) = (0u64, 0u64);
+    let (mut kills, mut submits, mut node_kills) = (0u64, 0u64, 0u64);
     for round in 0..rounds() {
-        if rng.below(2) == 0 {
+        let kind = rng.below(5);
+        if kind == 4 {
+            // A node that mines and takes submissions over HTTP, killed
+            // after 50-500 ms, maybe with a request in flight.
+            let mut child = spawn(
+                &l.dir,
+                &["--json", "node", "--port", "0", "--mine", "--threads", "1"],
+                &out,
+            );
+            let address = node_address(&out, &mut child);
+            let cookie: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(l.dir.join("node.cookie")).unwrap())
+                    .unwrap();
+            let auth = format!("Bearer {}", cookie["token"].as_str().unwrap());
+            let stop = std::sync::atomic::AtomicBool::new(false);
+            let acked: Vec<String> = std::thread::scope(|s| {
+                let submitter = s.spawn(|| {
+                    let mut ids = Vec::new();
+                    let url = format!("http://{address}/v1/transactions");
+                    let mut i = 0;
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        i += 1;
+                        let r = ureq::post(&url)
+                            .set("Authorization", &auth)
+                            .timeout(Duration::from_secs(10))
+                            .send_json(serde_json::json!({
+                                "author": "node-crash",
+                                "data": format!("round {round} entry {i}"),
+                            }));
+                        match r.ok().and_then(|r| r.into_json::<serde_json::Value>().ok()) {
+                            Some(v) => ids.push(v["txid"].as_str().unwrap().to_string()),
+                            None => break,
+                        }
+                    }
+                    ids
+                });
+                std::thread::sleep(Duration::from_millis(50 + rng.below(450)));
+                kill9(&mut child);
+                stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                submitter.join().unwrap()
+            });
+            kills += 1;
+            node_kills += 1;
+            acked_txs.extend(acked);
+        } else if kind < 2 {
             // Mining, killed after 30-400 ms.
             let mut child = spawn(
                 &l.dir,
@@ -207,7 +270,7 @@ fn killed_at_random_moments_the_ledger_keeps_every_acknowledgement() {
         }
     }
     eprintln!(
-        "crash harness: {} rounds, {kills} kills ({submits} during submit), {} acknowledged transactions and {} acknowledged blocks all intact, {:.1} s",
+        "crash harness: {} rounds, {kills} kills ({submits} during submit, {node_kills} of a node), {} acknowledged transactions and {} acknowledged blocks all intact, {:.1} s",
         rounds(),
         acked_txs.len(),
         acked_blocks.len(),

@@ -296,6 +296,7 @@ impl Ledger for LocalLedger {
             mine::Control {
                 stop,
                 restart: stop,
+                new_entries: None,
                 append_lock: None,
             },
             mine::Hooks {

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use super::views::MineSummary;
 use super::ApiError;
-use crate::consensus::{Block, Difficulty};
+use crate::consensus::Block;
 use crate::mining::{MineResult, Mined, Miner, Progress};
 use crate::store::{Store, StoreError};
 use crate::time::now_ms;
@@ -18,13 +18,21 @@ use crate::time::now_ms;
 /// Default time between search checkpoints.
 pub const CHECKPOINT_EVERY: Duration = Duration::from_secs(5);
 
+/// How old a search must be before new entries restart it.
+pub const RESTART_AFTER: Duration = Duration::from_millis(100);
+
 /// When a run ends and when a search starts over.
 pub struct Control<'a> {
     /// Ends the run (after checkpointing the search).
     pub stop: &'a AtomicBool,
-    /// Ends the current search so that the next template takes the newest
-    /// entries; raised by the node on each submit. May be `stop` itself.
+    /// The flag the search polls: raised with `stop`, and by the run itself
+    /// to restart on fresh entries. May be `stop` itself.
     pub restart: &'a AtomicBool,
+    /// Raised (by a node's submit) when new entries wait: the search under
+    /// way starts over on a template that has them, once it is
+    /// [`RESTART_AFTER`] old, so that a stream of submissions costs at most
+    /// a few template builds a second.
+    pub new_entries: Option<&'a AtomicBool>,
     /// Held while a sealed block is appended (a node's import holds it too).
     pub append_lock: Option<&'a Mutex<()>>,
 }
@@ -33,8 +41,9 @@ pub struct Control<'a> {
 pub struct Hooks<'a> {
     /// A line for the person watching (resumed or discarded checkpoints).
     pub note: &'a mut dyn FnMut(String),
-    /// The search under way: height, difficulty, hashes a second.
-    pub searching: &'a mut dyn FnMut(u64, Difficulty, f64),
+    /// The search under way: its template and hashes a second (about
+    /// every 20 ms).
+    pub searching: &'a mut dyn FnMut(&Block, f64),
     /// Each block sealed and appended, and the nonce its search resumed from.
     pub mined: &'a mut OnSealed<'a>,
 }
@@ -70,18 +79,27 @@ pub fn mine_blocks(
     }
     let mut summary = MineSummary::default();
     while count.is_none_or(|c| summary.mined < c) && !stopped() {
+        if let Some(f) = control.new_entries {
+            // Cleared before the template is read: an entry arriving after
+            // this raises it again.
+            f.store(false, Ordering::SeqCst);
+        }
         let (template, start, prior) = match resume.take() {
             Some((b, cp)) => (b, cp.tried_below, cp.hashes),
             None => (store.template(now_ms())?, 0, 0),
         };
         let resumed_from = (start > 0).then_some(start);
-        let (height, difficulty) = (template.header.height, template.header.difficulty);
         let started = Instant::now();
         let mut last_save = Instant::now();
         let mut save_error: Option<StoreError> = None;
         let mut on_progress = |t: &Block, p: Progress| {
             let rate = p.hashes as f64 / started.elapsed().as_secs_f64().max(1e-3);
-            (hooks.searching)(height, difficulty, rate);
+            (hooks.searching)(t, rate);
+            if let Some(f) = control.new_entries {
+                if started.elapsed() >= RESTART_AFTER && f.load(Ordering::SeqCst) {
+                    control.restart.store(true, Ordering::SeqCst);
+                }
+            }
             if last_save.elapsed() >= checkpoint_every {
                 last_save = Instant::now();
                 if let Err(e) = store.save_checkpoint(t, p.tried_below, prior + p.hashes) {

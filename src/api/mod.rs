@@ -125,9 +125,9 @@ impl MineRequest {
 pub struct MineHooks<'a> {
     /// A line for the person watching (a resumed search, a busy node).
     pub note: &'a mut dyn FnMut(String),
-    /// The search under way: height, difficulty, hashes a second (local
-    /// runs only).
-    pub searching: &'a mut dyn FnMut(u64, crate::consensus::Difficulty, f64),
+    /// The search under way: its template and hashes a second (local runs
+    /// only).
+    pub searching: &'a mut dyn FnMut(&crate::consensus::Block, f64),
     /// Each block sealed.
     pub mined: &'a mut dyn FnMut(&MinedView) -> Result<(), ApiError>,
 }

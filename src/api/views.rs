@@ -353,12 +353,31 @@ pub struct MiningView {
     pub blocks_left: Option<u64>,
     /// Blocks mined since the node started.
     pub mined: u64,
+    /// Block templates searched since the node started (a new one after
+    /// each block, on new entries, and every 30 s).
+    pub searches: u64,
+    /// The block being searched for.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub template: Option<TemplateView>,
     /// Set by `POST /v1/mining/start` when the miner was already running.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub already_active: Option<bool>,
     /// How the last run ended, once it has.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub last_run: Option<MineSummary>,
+    /// Why the last run stopped, if a failure stopped it (a full disk).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub last_error: Option<String>,
+}
+
+/// The block a node's miner is searching for.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TemplateView {
+    pub height: u64,
+    /// Entries in it.
+    pub transactions: usize,
+    pub merkle_root: crate::consensus::MerkleNode,
+    pub timestamp: u64,
 }
 
 /// `import`.

@@ -162,7 +162,10 @@ impl Ctx {
     /// The ledger if there is one; `None` when the directory holds none,
     /// or only what a creation that crashed before its commit left behind.
     pub fn ledger_if_any(&self) -> Result<Option<Box<dyn Ledger>>> {
-        self.find_ledger(None, self.no_upgrade)
+        match self.find_ledger(None, self.no_upgrade) {
+            Err(e) if matches!(e.downcast_ref(), Some(StoreError::NotALedger(_))) => Ok(None),
+            other => other,
+        }
     }
 
     fn find_ledger(
@@ -200,7 +203,8 @@ impl Ctx {
         }
     }
 
-    /// Opens the store in this process; `None` when there is no ledger.
+    /// Opens the store in this process; `None` when there is no ledger
+    /// (a directory holding something else is an error).
     fn open_local(
         &self,
         cache_bytes: Option<u64>,
@@ -209,7 +213,7 @@ impl Ctx {
         let first_version = std::cell::Cell::new(None);
         let store = match self.open_store(cache_bytes, no_upgrade, &first_version) {
             Ok(s) => s,
-            Err(StoreError::NoLedger(_) | StoreError::NotALedger(_)) => return Ok(None),
+            Err(StoreError::NoLedger(_)) => return Ok(None),
             Err(e) => return Err(e.into()),
         };
         let now = store.schema_version()?;

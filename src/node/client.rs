@@ -274,8 +274,14 @@ impl Ledger for RemoteLedger {
             }
             None => None,
         };
-        if let Some(run) = end.and_then(|v| v.last_run) {
-            if ours {
+        if let Some(end) = end {
+            if let Some(e) = end.last_error {
+                return Err(ApiError::Node {
+                    status: 500,
+                    message: e,
+                });
+            }
+            if let Some(run) = end.last_run.filter(|_| ours) {
                 summary.stopped_at = run.stopped_at;
             }
         }

@@ -10,7 +10,7 @@ use std::thread::JoinHandle;
 use super::{Event, Node};
 use crate::api::local::{checkpoint_every, miner_for};
 use crate::api::mine::{mine_blocks, Control, Hooks};
-use crate::api::views::{MineSummary, MinedView, MiningView};
+use crate::api::views::{MineSummary, MinedView, MiningView, TemplateView};
 use crate::api::{ApiError, MineRequest};
 
 /// The miner's state, behind one lock.
@@ -23,13 +23,17 @@ struct SlotState {
     next_id: u64,
     /// Blocks mined since the node started.
     mined: u64,
+    searches: u64,
+    template: Option<TemplateView>,
     last: Option<MineSummary>,
+    last_error: Option<String>,
 }
 
 struct Run {
     id: u64,
     stop: Arc<AtomicBool>,
     restart: Arc<AtomicBool>,
+    new_entries: Arc<AtomicBool>,
     threads: usize,
     blocks_left: Option<u64>,
     handle: Option<JoinHandle<()>>,
@@ -47,10 +51,25 @@ impl MinerSlot {
         view_of(&self.lock())
     }
 
-    /// Restarts the current search, if any, on a fresh template.
-    pub fn restart_search(&self) {
+    /// Tells the run under way, if any, that new entries wait: its search
+    /// starts over on a template that has them.
+    pub fn new_entries(&self) {
         if let Some(run) = &self.lock().run {
-            run.restart.store(true, Ordering::SeqCst);
+            run.new_entries.store(true, Ordering::SeqCst);
+        }
+    }
+
+    fn searching(&self, template: &crate::consensus::Block) {
+        let v = TemplateView {
+            height: template.header.height,
+            transactions: template.txs.len(),
+            merkle_root: template.header.merkle_root,
+            timestamp: template.header.timestamp,
+        };
+        let mut st = self.lock();
+        if st.template.as_ref() != Some(&v) {
+            st.searches += 1;
+            st.template = Some(v);
         }
     }
 
@@ -68,7 +87,14 @@ impl MinerSlot {
         let miner = miner_for(req);
         let stop = Arc::new(AtomicBool::new(false));
         let restart = Arc::new(AtomicBool::new(false));
-        let (n, s, r, req2) = (node.clone(), stop.clone(), restart.clone(), req.clone());
+        let new_entries = Arc::new(AtomicBool::new(false));
+        let (n, s, r, e, req2) = (
+            node.clone(),
+            stop.clone(),
+            restart.clone(),
+            new_entries.clone(),
+            req.clone(),
+        );
         let threads = miner.threads();
         let handle = std::thread::Builder::new()
             .name("sledger-miner".into())
@@ -81,11 +107,12 @@ impl MinerSlot {
                     Control {
                         stop: &s,
                         restart: &r,
+                        new_entries: Some(&e),
                         append_lock: Some(&n.write_lock),
                     },
                     Hooks {
                         note: &mut |line| eprintln!("{line}"),
-                        searching: &mut |_, _, _| {},
+                        searching: &mut |t, _| n.miner.searching(t),
                         mined: &mut |m, resumed| {
                             let v = MinedView::new(m, resumed);
                             n.miner.mined(id);
@@ -101,6 +128,7 @@ impl MinerSlot {
             id,
             stop,
             restart,
+            new_entries,
             threads,
             blocks_left: req.blocks,
             handle: Some(handle),
@@ -142,10 +170,14 @@ impl MinerSlot {
     fn finished(&self, node: &Node, id: u64, result: Result<MineSummary, ApiError>) {
         let mut st = self.lock();
         match result {
-            Ok(s) => st.last = Some(s),
+            Ok(s) => {
+                st.last = Some(s);
+                st.last_error = None;
+            }
             Err(e) => {
                 eprintln!("sledger node: mining stopped: {e}");
                 st.last = Some(MineSummary::default());
+                st.last_error = Some(e.to_string());
             }
         }
         // Ended by itself (its block count reached, or an error): the slot
@@ -165,7 +197,10 @@ fn view_of(st: &SlotState) -> MiningView {
         threads: st.run.as_ref().map_or(0, |r| r.threads),
         blocks_left: st.run.as_ref().and_then(|r| r.blocks_left),
         mined: st.mined,
+        searches: st.searches,
+        template: st.run.as_ref().and(st.template.clone()),
         already_active: None,
         last_run: st.last.clone(),
+        last_error: st.last_error.clone(),
     }
 }

@@ -232,6 +232,13 @@ fn number<T: std::str::FromStr>(
 /// read timeout.
 async fn json_body<T: for<'de> Deserialize<'de>>(node: &Node, body: Body) -> Result<T, Failure> {
     let limit = node.limits.body_bytes;
+    // Refuse an announced length over the limit before reading any of it.
+    if http_body::Body::size_hint(&body).lower() > limit as u64 {
+        return Err(Failure(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the request body is over the limit of {limit} bytes"),
+        ));
+    }
     let read = axum::body::to_bytes(body, limit);
     let bytes: Bytes = match tokio::time::timeout(node.limits.read_timeout, read).await {
         Err(_) => {
@@ -292,7 +299,7 @@ async fn submit(State(node): State<Shared>, body: Body) -> Answer {
     };
     let n = node.clone();
     let v = blocking(move || local::submit(&n.store, &b.author, data)).await?;
-    node.miner.restart_search();
+    node.miner.new_entries();
     json(&v)
 }
 

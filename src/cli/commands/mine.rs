@@ -43,8 +43,9 @@ pub fn mine_with_progress(
         &STOP,
         MineHooks {
             note: &mut |s| suspend(&mut || eprintln!("{s}")),
-            searching: &mut |height, difficulty, rate| {
+            searching: &mut |template, rate| {
                 if let Some(b) = &bar {
+                    let (height, difficulty) = (template.header.height, template.header.difficulty);
                     let expected = difficulty.work().log2().exp2() / rate.max(1.0);
                     b.set_message(format!(
                         "mining block {height} · difficulty {difficulty} bits · {:.1} MH/s · expected {:.1} s per block",
