@@ -747,6 +747,18 @@ fn a_killed_node_leaves_a_store_the_cli_and_the_next_node_open() {
         let s = l.json(&["tx", id])["status"].clone();
         assert!(s == "confirmed" || s == "pending", "{id}: {s}");
     }
+    // A garbled cookie is stale too when the store opens.
+    std::fs::write(l.dir.join("node.cookie"), "garbage").expect("write");
+    let out = l.run(&["status"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("damaged node cookie"));
+    assert!(!l.dir.join("node.cookie").exists());
+    // A spooled import a killed node left behind is removed by the next.
+    std::fs::write(l.dir.join("import.1.abcd.partial"), "half").expect("write");
     // A node started over a stale cookie replaces it.
     std::fs::write(
         l.dir.join("node.cookie"),
@@ -760,6 +772,7 @@ fn a_killed_node_leaves_a_store_the_cli_and_the_next_node_open() {
         node.stderr()
     );
     assert_eq!(node.get("/v1/status").0, 200);
+    assert!(!l.dir.join("import.1.abcd.partial").exists());
     drop(node);
 }
 

@@ -173,31 +173,46 @@ impl Ctx {
         cache_bytes: Option<u64>,
         no_upgrade: bool,
     ) -> Result<Option<Box<dyn Ledger>>> {
-        let cookie = Cookie::read(&self.data_dir).with_context(|| {
-            format!("cannot read the node cookie in {}", self.data_dir.display())
-        })?;
-        let Some(cookie) = cookie else {
-            return Ok(self
-                .open_local(cache_bytes, no_upgrade)?
-                .map(|l| Box::new(l) as _));
-        };
-        let why = match RemoteLedger::connect(cookie.clone()) {
-            Ok(remote) => return Ok(Some(Box::new(remote))),
-            Err(e) => e,
+        let (cookie, why) = match Cookie::read(&self.data_dir) {
+            Ok(None) => {
+                return Ok(self
+                    .open_local(cache_bytes, no_upgrade)?
+                    .map(|l| Box::new(l) as _))
+            }
+            Ok(Some(cookie)) => match RemoteLedger::connect(cookie.clone()) {
+                Ok(remote) => return Ok(Some(Box::new(remote))),
+                Err(e) => (Some(cookie), anyhow::Error::new(e)),
+            },
+            // Unreadable or garbled: stale too if the store opens here.
+            Err(e) => (
+                None,
+                anyhow::anyhow!(
+                    "cannot read the node cookie in {}: {e}",
+                    self.data_dir.display()
+                ),
+            ),
         };
         // The node does not answer. If the store opens here, the node is
         // gone (it held the store's lock) and its cookie is stale.
         match self.open_local(cache_bytes, no_upgrade) {
             Ok(local) => {
-                cookie.remove(&self.data_dir);
-                eprintln!(
-                    "note: removed a stale node cookie (the node, pid {}, did not stop cleanly)",
-                    cookie.pid
-                );
+                match cookie {
+                    Some(c) => {
+                        c.remove(&self.data_dir);
+                        eprintln!(
+                            "note: removed a stale node cookie (the node, pid {}, did not stop cleanly)",
+                            c.pid
+                        );
+                    }
+                    None => {
+                        let _ = std::fs::remove_file(crate::node::cookie::path(&self.data_dir));
+                        eprintln!("note: removed a damaged node cookie");
+                    }
+                }
                 Ok(local.map(|l| Box::new(l) as _))
             }
             Err(e) => match e.downcast_ref::<StoreError>() {
-                Some(StoreError::Locked(_)) => Err(anyhow::Error::new(why)),
+                Some(StoreError::Locked(_)) => Err(why),
                 _ => Err(e),
             },
         }
@@ -296,9 +311,8 @@ impl Ctx {
 
     /// The node running on the data directory, if one answers.
     pub fn running_node(&self) -> Result<Option<RemoteLedger>> {
-        let cookie = Cookie::read(&self.data_dir).with_context(|| {
-            format!("cannot read the node cookie in {}", self.data_dir.display())
-        })?;
+        // An unreadable cookie names no node that answers.
+        let cookie = Cookie::read(&self.data_dir).ok().flatten();
         Ok(cookie.and_then(|c| RemoteLedger::connect(c).ok()))
     }
 

@@ -425,13 +425,18 @@ async fn import(State(node): State<Shared>, RawQuery(raw): RawQuery, body: Body)
         .cloned()
         .unwrap_or_else(|| "the request body".into());
     let spool = node.store.data_dir().join(format!(
-        "import.{}.{}.partial",
+        "{SPOOL_PREFIX}{}.{}.partial",
         std::process::id(),
         crate::node::cookie::new_token().map_err(|e| ApiError::Io(e.to_string()))?[..8].to_owned()
     ));
     let guard = RemoveOnDrop(spool.clone());
-    let mut file = std::fs::File::create(&spool)
-        .map_err(|e| ApiError::Io(format!("cannot spool the import: {e}")))?;
+    let spool_error = |source| {
+        ApiError::Store(crate::store::StoreError::Io {
+            context: "cannot spool the import".into(),
+            source,
+        })
+    };
+    let mut file = std::fs::File::create(&spool).map_err(spool_error)?;
     let mut chunks = body.into_data_stream();
     let mut total = 0u64;
     loop {
@@ -457,8 +462,7 @@ async fn import(State(node): State<Shared>, RawQuery(raw): RawQuery, body: Body)
                     ),
                 ));
             }
-            file.write_all(&data)
-                .map_err(|e| ApiError::Io(format!("cannot spool the import: {e}")))?;
+            file.write_all(&data).map_err(spool_error)?;
         }
     }
     drop(file);
@@ -476,6 +480,23 @@ async fn import(State(node): State<Shared>, RawQuery(raw): RawQuery, body: Body)
     })
     .await?;
     json(&v)
+}
+
+/// Spooled imports are named `import.<pid>.<random>.partial`; a node
+/// killed during an import leaves one, which the next node removes.
+pub const SPOOL_PREFIX: &str = "import.";
+
+/// Removes spooled imports a killed node left in `data_dir`.
+pub fn remove_stale_spools(data_dir: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(data_dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with(SPOOL_PREFIX) && name.ends_with(".partial") {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
 }
 
 struct RemoveOnDrop(std::path::PathBuf);

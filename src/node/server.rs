@@ -60,6 +60,7 @@ async fn serve(
             old.pid, old.address
         );
     }
+    super::routes::remove_stale_spools(&data_dir);
     let cookie = Cookie {
         address: address.to_string(),
         token: cookie::new_token().map_err(cookie_error)?,
