@@ -7,10 +7,14 @@
 //! `BATCH_ENTRIES` entries. Each batch is one transaction that also records
 //! the next height to do, so a killed run resumes there; entries are keyed
 //! by (author, height, position), so redoing a batch rewrites the same keys.
+//!
+//! It reads the layout of its own time (block bodies in `bodies`), which
+//! only schema 4 replaced.
 
-use super::super::schema::{author_key, KEY_MIGRATION};
+use super::super::schema::{author_key, KEY_MIGRATION, LEGACY_TREE_BODIES};
 use super::{progress, progress_record, Event};
-use crate::store::{Store, StoreError};
+use crate::consensus::BlockHash;
+use crate::store::{codec, Store, StoreError};
 
 pub const WHAT: &str = "index transactions by author";
 const TO: u32 = 2;
@@ -19,6 +23,7 @@ const BATCH_ENTRIES: usize = 20_000;
 
 pub fn run(store: &Store, notify: &dyn Fn(Event)) -> Result<(), StoreError> {
     let mut next = progress(store, TO)?.unwrap_or(0);
+    let bodies = store.h().db.open_tree(LEGACY_TREE_BODIES)?;
     loop {
         let tip = store.state()?.height;
         if next > tip {
@@ -26,10 +31,14 @@ pub fn run(store: &Store, notify: &dyn Fn(Event)) -> Result<(), StoreError> {
         }
         let mut entries: Vec<(Vec<u8>, [u8; 32])> = Vec::new();
         let mut end = next;
-        for item in store.blocks_from(next) {
-            let b = item?;
-            let height = b.record.height;
-            for (index, tx) in b.block.txs.iter().enumerate() {
+        for item in store.h().chain.range(codec::height_key(next)..) {
+            let (key, value) = item?;
+            let height = codec::decode_height_key(&key)?;
+            let hash: BlockHash = codec::decode(&value, "chain entry")?;
+            let body = bodies.get(hash.as_bytes())?.ok_or_else(|| {
+                StoreError::Corrupt(format!("block {hash} at height {height} has no body"))
+            })?;
+            for (index, tx) in codec::decode_body(&body)?.iter().enumerate() {
                 entries.push((author_key(tx.author(), height, index as u32), tx.txid().0));
             }
             end = height + 1;

@@ -488,8 +488,7 @@ fn a_heavier_branch_left_inactive_by_a_crash_is_activated_on_open() {
         let b3 = child(&b, vec![tx("b", 9)], 11, 4);
         let parent = s.header(&b.hash()).unwrap().unwrap();
         let work = parent.chain_work.checked_add(Difficulty(4).work()).unwrap();
-        let rec =
-            sledger::store::schema::HeaderRecord::new(&b3.header, work, 1, b3.encoded_len() as u32);
+        let rec = sledger::store::codec::encode_block_record(&work, &b3);
         (b3, rec)
     };
     // What the first transaction of accepting b3 writes, then a crash before
@@ -497,13 +496,9 @@ fn a_heavier_branch_left_inactive_by_a_crash_is_activated_on_open() {
     {
         let db = sled::open(dir.path().join("store")).unwrap();
         let h = b3.hash();
-        db.open_tree("headers")
+        db.open_tree("blocks")
             .unwrap()
-            .insert(h.as_bytes(), sledger::store::codec::encode(&b3_record))
-            .unwrap();
-        db.open_tree("bodies")
-            .unwrap()
-            .insert(h.as_bytes(), sledger::store::codec::encode_body(&b3.txs))
+            .insert(h.as_bytes(), b3_record)
             .unwrap();
         let tips = db.open_tree("tips").unwrap();
         tips.remove(b3.header.prev_hash.as_bytes()).unwrap();

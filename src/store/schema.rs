@@ -1,13 +1,12 @@
-//! The sled layout, schema version 3: tree names, meta keys and the records
+//! The sled layout, schema version 4: tree names, meta keys and the records
 //! stored in them. `docs/FORMAT.md` ("Store layout") lists the same, and
 //! `migrations/README.md` what changed from version to version.
 //!
 //! | tree | key | value |
 //! |---|---|---|
-//! | `headers` | block hash | [`HeaderRecord`]: header fields, height, cumulative work |
-//! | `bodies` | block hash | consensus transaction list |
+//! | `blocks` (v4) | block hash | block record: cumulative work (32 bytes) ++ the block's consensus encoding (see [`crate::store::codec::encode_block_record`]); a [`HeaderRecord`] is read from its first 132 bytes and its length |
 //! | `chain` | height (u64 BE) | block hash of the active chain |
-//! | `txs` | txid | [`TxLocation`]: block hash and position |
+//! | `txs` | txid | [`TxLocation`] (v4): height and position in the active chain |
 //! | `pending` | arrival sequence (u64 BE) | consensus transaction |
 //! | `pending_ids` | txid | arrival sequence (u64 BE) |
 //! | `authors` (v2) | [`author_key`]: author length, author, height, position | txid |
@@ -23,10 +22,15 @@ use serde::{Deserialize, Serialize};
 use crate::consensus::{BlockHash, BlockHeader, Difficulty, MerkleNode, Work};
 
 /// The schema this code writes.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
-pub const TREE_HEADERS: &str = "headers";
-pub const TREE_BODIES: &str = "bodies";
+/// Since schema 4: every known block (any branch), header and body in one
+/// record, so that reading a block is one get and a header is a prefix.
+pub const TREE_BLOCKS: &str = "blocks";
+/// Up to schema 3: header records by block hash (read only by migrations).
+pub const LEGACY_TREE_HEADERS: &str = "headers";
+/// Up to schema 3: block bodies by block hash (read only by migrations).
+pub const LEGACY_TREE_BODIES: &str = "bodies";
 pub const TREE_CHAIN: &str = "chain";
 pub const TREE_TXS: &str = "txs";
 pub const TREE_PENDING: &str = "pending";
@@ -119,7 +123,9 @@ pub fn author_key_position(key: &[u8], prefix_len: usize) -> Option<(u64, u32)> 
     Some((height, index))
 }
 
-/// A stored header with what the store knows about its place in the chain.
+/// A header with what the store knows about its place in the chain. Since
+/// schema 4 it is not stored as such: [`crate::store::codec`] derives it
+/// from a block record (the bincode form below is the schema 1-3 record).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HeaderRecord {
     pub version: u32,
@@ -165,9 +171,18 @@ impl HeaderRecord {
     }
 }
 
-/// Where a transaction sits in the chain.
+/// Where a transaction sits in the active chain (schema 4: by height, since
+/// `txs` describes the active chain only and moves with it; 12 bytes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TxLocation {
+    pub height: u64,
+    pub index: u32,
+}
+
+/// Where a transaction sat in schemas 1-3: block hash and position (36
+/// bytes). Read only by the migration to schema 4.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LegacyTxLocation {
     pub block: BlockHash,
     pub index: u32,
 }

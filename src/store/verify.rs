@@ -125,18 +125,17 @@ impl Store {
                     Err(e) => return fail(at, StoreError::from(e)),
                 };
                 let here = TxLocation {
-                    block: hash,
+                    height,
                     index: index as u32,
                 };
                 match loc {
                     Some(l) if l == here => {}
                     Some(l) => {
-                        let h = self.header(&l.block).ok().flatten().map(|r| r.height);
                         return fail(
                             at,
                             format!(
                                 "transaction {txid} is already in the chain at height {}",
-                                h.map_or("?".into(), |h| h.to_string())
+                                l.height
                             ),
                         );
                     }

@@ -61,8 +61,8 @@ fn state_in_tx(
     Ok(state)
 }
 
-/// Stages `block` as the new tip: header, body, height entry, transaction
-/// locations, and the removal of its transactions from pending.
+/// Stages `block` as the new tip: its block record, height entry,
+/// transaction locations, and the removal of its transactions from pending.
 pub(crate) fn stage_block(
     t: &TxTrees<'_>,
     block: &Block,
@@ -71,13 +71,14 @@ pub(crate) fn stage_block(
     record: &HeaderRecord,
     state: &mut ChainState,
 ) -> ConflictableTransactionResult<(), StoreError> {
-    t.headers.insert(hash.as_bytes(), codec::encode(record))?;
-    t.bodies
-        .insert(hash.as_bytes(), codec::encode_body(&block.txs))?;
+    t.blocks.insert(
+        hash.as_bytes(),
+        codec::encode_block_record(&record.chain_work, block),
+    )?;
     stage_connect(t, &block.txs, hash, txids, record, state)
 }
 
-/// Stages a stored block `hash` (its header and body already written) as
+/// Stages a stored block `hash` (its block record already written) as
 /// the new tip: its height entry, its transactions' locations and author
 /// entries, and their removal from pending.
 pub(crate) fn stage_connect(
@@ -92,7 +93,7 @@ pub(crate) fn stage_connect(
         .insert(&codec::height_key(record.height), codec::encode(&hash))?;
     for ((index, txid), tx) in txids.iter().enumerate().zip(txs) {
         let loc = TxLocation {
-            block: hash,
+            height: record.height,
             index: index as u32,
         };
         t.txs.insert(txid.as_bytes(), codec::encode(&loc))?;
@@ -225,7 +226,7 @@ impl Store {
         match self.h().txs.get(txid.as_bytes())? {
             Some(v) => {
                 let loc: TxLocation = codec::decode(&v, "transaction location")?;
-                Ok(self.header(&loc.block)?.is_some_and(|r| r.height <= height))
+                Ok(loc.height <= height)
             }
             None => Ok(false),
         }
