@@ -8,10 +8,10 @@
 //! the next height to do, so a killed run resumes there; entries are keyed
 //! by (author, height, position), so redoing a batch rewrites the same keys.
 //!
-//! It reads the layout of its own time (block bodies in `bodies`), which
-//! only schema 4 replaced.
+//! It reads the layout of its own time (`chain` and `bodies`), which only
+//! schema 4 replaced.
 
-use super::super::schema::{author_key, KEY_MIGRATION, LEGACY_TREE_BODIES};
+use super::super::schema::{author_key, KEY_MIGRATION, LEGACY_TREE_BODIES, LEGACY_TREE_CHAIN};
 use super::{progress, progress_record, Event};
 use crate::consensus::BlockHash;
 use crate::store::{codec, Store, StoreError};
@@ -24,6 +24,7 @@ const BATCH_ENTRIES: usize = 20_000;
 pub fn run(store: &Store, notify: &dyn Fn(Event)) -> Result<(), StoreError> {
     let mut next = progress(store, TO)?.unwrap_or(0);
     let bodies = store.h().db.open_tree(LEGACY_TREE_BODIES)?;
+    let chain = store.h().db.open_tree(LEGACY_TREE_CHAIN)?;
     loop {
         let tip = store.state()?.height;
         if next > tip {
@@ -31,7 +32,7 @@ pub fn run(store: &Store, notify: &dyn Fn(Event)) -> Result<(), StoreError> {
         }
         let mut entries: Vec<(Vec<u8>, [u8; 32])> = Vec::new();
         let mut end = next;
-        for item in store.h().chain.range(codec::height_key(next)..) {
+        for item in chain.range(codec::height_key(next)..) {
             let (key, value) = item?;
             let height = codec::decode_height_key(&key)?;
             let hash: BlockHash = codec::decode(&value, "chain entry")?;

@@ -556,3 +556,41 @@ fn an_import_onto_a_stored_side_branch_sees_its_transactions() {
         "nothing was written"
     );
 }
+
+#[test]
+fn a_reorganisation_across_height_groups_moves_every_height() {
+    // The active chain's hashes are stored 16 heights to a record: a branch
+    // from height 10 overtaking a chain of 20 disconnects 20..=11 (across
+    // the group boundary at 16) and connects 11..=35 (two more groups).
+    let (_d, s, g) = setup(1, true);
+    let mut a = g.clone();
+    let mut common = None;
+    for i in 0..20 {
+        a = child(&a, vec![tx("a", i)], 1000, 1);
+        s.append(&a, now_ms()).unwrap();
+        if a.header.height == 10 {
+            common = Some(a.clone());
+        }
+    }
+    let mut b = common.unwrap();
+    let mut branch = Vec::new();
+    for i in 0..25 {
+        b = child(&b, vec![tx("b", i)], 1000, 1);
+        s.accept_block(&b, now_ms()).unwrap();
+        branch.push(b.clone());
+    }
+    let st = s.state().unwrap();
+    assert_eq!((st.tip, st.height), (b.hash(), 35));
+    for blk in &branch {
+        assert_eq!(s.hash_at(blk.header.height).unwrap(), Some(blk.hash()));
+    }
+    assert_eq!(s.hash_at(36).unwrap(), None);
+    let listed: Vec<u64> = s
+        .headers_in(8, 35, true)
+        .map(|r| r.unwrap().1.height)
+        .collect();
+    assert_eq!(listed, (8..=35).rev().collect::<Vec<_>>());
+    assert_eq!(status(&s, &tx("a", 15)), "pending");
+    assert_eq!(status(&s, &tx("a", 5)), "confirmed");
+    assert!(s.verify(now_ms(), &mut |_| {}).is_ok());
+}

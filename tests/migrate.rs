@@ -317,7 +317,9 @@ impl Legacy {
         let db = open_sled(l);
         let names: Vec<Vec<u8>> = db.tree_names().iter().map(|n| n.to_vec()).collect();
         assert!(
-            !names.iter().any(|n| n == b"headers" || n == b"bodies"),
+            !names
+                .iter()
+                .any(|n| n == b"headers" || n == b"bodies" || n == b"chain"),
             "the schema-3 trees are dropped"
         );
     }
@@ -348,17 +350,18 @@ fn a_v3_store_upgrades_to_v4_with_every_block_readable() {
 
 #[test]
 fn a_block_record_move_stopped_after_any_batch_resumes_exactly() {
-    // 401 blocks move in batches of 128: four batches. Stopping after the
-    // first, second or third leaves those committed and nothing more.
-    for batches in 1..=3u64 {
+    // Step 4 moves the 401 blocks in batches of 128 (four batches), then the
+    // 401 heights in batches of 256 (two). Stopping after any of the first
+    // five leaves those committed and nothing more.
+    let expected_done = [128, 256, 384, 401, 256, 401];
+    for batches in 1..=5usize {
         let l = v3_ledger();
         let legacy = Legacy::read(&l);
-        let seen = std::cell::Cell::new(0u64);
+        let seen = std::cell::RefCell::new(Vec::new());
         let stop = |e: Event| {
             if let Event::Progress { to: 4, done, .. } = e {
-                seen.set(seen.get() + 1);
-                assert_eq!(done, (128 * seen.get()).min(401));
-                if seen.get() == batches {
+                seen.borrow_mut().push(done);
+                if seen.borrow().len() == batches {
                     panic!("stopping after {batches} batches");
                 }
             }
@@ -374,11 +377,29 @@ fn a_block_record_move_stopped_after_any_batch_resumes_exactly() {
             .map(|_| ())
         }));
         assert!(opened.is_err(), "stopped after {batches} batches");
+        assert_eq!(seen.borrow().as_slice(), &expected_done[..batches]);
         {
             let db = open_sled(&l);
-            let left = db.open_tree("headers").unwrap().iter().count() as u64;
-            let moved = db.open_tree("blocks").unwrap().iter().count() as u64;
-            assert_eq!((left, moved), (401 - 128 * batches, 128 * batches));
+            let count = |tree: &str| db.open_tree(tree).unwrap().iter().count();
+            let blocks_moved = (128 * batches).min(401);
+            let heights_moved = if batches > 4 { 256 } else { 0 };
+            assert_eq!(
+                (
+                    count("headers"),
+                    count("bodies"),
+                    count("blocks"),
+                    count("chain"),
+                    count("heights")
+                ),
+                (
+                    401 - blocks_moved,
+                    401 - blocks_moved,
+                    blocks_moved,
+                    401 - heights_moved,
+                    heights_moved / 16
+                ),
+                "after {batches} batches"
+            );
             db.flush().unwrap();
         }
         l.fails(

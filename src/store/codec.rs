@@ -20,8 +20,8 @@ use serde::{de::DeserializeOwned, Serialize};
 use crate::consensus::block::{decode_txs, encode_txs};
 use crate::consensus::encode::Reader;
 use crate::consensus::header::HEADER_BYTES;
-use crate::consensus::{Block, BlockHeader, Transaction, Work};
-use crate::store::schema::HeaderRecord;
+use crate::consensus::{Block, BlockHash, BlockHeader, Transaction, Work};
+use crate::store::schema::{HeaderRecord, HEIGHT_GROUP};
 
 /// Bytes of the cumulative work that starts a block record.
 const WORK_BYTES: usize = 32;
@@ -148,6 +148,31 @@ pub fn decode_tx(bytes: &[u8]) -> Result<Transaction, CodecError> {
     })
 }
 
+/// The `heights` key of the group holding `height`.
+pub fn group_key(height: u64) -> [u8; 8] {
+    height_key(height / HEIGHT_GROUP)
+}
+
+/// The hash at `height` in its group's value, if the group reaches it.
+pub fn group_hash(value: &[u8], height: u64) -> Result<Option<BlockHash>, CodecError> {
+    let hashes = group_hashes(value)?;
+    Ok(hashes.get((height % HEIGHT_GROUP) as usize).copied())
+}
+
+/// Every hash of a `heights` value, in height order.
+pub fn group_hashes(value: &[u8]) -> Result<Vec<BlockHash>, CodecError> {
+    if value.is_empty() || value.len() % 32 != 0 || value.len() > 32 * HEIGHT_GROUP as usize {
+        return Err(CodecError {
+            what: "height group",
+            reason: format!("{} bytes", value.len()),
+        });
+    }
+    Ok(value
+        .chunks_exact(32)
+        .map(|c| BlockHash(c.try_into().expect("chunks of 32")))
+        .collect())
+}
+
 /// Keys that order numerically: big-endian u64.
 pub fn height_key(height: u64) -> [u8; 8] {
     height.to_be_bytes()
@@ -184,6 +209,19 @@ mod tests {
         assert!(decode::<R>(&long, "r").is_err());
         assert_eq!(decode_height_key(&height_key(258)).unwrap(), 258);
         assert!(height_key(1) < height_key(256), "keys sort by height");
+    }
+
+    #[test]
+    fn height_groups_hold_sixteen_hashes_in_order() {
+        assert_eq!(group_key(15), height_key(0));
+        assert_eq!(group_key(16), height_key(1));
+        let v: Vec<u8> = (0..3u8).flat_map(|i| [i; 32]).collect();
+        assert_eq!(group_hash(&v, 33).unwrap(), Some(BlockHash([1; 32])));
+        assert_eq!(group_hash(&v, 35).unwrap(), None);
+        assert_eq!(group_hashes(&v).unwrap().len(), 3);
+        assert!(group_hashes(&v[..40]).is_err());
+        assert!(group_hashes(&[]).is_err());
+        assert!(group_hashes(&[0; 32 * 17]).is_err());
     }
 
     #[test]

@@ -18,7 +18,9 @@ use super::schema::{
     author_key, HeaderRecord, OrphanState, ReorgJournal, KEY_CHECKPOINT, KEY_ORPHANS, KEY_REORG,
     KEY_STATE,
 };
-use super::write::{abort, meta_in_tx, read_state_in_tx, stage_connect, Appended};
+use super::write::{
+    abort, meta_in_tx, read_state_in_tx, stage_connect, stage_remove_height, Appended,
+};
 use super::{codec, Cursor, Store, StoreError};
 use crate::consensus::rules::{self, BlockError};
 use crate::consensus::{Block, BlockHash, Transaction, Txid, Work};
@@ -362,7 +364,7 @@ impl Store {
                     return abort(StoreError::Conflict);
                 }
                 for (record, txs, parent_work) in &batch {
-                    t.chain.remove(&codec::height_key(record.height))?;
+                    stage_remove_height(t, record.height)?;
                     for (index, tx) in txs.iter().enumerate() {
                         let id = tx.txid();
                         t.txs.remove(id.as_bytes())?;

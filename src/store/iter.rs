@@ -2,7 +2,7 @@
 //! an author's transactions. Each item is read from sled when it is asked
 //! for; nothing is collected.
 
-use super::schema::{author_key, author_key_position, author_prefix, HeaderRecord};
+use super::schema::{author_key, author_key_position, author_prefix, HeaderRecord, HEIGHT_GROUP};
 use super::{codec, Store, StoreError, StoredBlock};
 use crate::consensus::{BlockHash, Transaction, Txid};
 
@@ -15,23 +15,53 @@ impl Store {
         to: u64,
         newest_first: bool,
     ) -> impl Iterator<Item = Result<(BlockHash, HeaderRecord), StoreError>> + '_ {
-        let range = self
-            .h()
-            .chain
-            .range(codec::height_key(from)..=codec::height_key(to));
-        let entries: Box<dyn Iterator<Item = _>> = if newest_first {
-            Box::new(range.rev())
-        } else {
-            Box::new(range)
-        };
-        entries.map(move |entry| {
-            let (key, value) = entry?;
-            let height = codec::decode_height_key(&key)?;
-            let hash: BlockHash = codec::decode(&value, "chain entry")?;
+        self.chain_range(from, to, newest_first).map(move |entry| {
+            let (height, hash) = entry?;
             let record = self.header(&hash)?.ok_or_else(|| {
                 StoreError::Corrupt(format!("no header for block {hash} at height {height}"))
             })?;
             Ok((hash, record))
+        })
+    }
+
+    /// Heights and hashes of the active chain from `from` to `to` inclusive,
+    /// read a `heights` group at a time; newest first when `newest_first`.
+    /// The heights are those of each hash's place in its group.
+    pub(crate) fn chain_range(
+        &self,
+        from: u64,
+        to: u64,
+        newest_first: bool,
+    ) -> impl Iterator<Item = Result<(u64, BlockHash), StoreError>> + '_ {
+        let range = self
+            .h()
+            .heights
+            .range(codec::group_key(from)..=codec::group_key(to));
+        let groups: Box<dyn Iterator<Item = _>> = if newest_first {
+            Box::new(range.rev())
+        } else {
+            Box::new(range)
+        };
+        groups.flat_map(move |entry| {
+            let group = || -> Result<Vec<(u64, BlockHash)>, StoreError> {
+                let (key, value) = entry?;
+                let first = codec::decode_height_key(&key)?
+                    .checked_mul(HEIGHT_GROUP)
+                    .ok_or_else(|| StoreError::Corrupt("height group key out of range".into()))?;
+                let mut v: Vec<(u64, BlockHash)> = (first..)
+                    .zip(codec::group_hashes(&value)?)
+                    .filter(|(h, _)| (from..=to).contains(h))
+                    .collect();
+                if newest_first {
+                    v.reverse();
+                }
+                Ok(v)
+            };
+            let items: Vec<Result<(u64, BlockHash), StoreError>> = match group() {
+                Ok(v) => v.into_iter().map(Ok).collect(),
+                Err(e) => vec![Err(e)],
+            };
+            items
         })
     }
 
@@ -40,17 +70,12 @@ impl Store {
         &self,
         from: u64,
     ) -> impl Iterator<Item = Result<StoredBlock, StoreError>> + '_ {
-        self.h()
-            .chain
-            .range(codec::height_key(from)..)
-            .map(move |entry| {
-                let (key, value) = entry?;
-                let height = codec::decode_height_key(&key)?;
-                let hash: BlockHash = codec::decode(&value, "chain entry")?;
-                self.load_block(&hash, Some(true))?.ok_or_else(|| {
-                    StoreError::Corrupt(format!("block {hash} at height {height} is missing"))
-                })
+        self.chain_range(from, u64::MAX, false).map(move |entry| {
+            let (height, hash) = entry?;
+            self.load_block(&hash, Some(true))?.ok_or_else(|| {
+                StoreError::Corrupt(format!("block {hash} at height {height} is missing"))
             })
+        })
     }
 
     /// Pending transactions in arrival order, starting at sequence `from`,

@@ -50,7 +50,7 @@ pub struct Store {
 pub(crate) struct Handles {
     pub db: sled::Db,
     pub blocks: Tree,
-    pub chain: Tree,
+    pub heights: Tree,
     pub txs: Tree,
     pub pending: Tree,
     pub pending_ids: Tree,
@@ -104,7 +104,7 @@ pub enum TxStatus {
 /// The trees of one transaction, in the order [`Store::transact`] gives them.
 pub(crate) struct TxTrees<'a> {
     pub blocks: &'a TransactionalTree,
-    pub chain: &'a TransactionalTree,
+    pub heights: &'a TransactionalTree,
     pub txs: &'a TransactionalTree,
     pub pending: &'a TransactionalTree,
     pub pending_ids: &'a TransactionalTree,
@@ -294,7 +294,7 @@ impl Store {
             data_dir: data_dir.to_path_buf(),
             handles: Some(Handles {
                 blocks: db.open_tree(TREE_BLOCKS)?,
-                chain: db.open_tree(TREE_CHAIN)?,
+                heights: db.open_tree(TREE_HEIGHTS)?,
                 txs: db.open_tree(TREE_TXS)?,
                 pending: db.open_tree(TREE_PENDING)?,
                 pending_ids: db.open_tree(TREE_PENDING_IDS)?,
@@ -398,7 +398,7 @@ impl Store {
         let h = self.h();
         let trees = (
             &h.blocks,
-            &h.chain,
+            &h.heights,
             &h.txs,
             &h.pending,
             &h.pending_ids,
@@ -413,7 +413,7 @@ impl Store {
         let r = trees.transaction(
             |(
                 blocks,
-                chain,
+                heights,
                 txs,
                 pending,
                 pending_ids,
@@ -427,7 +427,7 @@ impl Store {
             )| {
                 f(&TxTrees {
                     blocks,
-                    chain,
+                    heights,
                     txs,
                     pending,
                     pending_ids,
@@ -496,8 +496,8 @@ impl Store {
 
     /// The hash of the active chain's block at `height`.
     pub fn hash_at(&self, height: u64) -> Result<Option<BlockHash>, StoreError> {
-        match self.h().chain.get(codec::height_key(height))? {
-            Some(v) => Ok(Some(codec::decode(&v, "chain entry")?)),
+        match self.h().heights.get(codec::group_key(height))? {
+            Some(v) => Ok(codec::group_hash(&v, height)?),
             None => Ok(None),
         }
     }

@@ -5,7 +5,7 @@
 //! | tree | key | value |
 //! |---|---|---|
 //! | `blocks` (v4) | block hash | block record: cumulative work (32 bytes) ++ the block's consensus encoding (see [`crate::store::codec::encode_block_record`]); a [`HeaderRecord`] is read from its first 132 bytes and its length |
-//! | `chain` | height (u64 BE) | block hash of the active chain |
+//! | `heights` (v4) | height / [`HEIGHT_GROUP`] (u64 BE) | block hashes of the active chain at the group's heights, in order (32 bytes each; only the top group is short) |
 //! | `txs` | txid | [`TxLocation`] (v4): height and position in the active chain |
 //! | `pending` | arrival sequence (u64 BE) | consensus transaction |
 //! | `pending_ids` | txid | arrival sequence (u64 BE) |
@@ -31,7 +31,16 @@ pub const TREE_BLOCKS: &str = "blocks";
 pub const LEGACY_TREE_HEADERS: &str = "headers";
 /// Up to schema 3: block bodies by block hash (read only by migrations).
 pub const LEGACY_TREE_BODIES: &str = "bodies";
-pub const TREE_CHAIN: &str = "chain";
+/// Since schema 4: the active chain's block hashes, [`HEIGHT_GROUP`]
+/// heights to a record (sled splits its leaves at 16 entries, and an
+/// append-only tree leaves them half full: one record per height cost a
+/// page for every 8-9 blocks).
+pub const TREE_HEIGHTS: &str = "heights";
+/// Heights per `heights` record.
+pub const HEIGHT_GROUP: u64 = 16;
+/// Up to schema 3: one record per height, height -> block hash (read only
+/// by migrations).
+pub const LEGACY_TREE_CHAIN: &str = "chain";
 pub const TREE_TXS: &str = "txs";
 pub const TREE_PENDING: &str = "pending";
 pub const TREE_PENDING_IDS: &str = "pending_ids";

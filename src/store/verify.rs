@@ -49,14 +49,12 @@ impl Store {
         let mut cursor: Option<Cursor> = None;
         let mut transactions = 0u64;
         let mut blocks = 0u64;
-        for (expected_height, entry) in (0u64..).zip(self.h().chain.iter()) {
+        for (expected_height, entry) in (0u64..).zip(self.chain_range(0, u64::MAX, false)) {
             let at = Some(expected_height);
-            let (key, value) = entry.or_else(|e| fail(at, StoreError::from(e)))?;
-            let height = codec::decode_height_key(&key).or_else(|e| fail(at, e))?;
+            let (height, hash) = entry.or_else(|e| fail(at, e))?;
             if height != expected_height {
                 return fail(at, format!("the height index jumps to {height}"));
             }
-            let hash: BlockHash = codec::decode(&value, "chain entry").or_else(|e| fail(at, e))?;
             let stored = match self.load_block(&hash, Some(true)) {
                 Ok(Some(b)) => b,
                 Ok(None) => return fail(at, format!("block {hash} is missing")),

@@ -9,7 +9,8 @@ use std::collections::HashSet;
 use sled::transaction::{ConflictableTransactionError, ConflictableTransactionResult};
 
 use super::schema::{
-    author_key, ChainState, HeaderRecord, MiningCheckpoint, TxLocation, KEY_CHECKPOINT, KEY_STATE,
+    author_key, ChainState, HeaderRecord, MiningCheckpoint, TxLocation, HEIGHT_GROUP,
+    KEY_CHECKPOINT, KEY_STATE,
 };
 use super::{codec, Cursor, Store, StoreError, TxTrees};
 use crate::consensus::block::MAX_BLOCK_BYTES;
@@ -89,8 +90,7 @@ pub(crate) fn stage_connect(
     record: &HeaderRecord,
     state: &mut ChainState,
 ) -> ConflictableTransactionResult<(), StoreError> {
-    t.chain
-        .insert(&codec::height_key(record.height), codec::encode(&hash))?;
+    stage_set_height(t, record.height, hash)?;
     for ((index, txid), tx) in txids.iter().enumerate().zip(txs) {
         let loc = TxLocation {
             height: record.height,
@@ -114,6 +114,48 @@ pub(crate) fn stage_connect(
     state.height = record.height;
     state.chain_work = record.chain_work;
     state.chain_txs += txids.len() as u64;
+    Ok(())
+}
+
+/// Stages `hash` as the active chain's block at `height`, the height just
+/// above the current tip (a read and a rewrite of its `heights` group).
+pub(crate) fn stage_set_height(
+    t: &TxTrees<'_>,
+    height: u64,
+    hash: BlockHash,
+) -> ConflictableTransactionResult<(), StoreError> {
+    let key = codec::group_key(height);
+    let slot = (height % HEIGHT_GROUP) as usize * 32;
+    let mut v = t.heights.get(key)?.map(|v| v.to_vec()).unwrap_or_default();
+    if v.len() < slot {
+        return abort(StoreError::Corrupt(format!(
+            "the active chain has a gap below height {height}"
+        )));
+    }
+    v.truncate(slot);
+    v.extend_from_slice(hash.as_bytes());
+    t.heights.insert(&key, v)?;
+    Ok(())
+}
+
+/// Stages the removal of the active chain's top block, at `height`.
+pub(crate) fn stage_remove_height(
+    t: &TxTrees<'_>,
+    height: u64,
+) -> ConflictableTransactionResult<(), StoreError> {
+    let key = codec::group_key(height);
+    let slot = (height % HEIGHT_GROUP) as usize * 32;
+    let v = t.heights.get(key)?.map(|v| v.to_vec()).unwrap_or_default();
+    if v.len() != slot + 32 {
+        return abort(StoreError::Corrupt(format!(
+            "height {height} is not the top of the active chain"
+        )));
+    }
+    if slot == 0 {
+        t.heights.remove(&key)?;
+    } else {
+        t.heights.insert(&key, &v[..slot])?;
+    }
     Ok(())
 }
 
