@@ -8,10 +8,14 @@
 //! the next height to do, so a killed run resumes there; entries are keyed
 //! by (author, height, position), so redoing a batch rewrites the same keys.
 //!
-//! It reads the layout of its own time (`chain` and `bodies`), which only
-//! schema 4 replaced.
+//! It reads and writes the layout of its own time (`chain`, `bodies`,
+//! `authors`), which schema 4 replaced.
 
-use super::super::schema::{author_key, KEY_MIGRATION, LEGACY_TREE_BODIES, LEGACY_TREE_CHAIN};
+use sled::Transactional;
+
+use super::super::schema::{
+    author_key, KEY_MIGRATION, LEGACY_TREE_AUTHORS, LEGACY_TREE_BODIES, LEGACY_TREE_CHAIN,
+};
 use super::{progress, progress_record, Event};
 use crate::consensus::BlockHash;
 use crate::store::{codec, Store, StoreError};
@@ -25,6 +29,7 @@ pub fn run(store: &Store, notify: &dyn Fn(Event)) -> Result<(), StoreError> {
     let mut next = progress(store, TO)?.unwrap_or(0);
     let bodies = store.h().db.open_tree(LEGACY_TREE_BODIES)?;
     let chain = store.h().db.open_tree(LEGACY_TREE_CHAIN)?;
+    let authors = store.h().db.open_tree(LEGACY_TREE_AUTHORS)?;
     loop {
         let tip = store.state()?.height;
         if next > tip {
@@ -52,13 +57,15 @@ pub fn run(store: &Store, notify: &dyn Fn(Event)) -> Result<(), StoreError> {
                 "the active chain has no block at height {next}"
             )));
         }
-        store.transact(|t| {
+        let r = (&authors, &store.h().meta).transaction(|(authors, meta)| {
             for (key, txid) in &entries {
-                t.authors.insert(key.as_slice(), &txid[..])?;
+                authors.insert(key.as_slice(), &txid[..])?;
             }
-            t.meta.insert(KEY_MIGRATION, progress_record(TO, end))?;
+            meta.insert(KEY_MIGRATION, progress_record(TO, end))?;
             Ok(())
-        })?;
+        });
+        store.guard(r.map_err(StoreError::from))?;
+        store.flush()?;
         notify(Event::Progress {
             to: TO,
             done: end,

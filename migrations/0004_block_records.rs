@@ -10,6 +10,9 @@
 //!   describes the active chain.
 //! - `heights` holds the active chain's hashes 16 heights to a record,
 //!   replacing `chain` (one record per height).
+//! - `author_groups` holds an author's entries 16 heights to a record
+//!   (height, position, txid each), replacing `authors` (one record per
+//!   transaction).
 //!
 //! Phase 1 moves blocks in key order, at most `BATCH_BLOCKS` blocks or
 //! `BATCH_BYTES` bytes of bodies at a time. Each batch is one transaction
@@ -17,25 +20,29 @@
 //! block's transactions, removes the old `headers` and `bodies` entries and
 //! records progress; so the blocks still to move are exactly those left in
 //! `headers`. Phase 2 then moves `chain` to `heights`, `BATCH_GROUPS` whole
-//! groups per transaction, removing what it moved. A killed run resumes
-//! with what is left. The emptied trees are dropped at the end; the runner
-//! then bumps the version.
+//! groups per transaction, and phase 3 `authors` to `author_groups`,
+//! `BATCH_ENTRIES` entries per transaction (appended to what a previous
+//! batch put in the same group), each removing what it moved. A killed run
+//! resumes with what is left. The emptied trees are dropped at the end; the
+//! runner then bumps the version.
 
 use sled::Transactional;
 
 use super::super::schema::{
-    HeaderRecord, TxLocation, HEIGHT_GROUP, KEY_MIGRATION, LEGACY_TREE_BODIES, LEGACY_TREE_CHAIN,
-    LEGACY_TREE_HEADERS,
+    author_group_key, author_key_position, HeaderRecord, TxLocation, HEIGHT_GROUP, KEY_MIGRATION,
+    LEGACY_TREE_AUTHORS, LEGACY_TREE_BODIES, LEGACY_TREE_CHAIN, LEGACY_TREE_HEADERS,
 };
 use super::{progress, progress_record, Event};
 use crate::consensus::{Block, BlockHash, Txid};
 use crate::store::{codec, Store, StoreError};
 
-pub const WHAT: &str = "store each block as one record, and the chain's hashes 16 to a record";
+pub const WHAT: &str =
+    "store each block as one record, and the chain's hashes and author entries 16 heights to a record";
 const TO: u32 = 4;
 const BATCH_BLOCKS: usize = 128;
 const BATCH_BYTES: usize = 8 << 20;
 const BATCH_GROUPS: u64 = 16;
+const BATCH_ENTRIES: usize = 512;
 
 /// A block moved by a batch.
 struct Moved {
@@ -52,9 +59,11 @@ pub fn run(store: &Store, notify: &dyn Fn(Event)) -> Result<(), StoreError> {
     let headers = h.db.open_tree(LEGACY_TREE_HEADERS)?;
     let bodies = h.db.open_tree(LEGACY_TREE_BODIES)?;
     let chain = h.db.open_tree(LEGACY_TREE_CHAIN)?;
+    let authors = h.db.open_tree(LEGACY_TREE_AUTHORS)?;
     let tip = store.state()?.height;
     move_blocks(store, &headers, &bodies, &chain, tip, notify)?;
     group_heights(store, &chain, tip, notify)?;
+    group_authors(store, &authors, store.state()?.chain_txs, notify)?;
     // Every entry moved: the old trees are empty. Dropping them is not part
     // of a transaction; a crash before it leaves empty trees that a rerun
     // of this step finds empty and drops.
@@ -63,8 +72,13 @@ pub fn run(store: &Store, notify: &dyn Fn(Event)) -> Result<(), StoreError> {
             "block bodies without headers are left after the upgrade".into(),
         ));
     }
-    drop((headers, bodies, chain));
-    for name in [LEGACY_TREE_HEADERS, LEGACY_TREE_BODIES, LEGACY_TREE_CHAIN] {
+    drop((headers, bodies, chain, authors));
+    for name in [
+        LEGACY_TREE_HEADERS,
+        LEGACY_TREE_BODIES,
+        LEGACY_TREE_CHAIN,
+        LEGACY_TREE_AUTHORS,
+    ] {
         h.db.drop_tree(name)?;
     }
     store.flush()?;
@@ -216,6 +230,63 @@ fn group_heights(
             to: TO,
             done: expected,
             total: (tip + 1).max(expected),
+        });
+    }
+}
+
+/// Phase 3: `authors` (a record per transaction) into `author_groups`.
+fn group_authors(
+    store: &Store,
+    authors: &sled::Tree,
+    total: u64,
+    notify: &dyn Fn(Event),
+) -> Result<(), StoreError> {
+    let h = store.h();
+    let mut done = 0u64;
+    loop {
+        // (group key, entries to append to it), in key order, and the old
+        // keys they came from.
+        let mut groups: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+        let mut old = Vec::new();
+        for entry in authors.iter().take(BATCH_ENTRIES) {
+            let (key, txid) = entry?;
+            let malformed = || StoreError::Corrupt("malformed author index entry".into());
+            let plen = 1 + *key.first().ok_or_else(malformed)? as usize;
+            let (height, index) = author_key_position(&key, plen).ok_or_else(malformed)?;
+            let author = std::str::from_utf8(&key[1..plen]).map_err(|_| malformed())?;
+            let txid =
+                crate::consensus::Txid(<[u8; 32]>::try_from(&txid[..]).map_err(|_| malformed())?);
+            let group = author_group_key(author, height);
+            if groups.last().map(|(k, _)| k) != Some(&group) {
+                groups.push((group, Vec::new()));
+            }
+            let entries = &mut groups.last_mut().expect("a group was started").1;
+            codec::push_author_entry(entries, height, index, &txid);
+            old.push(key);
+        }
+        if old.is_empty() {
+            return Ok(());
+        }
+        done += old.len() as u64;
+        let trees = (authors, &h.author_groups, &h.meta);
+        let r = trees.transaction(|(authors, grouped, meta)| {
+            for (key, entries) in &groups {
+                let mut v = grouped.get(key)?.map(|v| v.to_vec()).unwrap_or_default();
+                v.extend_from_slice(entries);
+                grouped.insert(key.as_slice(), v)?;
+            }
+            for key in &old {
+                authors.remove(key)?;
+            }
+            meta.insert(KEY_MIGRATION, progress_record(TO, done))?;
+            Ok(())
+        });
+        store.guard(r.map_err(StoreError::from))?;
+        store.flush()?;
+        notify(Event::Progress {
+            to: TO,
+            done,
+            total: total.max(done),
         });
     }
 }

@@ -592,5 +592,15 @@ fn a_reorganisation_across_height_groups_moves_every_height() {
     assert_eq!(listed, (8..=35).rev().collect::<Vec<_>>());
     assert_eq!(status(&s, &tx("a", 15)), "pending");
     assert_eq!(status(&s, &tx("a", 5)), "confirmed");
+    // The author index (16 heights to a record) moved with the chain.
+    let by = |author: &str, from: (u64, u32)| -> Vec<u64> {
+        s.txs_by_author(author, from)
+            .map(|r| r.unwrap().0)
+            .collect()
+    };
+    assert_eq!(by("a", (0, 0)), (1..=10).collect::<Vec<_>>());
+    assert_eq!(by("b", (0, 0)), (11..=35).collect::<Vec<_>>());
+    assert_eq!(by("b", (17, 0)), (17..=35).collect::<Vec<_>>());
+    assert_eq!(by("b", (17, 1)), (18..=35).collect::<Vec<_>>());
     assert!(s.verify(now_ms(), &mut |_| {}).is_ok());
 }

@@ -319,7 +319,9 @@ impl Legacy {
         assert!(
             !names
                 .iter()
-                .any(|n| n == b"headers" || n == b"bodies" || n == b"chain"),
+                .any(|n| ["headers", "bodies", "chain", "authors"]
+                    .iter()
+                    .any(|old| n == old.as_bytes())),
             "the schema-3 trees are dropped"
         );
     }
@@ -351,10 +353,11 @@ fn a_v3_store_upgrades_to_v4_with_every_block_readable() {
 #[test]
 fn a_block_record_move_stopped_after_any_batch_resumes_exactly() {
     // Step 4 moves the 401 blocks in batches of 128 (four batches), then the
-    // 401 heights in batches of 256 (two). Stopping after any of the first
-    // five leaves those committed and nothing more.
-    let expected_done = [128, 256, 384, 401, 256, 401];
-    for batches in 1..=5usize {
+    // 401 heights in batches of 256 (two), then the 1001 author entries in
+    // batches of 512 (two). Stopping after any of the first seven leaves
+    // those committed and nothing more.
+    let expected_done = [128, 256, 384, 401, 256, 401, 512, 1001];
+    for batches in 1..=7usize {
         let l = v3_ledger();
         let legacy = Legacy::read(&l);
         let seen = std::cell::RefCell::new(Vec::new());
@@ -382,21 +385,24 @@ fn a_block_record_move_stopped_after_any_batch_resumes_exactly() {
             let db = open_sled(&l);
             let count = |tree: &str| db.open_tree(tree).unwrap().iter().count();
             let blocks_moved = (128 * batches).min(401);
-            let heights_moved = if batches > 4 { 256 } else { 0 };
+            let heights_moved: usize = [0, 0, 0, 0, 256, 401, 401][batches - 1];
+            let authors_moved = if batches == 7 { 512 } else { 0 };
             assert_eq!(
                 (
                     count("headers"),
                     count("bodies"),
                     count("blocks"),
                     count("chain"),
-                    count("heights")
+                    count("heights"),
+                    count("authors"),
                 ),
                 (
                     401 - blocks_moved,
                     401 - blocks_moved,
                     blocks_moved,
                     401 - heights_moved,
-                    heights_moved / 16
+                    heights_moved.div_ceil(16),
+                    1001 - authors_moved,
                 ),
                 "after {batches} batches"
             );

@@ -20,8 +20,8 @@ use serde::{de::DeserializeOwned, Serialize};
 use crate::consensus::block::{decode_txs, encode_txs};
 use crate::consensus::encode::Reader;
 use crate::consensus::header::HEADER_BYTES;
-use crate::consensus::{Block, BlockHash, BlockHeader, Transaction, Work};
-use crate::store::schema::{HeaderRecord, HEIGHT_GROUP};
+use crate::consensus::{Block, BlockHash, BlockHeader, Transaction, Txid, Work};
+use crate::store::schema::{HeaderRecord, AUTHOR_ENTRY_BYTES, HEIGHT_GROUP};
 
 /// Bytes of the cumulative work that starts a block record.
 const WORK_BYTES: usize = 32;
@@ -173,6 +173,32 @@ pub fn group_hashes(value: &[u8]) -> Result<Vec<BlockHash>, CodecError> {
         .collect())
 }
 
+/// Appends an `author_groups` entry to `out`.
+pub fn push_author_entry(out: &mut Vec<u8>, height: u64, index: u32, txid: &Txid) {
+    out.extend_from_slice(&height.to_be_bytes());
+    out.extend_from_slice(&index.to_be_bytes());
+    out.extend_from_slice(txid.as_bytes());
+}
+
+/// The entries of an `author_groups` value: height, position, txid.
+pub fn author_entries(value: &[u8]) -> Result<Vec<(u64, u32, Txid)>, CodecError> {
+    if value.is_empty() || value.len() % AUTHOR_ENTRY_BYTES != 0 {
+        return Err(CodecError {
+            what: "author index record",
+            reason: format!("{} bytes", value.len()),
+        });
+    }
+    Ok(value
+        .chunks_exact(AUTHOR_ENTRY_BYTES)
+        .map(|c| {
+            let height = u64::from_be_bytes(c[..8].try_into().expect("8 bytes"));
+            let index = u32::from_be_bytes(c[8..12].try_into().expect("4 bytes"));
+            let txid = Txid(c[12..].try_into().expect("32 bytes"));
+            (height, index, txid)
+        })
+        .collect())
+}
+
 /// Keys that order numerically: big-endian u64.
 pub fn height_key(height: u64) -> [u8; 8] {
     height.to_be_bytes()
@@ -222,6 +248,21 @@ mod tests {
         assert!(group_hashes(&v[..40]).is_err());
         assert!(group_hashes(&[]).is_err());
         assert!(group_hashes(&[0; 32 * 17]).is_err());
+    }
+
+    #[test]
+    fn author_entries_round_trip_in_order() {
+        let mut v = Vec::new();
+        push_author_entry(&mut v, 7, 2, &Txid([9; 32]));
+        push_author_entry(&mut v, 300, 0, &Txid([8; 32]));
+        assert_eq!(v.len(), 88);
+        assert_eq!(
+            author_entries(&v).unwrap(),
+            vec![(7, 2, Txid([9; 32])), (300, 0, Txid([8; 32]))]
+        );
+        assert!(v[..44] < v[44..], "entries sort by height as bytes");
+        assert!(author_entries(&v[..50]).is_err());
+        assert!(author_entries(&[]).is_err());
     }
 
     #[test]

@@ -15,11 +15,11 @@
 use std::collections::HashSet;
 
 use super::schema::{
-    author_key, HeaderRecord, OrphanState, ReorgJournal, KEY_CHECKPOINT, KEY_ORPHANS, KEY_REORG,
-    KEY_STATE,
+    HeaderRecord, OrphanState, ReorgJournal, KEY_CHECKPOINT, KEY_ORPHANS, KEY_REORG, KEY_STATE,
 };
 use super::write::{
-    abort, meta_in_tx, read_state_in_tx, stage_connect, stage_remove_height, Appended,
+    abort, meta_in_tx, read_state_in_tx, stage_connect, stage_remove_authors, stage_remove_height,
+    Appended,
 };
 use super::{codec, Cursor, Store, StoreError};
 use crate::consensus::rules::{self, BlockError};
@@ -365,11 +365,10 @@ impl Store {
                 }
                 for (record, txs, parent_work) in &batch {
                     stage_remove_height(t, record.height)?;
-                    for (index, tx) in txs.iter().enumerate() {
+                    stage_remove_authors(t, record.height, txs)?;
+                    for tx in txs {
                         let id = tx.txid();
                         t.txs.remove(id.as_bytes())?;
-                        t.authors
-                            .remove(author_key(tx.author(), record.height, index as u32))?;
                         let seq = codec::height_key(st.next_pending_seq);
                         t.pending.insert(&seq, codec::encode_tx(tx))?;
                         t.pending_ids.insert(id.as_bytes(), &seq)?;

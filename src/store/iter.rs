@@ -2,7 +2,7 @@
 //! an author's transactions. Each item is read from sled when it is asked
 //! for; nothing is collected.
 
-use super::schema::{author_key, author_key_position, author_prefix, HeaderRecord, HEIGHT_GROUP};
+use super::schema::{author_group_key, author_prefix, HeaderRecord, HEIGHT_GROUP};
 use super::{codec, Store, StoreError, StoredBlock};
 use crate::consensus::{BlockHash, Transaction, Txid};
 
@@ -96,29 +96,32 @@ impl Store {
 
 impl Store {
     /// The active chain's transactions by `author`, in chain order, from
-    /// position `from` (height, index in block) on. Reads the `authors`
-    /// index only: no chain scan.
+    /// position `from` (height, index in block) on. Reads the
+    /// `author_groups` index only: no chain scan.
     pub fn txs_by_author(
         &self,
         author: &str,
         from: (u64, u32),
     ) -> impl Iterator<Item = Result<(u64, u32, Txid), StoreError>> + '_ {
         let prefix = author_prefix(author);
-        let start = author_key(author, from.0, from.1);
-        let plen = prefix.len();
+        let start = author_group_key(author, from.0);
         self.h()
-            .authors
+            .author_groups
             .range(start..)
             .take_while(move |e| e.as_ref().map_or(true, |(k, _)| k.starts_with(&prefix)))
-            .map(move |e| {
-                let (k, v) = e?;
-                let (height, index) = author_key_position(&k, plen)
-                    .ok_or_else(|| StoreError::Corrupt("malformed author index key".into()))?;
-                let txid = Txid(
-                    <[u8; 32]>::try_from(&v[..])
-                        .map_err(|_| StoreError::Corrupt("malformed author index value".into()))?,
-                );
-                Ok((height, index, txid))
+            .flat_map(move |e| {
+                let entries = e
+                    .map_err(StoreError::from)
+                    .and_then(|(_, v)| Ok(codec::author_entries(&v)?));
+                let items: Vec<Result<(u64, u32, Txid), StoreError>> = match entries {
+                    Ok(v) => v
+                        .into_iter()
+                        .filter(|&(h, i, _)| (h, i) >= from)
+                        .map(Ok)
+                        .collect(),
+                    Err(e) => vec![Err(e)],
+                };
+                items
             })
     }
 }

@@ -9,7 +9,7 @@
 //! | `txs` | txid | [`TxLocation`] (v4): height and position in the active chain |
 //! | `pending` | arrival sequence (u64 BE) | consensus transaction |
 //! | `pending_ids` | txid | arrival sequence (u64 BE) |
-//! | `authors` (v2) | [`author_key`]: author length, author, height, position | txid |
+//! | `author_groups` (v4) | [`author_group_key`]: author length, author, height / [`HEIGHT_GROUP`] (u64 BE) | the author's transactions at the group's heights: height (u64 BE), position (u32 BE), txid, 44 bytes each, in chain order |
 //! | `tips` (v3) | block hash of every block without children | empty |
 //! | `orphans` (v3) | arrival sequence (u64 BE) | consensus block of unknown parent |
 //! | `orphan_ids` (v3) | block hash | arrival sequence (u64 BE) |
@@ -45,8 +45,14 @@ pub const TREE_TXS: &str = "txs";
 pub const TREE_PENDING: &str = "pending";
 pub const TREE_PENDING_IDS: &str = "pending_ids";
 pub const TREE_META: &str = "meta";
-/// Since schema 2: the active chain's transactions by author.
-pub const TREE_AUTHORS: &str = "authors";
+/// Since schema 4: the active chain's transactions by author, grouped by
+/// [`HEIGHT_GROUP`] heights (see [`author_group_key`]).
+pub const TREE_AUTHOR_GROUPS: &str = "author_groups";
+/// Schemas 2 and 3: one record per transaction, [`author_key`] -> txid
+/// (read only by migrations).
+pub const LEGACY_TREE_AUTHORS: &str = "authors";
+/// Bytes of one entry of an `author_groups` value.
+pub const AUTHOR_ENTRY_BYTES: usize = 44;
 /// Since schema 3: the hashes of blocks that have no children (chain tips).
 pub const TREE_TIPS: &str = "tips";
 /// Since schema 3: blocks whose parent is unknown, oldest first.
@@ -102,7 +108,18 @@ pub struct MigrationProgress {
     pub next: u64,
 }
 
-/// Key of an `authors` entry: the author's length (1 byte) and UTF-8 bytes,
+/// Key of an `author_groups` record: the author's prefix ([`author_prefix`])
+/// and the height group (`height / HEIGHT_GROUP`, u64 BE), so that one
+/// author's records are contiguous and in chain order. A block appends its
+/// author's entries to one record (rewriting it), so records hold at most
+/// 16 blocks' worth of one author's entries.
+pub fn author_group_key(author: &str, height: u64) -> Vec<u8> {
+    let mut k = author_prefix(author);
+    k.extend_from_slice(&(height / HEIGHT_GROUP).to_be_bytes());
+    k
+}
+
+/// Key of a schema 2-3 `authors` entry: the author's length (1 byte) and UTF-8 bytes,
 /// then the block height (u64 BE) and the position in the block (u32 BE),
 /// so that one author's entries are contiguous and in chain order, and no
 /// author's range contains another's (the length comes first).
@@ -113,7 +130,7 @@ pub fn author_key(author: &str, height: u64, index: u32) -> Vec<u8> {
     k
 }
 
-/// The prefix shared by every `authors` key of `author`.
+/// The prefix shared by every `authors` and `author_groups` key of `author`.
 pub fn author_prefix(author: &str) -> Vec<u8> {
     let mut k = Vec::with_capacity(1 + author.len() + 12);
     k.push(author.len() as u8);

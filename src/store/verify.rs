@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use super::schema::{author_key, TxLocation};
+use super::schema::{author_group_key, TxLocation};
 use super::{codec, Cursor, Store, StoreError};
 use crate::consensus::rules;
 use crate::consensus::{BlockHash, Work};
@@ -144,12 +144,16 @@ impl Store {
                         )
                     }
                 }
-                let by_author = self
+                let group = self
                     .h()
-                    .authors
-                    .get(author_key(tx.author(), height, index as u32))
+                    .author_groups
+                    .get(author_group_key(tx.author(), height))
                     .or_else(|e| fail(at, StoreError::from(e)))?;
-                if by_author.as_deref() != Some(&txid.0[..]) {
+                let entries = match group {
+                    Some(v) => codec::author_entries(&v).or_else(|e| fail(at, e))?,
+                    None => Vec::new(),
+                };
+                if !entries.contains(&(height, index as u32, txid)) {
                     return fail(
                         at,
                         format!("transaction {txid} is missing from the author index"),
@@ -187,9 +191,9 @@ impl Store {
         }
         // Every author index entry belongs to a transaction checked above.
         let mut indexed = 0u64;
-        for entry in self.h().authors.iter() {
-            entry.or_else(|e| fail(None, StoreError::from(e)))?;
-            indexed += 1;
+        for entry in self.h().author_groups.iter() {
+            let (_, v) = entry.or_else(|e| fail(None, StoreError::from(e)))?;
+            indexed += codec::author_entries(&v).or_else(|e| fail(None, e))?.len() as u64;
         }
         let mut located = 0u64;
         for entry in self.h().txs.iter() {

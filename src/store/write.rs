@@ -4,13 +4,13 @@
 //! returns, so an acknowledged change survives a crash and a crash never
 //! leaves half a change.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use sled::transaction::{ConflictableTransactionError, ConflictableTransactionResult};
 
 use super::schema::{
-    author_key, ChainState, HeaderRecord, MiningCheckpoint, TxLocation, HEIGHT_GROUP,
-    KEY_CHECKPOINT, KEY_STATE,
+    author_group_key, ChainState, HeaderRecord, MiningCheckpoint, TxLocation, AUTHOR_ENTRY_BYTES,
+    HEIGHT_GROUP, KEY_CHECKPOINT, KEY_STATE,
 };
 use super::{codec, Cursor, Store, StoreError, TxTrees};
 use crate::consensus::block::MAX_BLOCK_BYTES;
@@ -91,16 +91,32 @@ pub(crate) fn stage_connect(
     state: &mut ChainState,
 ) -> ConflictableTransactionResult<(), StoreError> {
     stage_set_height(t, record.height, hash)?;
+    // Each author's entries of this block, appended to their group at once.
+    let mut by_author: BTreeMap<&str, Vec<u8>> = BTreeMap::new();
     for ((index, txid), tx) in txids.iter().enumerate().zip(txs) {
+        codec::push_author_entry(
+            by_author.entry(tx.author()).or_default(),
+            record.height,
+            index as u32,
+            txid,
+        );
+    }
+    for (author, entries) in by_author {
+        let key = author_group_key(author, record.height);
+        let mut v = t
+            .author_groups
+            .get(&key)?
+            .map(|v| v.to_vec())
+            .unwrap_or_default();
+        v.extend_from_slice(&entries);
+        t.author_groups.insert(key, v)?;
+    }
+    for (index, txid) in txids.iter().enumerate() {
         let loc = TxLocation {
             height: record.height,
             index: index as u32,
         };
         t.txs.insert(txid.as_bytes(), codec::encode(&loc))?;
-        t.authors.insert(
-            author_key(tx.author(), record.height, index as u32),
-            txid.as_bytes(),
-        )?;
         // With nothing pending (an import, say) there is nothing to remove.
         if state.pending == 0 {
             continue;
@@ -155,6 +171,34 @@ pub(crate) fn stage_remove_height(
         t.heights.remove(&key)?;
     } else {
         t.heights.insert(&key, &v[..slot])?;
+    }
+    Ok(())
+}
+
+/// Stages the removal of the author entries of the active chain's top
+/// block, at `height`, whose transactions are `txs`.
+pub(crate) fn stage_remove_authors(
+    t: &TxTrees<'_>,
+    height: u64,
+    txs: &[Transaction],
+) -> ConflictableTransactionResult<(), StoreError> {
+    let authors: std::collections::BTreeSet<&str> = txs.iter().map(|tx| tx.author()).collect();
+    for author in authors {
+        let key = author_group_key(author, height);
+        let Some(v) = t.author_groups.get(&key)? else {
+            continue;
+        };
+        let kept: Vec<u8> = v
+            .chunks_exact(AUTHOR_ENTRY_BYTES)
+            .filter(|e| e[..8] != height.to_be_bytes())
+            .flatten()
+            .copied()
+            .collect();
+        if kept.is_empty() {
+            t.author_groups.remove(key)?;
+        } else {
+            t.author_groups.insert(key, kept)?;
+        }
     }
     Ok(())
 }
