@@ -155,18 +155,26 @@ pub fn group_key(height: u64) -> [u8; 8] {
 
 /// The hash at `height` in its group's value, if the group reaches it.
 pub fn group_hash(value: &[u8], height: u64) -> Result<Option<BlockHash>, CodecError> {
-    let hashes = group_hashes(value)?;
-    Ok(hashes.get((height % HEIGHT_GROUP) as usize).copied())
+    check_group(value)?;
+    let at = (height % HEIGHT_GROUP) as usize * 32;
+    Ok(value
+        .get(at..at + 32)
+        .map(|h| BlockHash(h.try_into().expect("32 bytes"))))
 }
 
-/// Every hash of a `heights` value, in height order.
-pub fn group_hashes(value: &[u8]) -> Result<Vec<BlockHash>, CodecError> {
+fn check_group(value: &[u8]) -> Result<(), CodecError> {
     if value.is_empty() || value.len() % 32 != 0 || value.len() > 32 * HEIGHT_GROUP as usize {
         return Err(CodecError {
             what: "height group",
             reason: format!("{} bytes", value.len()),
         });
     }
+    Ok(())
+}
+
+/// Every hash of a `heights` value, in height order.
+pub fn group_hashes(value: &[u8]) -> Result<Vec<BlockHash>, CodecError> {
+    check_group(value)?;
     Ok(value
         .chunks_exact(32)
         .map(|c| BlockHash(c.try_into().expect("chunks of 32")))
