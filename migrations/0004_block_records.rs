@@ -8,7 +8,7 @@
 //! - A `txs` entry locates its transaction by height and position (12
 //!   bytes) instead of block hash and position (36): `txs` only ever
 //!   describes the active chain.
-//! - `heights` holds the active chain's hashes 16 heights to a record,
+//! - `heights` holds the active chain's hashes 4 heights to a record,
 //!   replacing `chain` (one record per height).
 //! - `author_groups` holds an author's entries 16 heights to a record
 //!   (height, position, txid each), replacing `authors` (one record per
@@ -37,11 +37,12 @@ use crate::consensus::{Block, BlockHash, Txid};
 use crate::store::{codec, Store, StoreError};
 
 pub const WHAT: &str =
-    "store each block as one record, and the chain's hashes and author entries 16 heights to a record";
+    "store each block as one record, and group the chain's hashes and the author index by height";
 const TO: u32 = 4;
 const BATCH_BLOCKS: usize = 128;
 const BATCH_BYTES: usize = 8 << 20;
-const BATCH_GROUPS: u64 = 16;
+/// Groups per transaction: 256 heights.
+const BATCH_GROUPS: u64 = 256 / HEIGHT_GROUP;
 const BATCH_ENTRIES: usize = 512;
 
 /// A block moved by a batch.
@@ -187,7 +188,7 @@ fn group_heights(
             return Ok(());
         };
         let start = codec::decode_height_key(&first?.0)?;
-        if start % HEIGHT_GROUP != 0 {
+        if !start.is_multiple_of(HEIGHT_GROUP) {
             return Err(StoreError::Corrupt(format!(
                 "the height index resumes at {start}, inside a group"
             )));

@@ -559,9 +559,10 @@ fn an_import_onto_a_stored_side_branch_sees_its_transactions() {
 
 #[test]
 fn a_reorganisation_across_height_groups_moves_every_height() {
-    // The active chain's hashes are stored 16 heights to a record: a branch
-    // from height 10 overtaking a chain of 20 disconnects 20..=11 (across
-    // the group boundary at 16) and connects 11..=35 (two more groups).
+    // The active chain's hashes are stored 4 heights to a record and the
+    // author index 16: a branch from height 10 overtaking a chain of 20
+    // disconnects 20..=11 (across group boundaries, 16 among them) and
+    // connects 11..=35.
     let (_d, s, g) = setup(1, true);
     let mut a = g.clone();
     let mut common = None;

@@ -14,7 +14,7 @@ use std::time::Duration;
 use common::Ledger;
 use sledger::consensus::{Block, BlockHash};
 use sledger::store::migrate::Event;
-use sledger::store::schema::HeaderRecord;
+use sledger::store::schema::{HeaderRecord, HEIGHT_GROUP};
 use sledger::store::{codec, OpenOptions, Store, TxStatus};
 
 /// A ledger holding a copy of the schema-1 fixture.
@@ -401,7 +401,7 @@ fn a_block_record_move_stopped_after_any_batch_resumes_exactly() {
                     401 - blocks_moved,
                     blocks_moved,
                     401 - heights_moved,
-                    heights_moved.div_ceil(16),
+                    heights_moved.div_ceil(HEIGHT_GROUP as usize),
                     1001 - authors_moved,
                 ),
                 "after {batches} batches"

@@ -163,7 +163,10 @@ pub fn group_hash(value: &[u8], height: u64) -> Result<Option<BlockHash>, CodecE
 }
 
 fn check_group(value: &[u8]) -> Result<(), CodecError> {
-    if value.is_empty() || value.len() % 32 != 0 || value.len() > 32 * HEIGHT_GROUP as usize {
+    if value.is_empty()
+        || !value.len().is_multiple_of(32)
+        || value.len() > 32 * HEIGHT_GROUP as usize
+    {
         return Err(CodecError {
             what: "height group",
             reason: format!("{} bytes", value.len()),
@@ -190,7 +193,7 @@ pub fn push_author_entry(out: &mut Vec<u8>, height: u64, index: u32, txid: &Txid
 
 /// The entries of an `author_groups` value: height, position, txid.
 pub fn author_entries(value: &[u8]) -> Result<Vec<(u64, u32, Txid)>, CodecError> {
-    if value.is_empty() || value.len() % AUTHOR_ENTRY_BYTES != 0 {
+    if value.is_empty() || !value.len().is_multiple_of(AUTHOR_ENTRY_BYTES) {
         return Err(CodecError {
             what: "author index record",
             reason: format!("{} bytes", value.len()),
@@ -246,16 +249,17 @@ mod tests {
     }
 
     #[test]
-    fn height_groups_hold_sixteen_hashes_in_order() {
-        assert_eq!(group_key(15), height_key(0));
-        assert_eq!(group_key(16), height_key(1));
+    fn height_groups_hold_their_hashes_in_order() {
+        let g = HEIGHT_GROUP;
+        assert_eq!(group_key(g - 1), height_key(0));
+        assert_eq!(group_key(g), height_key(1));
         let v: Vec<u8> = (0..3u8).flat_map(|i| [i; 32]).collect();
-        assert_eq!(group_hash(&v, 33).unwrap(), Some(BlockHash([1; 32])));
-        assert_eq!(group_hash(&v, 35).unwrap(), None);
+        assert_eq!(group_hash(&v, 2 * g + 1).unwrap(), Some(BlockHash([1; 32])));
+        assert_eq!(group_hash(&v, 2 * g + 3).unwrap(), None);
         assert_eq!(group_hashes(&v).unwrap().len(), 3);
         assert!(group_hashes(&v[..40]).is_err());
         assert!(group_hashes(&[]).is_err());
-        assert!(group_hashes(&[0; 32 * 17]).is_err());
+        assert!(group_hashes(&vec![0; 32 * (g as usize + 1)]).is_err());
     }
 
     #[test]

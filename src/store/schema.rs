@@ -9,7 +9,7 @@
 //! | `txs` | txid | [`TxLocation`] (v4): height and position in the active chain |
 //! | `pending` | arrival sequence (u64 BE) | consensus transaction |
 //! | `pending_ids` | txid | arrival sequence (u64 BE) |
-//! | `author_groups` (v4) | [`author_group_key`]: author length, author, height / [`HEIGHT_GROUP`] (u64 BE) | the author's transactions at the group's heights: height (u64 BE), position (u32 BE), txid, 44 bytes each, in chain order |
+//! | `author_groups` (v4) | [`author_group_key`]: author length, author, height / [`AUTHOR_GROUP`] (u64 BE) | the author's transactions at the group's heights: height (u64 BE), position (u32 BE), txid, 44 bytes each, in chain order |
 //! | `tips` (v3) | block hash of every block without children | empty |
 //! | `orphans` (v3) | arrival sequence (u64 BE) | consensus block of unknown parent |
 //! | `orphan_ids` (v3) | block hash | arrival sequence (u64 BE) |
@@ -36,8 +36,14 @@ pub const LEGACY_TREE_BODIES: &str = "bodies";
 /// append-only tree leaves them half full: one record per height cost a
 /// page for every 8-9 blocks).
 pub const TREE_HEIGHTS: &str = "heights";
-/// Heights per `heights` record.
-pub const HEIGHT_GROUP: u64 = 16;
+/// Heights per `heights` record. Measured at 1M blocks (BENCHMARKS.md): 16
+/// made the fewest pages, but a random lookup by height then loads a leaf
+/// of 16 x 16 hashes for one of them, and the sampled lookups no longer fit
+/// the page cache (p99 6.7x raw against 3.8x with 4); 4 costs 5% more disk.
+pub const HEIGHT_GROUP: u64 = 4;
+/// Heights per `author_groups` record: an author's entries are read in
+/// runs (a listing), so bigger records cost nothing there.
+pub const AUTHOR_GROUP: u64 = 16;
 /// Up to schema 3: one record per height, height -> block hash (read only
 /// by migrations).
 pub const LEGACY_TREE_CHAIN: &str = "chain";
@@ -109,13 +115,13 @@ pub struct MigrationProgress {
 }
 
 /// Key of an `author_groups` record: the author's prefix ([`author_prefix`])
-/// and the height group (`height / HEIGHT_GROUP`, u64 BE), so that one
+/// and the height group (`height / AUTHOR_GROUP`, u64 BE), so that one
 /// author's records are contiguous and in chain order. A block appends its
 /// author's entries to one record (rewriting it), so records hold at most
 /// 16 blocks' worth of one author's entries.
 pub fn author_group_key(author: &str, height: u64) -> Vec<u8> {
     let mut k = author_prefix(author);
-    k.extend_from_slice(&(height / HEIGHT_GROUP).to_be_bytes());
+    k.extend_from_slice(&(height / AUTHOR_GROUP).to_be_bytes());
     k
 }
 
