@@ -39,7 +39,7 @@ pub const TREE_HEIGHTS: &str = "heights";
 /// Heights per `heights` record. Measured at 1M blocks (BENCHMARKS.md): 16
 /// made the fewest pages, but a random lookup by height then loads a leaf
 /// of 16 x 16 hashes for one of them, and the sampled lookups no longer fit
-/// the page cache (p99 6.7x raw against 3.8x with 4); 4 costs 5% more disk.
+/// the page cache (p99 6.7x raw against 3.8x with 4); 4 costs 4% more disk.
 pub const HEIGHT_GROUP: u64 = 4;
 /// Heights per `author_groups` record: an author's entries are read in
 /// runs (a listing), so bigger records cost nothing there.
