@@ -7,10 +7,18 @@
 //! `BATCH_ENTRIES` entries. Each batch is one transaction that also records
 //! the next height to do, so a killed run resumes there; entries are keyed
 //! by (author, height, position), so redoing a batch rewrites the same keys.
+//!
+//! It reads and writes the layout of its own time (`chain`, `bodies`,
+//! `authors`), which schema 4 replaced.
 
-use super::super::schema::{author_key, KEY_MIGRATION};
+use sled::Transactional;
+
+use super::super::schema::{
+    author_key, KEY_MIGRATION, LEGACY_TREE_AUTHORS, LEGACY_TREE_BODIES, LEGACY_TREE_CHAIN,
+};
 use super::{progress, progress_record, Event};
-use crate::store::{Store, StoreError};
+use crate::consensus::BlockHash;
+use crate::store::{codec, Store, StoreError};
 
 pub const WHAT: &str = "index transactions by author";
 const TO: u32 = 2;
@@ -19,6 +27,9 @@ const BATCH_ENTRIES: usize = 20_000;
 
 pub fn run(store: &Store, notify: &dyn Fn(Event)) -> Result<(), StoreError> {
     let mut next = progress(store, TO)?.unwrap_or(0);
+    let bodies = store.h().db.open_tree(LEGACY_TREE_BODIES)?;
+    let chain = store.h().db.open_tree(LEGACY_TREE_CHAIN)?;
+    let authors = store.h().db.open_tree(LEGACY_TREE_AUTHORS)?;
     loop {
         let tip = store.state()?.height;
         if next > tip {
@@ -26,10 +37,14 @@ pub fn run(store: &Store, notify: &dyn Fn(Event)) -> Result<(), StoreError> {
         }
         let mut entries: Vec<(Vec<u8>, [u8; 32])> = Vec::new();
         let mut end = next;
-        for item in store.blocks_from(next) {
-            let b = item?;
-            let height = b.record.height;
-            for (index, tx) in b.block.txs.iter().enumerate() {
+        for item in chain.range(codec::height_key(next)..) {
+            let (key, value) = item?;
+            let height = codec::decode_height_key(&key)?;
+            let hash: BlockHash = codec::decode(&value, "chain entry")?;
+            let body = bodies.get(hash.as_bytes())?.ok_or_else(|| {
+                StoreError::Corrupt(format!("block {hash} at height {height} has no body"))
+            })?;
+            for (index, tx) in codec::decode_body(&body)?.iter().enumerate() {
                 entries.push((author_key(tx.author(), height, index as u32), tx.txid().0));
             }
             end = height + 1;
@@ -42,13 +57,15 @@ pub fn run(store: &Store, notify: &dyn Fn(Event)) -> Result<(), StoreError> {
                 "the active chain has no block at height {next}"
             )));
         }
-        store.transact(|t| {
+        let r = (&authors, &store.h().meta).transaction(|(authors, meta)| {
             for (key, txid) in &entries {
-                t.authors.insert(key.as_slice(), &txid[..])?;
+                authors.insert(key.as_slice(), &txid[..])?;
             }
-            t.meta.insert(KEY_MIGRATION, progress_record(TO, end))?;
+            meta.insert(KEY_MIGRATION, progress_record(TO, end))?;
             Ok(())
-        })?;
+        });
+        store.guard(r.map_err(StoreError::from))?;
+        store.flush()?;
         notify(Event::Progress {
             to: TO,
             done: end,

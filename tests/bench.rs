@@ -26,6 +26,7 @@ fn bench_store_reports_every_figure() {
         "by_height_p99_us",
         "by_hash_p99_us",
         "raw_get_p99_us",
+        "header_walk_us",
         "cli_query_ms",
         "raw_open_get_ms",
         "verify_blocks_per_second",

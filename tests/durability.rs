@@ -219,7 +219,7 @@ fn tampering_is_named_by_height_and_reason() {
     {
         // Rewrite the entry in block 3 underneath the ledger.
         let db = sled::open(l.store_dir()).unwrap();
-        let bodies = db.open_tree("bodies").unwrap();
+        let bodies = db.open_tree("blocks").unwrap();
         let body = bodies.get(hash3.as_bytes()).unwrap().unwrap().to_vec();
         let at = body.windows(7).position(|w| w == b"entry 2").unwrap();
         let mut forged = body.clone();

@@ -488,8 +488,7 @@ fn a_heavier_branch_left_inactive_by_a_crash_is_activated_on_open() {
         let b3 = child(&b, vec![tx("b", 9)], 11, 4);
         let parent = s.header(&b.hash()).unwrap().unwrap();
         let work = parent.chain_work.checked_add(Difficulty(4).work()).unwrap();
-        let rec =
-            sledger::store::schema::HeaderRecord::new(&b3.header, work, 1, b3.encoded_len() as u32);
+        let rec = sledger::store::codec::encode_block_record(&work, &b3);
         (b3, rec)
     };
     // What the first transaction of accepting b3 writes, then a crash before
@@ -497,13 +496,9 @@ fn a_heavier_branch_left_inactive_by_a_crash_is_activated_on_open() {
     {
         let db = sled::open(dir.path().join("store")).unwrap();
         let h = b3.hash();
-        db.open_tree("headers")
+        db.open_tree("blocks")
             .unwrap()
-            .insert(h.as_bytes(), sledger::store::codec::encode(&b3_record))
-            .unwrap();
-        db.open_tree("bodies")
-            .unwrap()
-            .insert(h.as_bytes(), sledger::store::codec::encode_body(&b3.txs))
+            .insert(h.as_bytes(), b3_record)
             .unwrap();
         let tips = db.open_tree("tips").unwrap();
         tips.remove(b3.header.prev_hash.as_bytes()).unwrap();
@@ -560,4 +555,53 @@ fn an_import_onto_a_stored_side_branch_sees_its_transactions() {
         s.header(&c2.hash()).unwrap().is_none(),
         "nothing was written"
     );
+}
+
+#[test]
+fn a_reorganisation_across_height_groups_moves_every_height() {
+    // The active chain's hashes are stored 4 heights to a record and the
+    // author index 16: a branch from height 10 overtaking a chain of 20
+    // disconnects 20..=11 (across group boundaries, 16 among them) and
+    // connects 11..=35.
+    let (_d, s, g) = setup(1, true);
+    let mut a = g.clone();
+    let mut common = None;
+    for i in 0..20 {
+        a = child(&a, vec![tx("a", i)], 1000, 1);
+        s.append(&a, now_ms()).unwrap();
+        if a.header.height == 10 {
+            common = Some(a.clone());
+        }
+    }
+    let mut b = common.unwrap();
+    let mut branch = Vec::new();
+    for i in 0..25 {
+        b = child(&b, vec![tx("b", i)], 1000, 1);
+        s.accept_block(&b, now_ms()).unwrap();
+        branch.push(b.clone());
+    }
+    let st = s.state().unwrap();
+    assert_eq!((st.tip, st.height), (b.hash(), 35));
+    for blk in &branch {
+        assert_eq!(s.hash_at(blk.header.height).unwrap(), Some(blk.hash()));
+    }
+    assert_eq!(s.hash_at(36).unwrap(), None);
+    let listed: Vec<u64> = s
+        .headers_in(8, 35, true)
+        .map(|r| r.unwrap().1.height)
+        .collect();
+    assert_eq!(listed, (8..=35).rev().collect::<Vec<_>>());
+    assert_eq!(status(&s, &tx("a", 15)), "pending");
+    assert_eq!(status(&s, &tx("a", 5)), "confirmed");
+    // The author index (16 heights to a record) moved with the chain.
+    let by = |author: &str, from: (u64, u32)| -> Vec<u64> {
+        s.txs_by_author(author, from)
+            .map(|r| r.unwrap().0)
+            .collect()
+    };
+    assert_eq!(by("a", (0, 0)), (1..=10).collect::<Vec<_>>());
+    assert_eq!(by("b", (0, 0)), (11..=35).collect::<Vec<_>>());
+    assert_eq!(by("b", (17, 0)), (17..=35).collect::<Vec<_>>());
+    assert_eq!(by("b", (17, 1)), (18..=35).collect::<Vec<_>>());
+    assert!(s.verify(now_ms(), &mut |_| {}).is_ok());
 }

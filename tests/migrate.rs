@@ -1,6 +1,9 @@
 //! Schema migrations on a genuine schema-1 ledger (tests/fixtures), through
 //! the real binary: upgrade on open, `--no-upgrade`, `sledger migrate`, the
-//! author index it builds, and a backfill killed part-way.
+//! author index it builds, and a backfill killed part-way. The same fixture
+//! stopped at schema 3 (steps 2 and 3 run, step 4 not) checks the move to
+//! one record per block (schema 4) against the schema-3 trees read directly,
+//! whole, killed at random moments, and stopped after each of its batches.
 
 mod common;
 
@@ -9,6 +12,10 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::Ledger;
+use sledger::consensus::{Block, BlockHash};
+use sledger::store::migrate::Event;
+use sledger::store::schema::{HeaderRecord, HEIGHT_GROUP};
+use sledger::store::{codec, OpenOptions, Store, TxStatus};
 
 /// A ledger holding a copy of the schema-1 fixture.
 fn v1_ledger() -> Ledger {
@@ -73,7 +80,7 @@ fn a_genuine_v1_store_is_refused_with_no_upgrade_and_upgraded_otherwise() {
     let l = v1_ledger();
     let line = l.fails(
         &["--no-upgrade", "status"],
-        "schema version 1 and this sledger uses 3",
+        "schema version 1 and this sledger uses 4",
     );
     assert!(line.contains("sledger migrate"), "{line}");
     let out = l.run(&["migrate"]);
@@ -81,16 +88,17 @@ fn a_genuine_v1_store_is_refused_with_no_upgrade_and_upgraded_otherwise() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("from schema version 1 to 2")
-            && stderr.contains("from schema version 2 to 3"),
+            && stderr.contains("from schema version 2 to 3")
+            && stderr.contains("from schema version 3 to 4"),
         "one-line notice: {stderr}"
     );
-    assert_eq!(stderr.lines().count(), 2, "{stderr}");
+    assert_eq!(stderr.lines().count(), 3, "{stderr}");
     assert!(String::from_utf8_lossy(&out.stdout)
-        .contains("upgraded the ledger from schema version 1 to 3"));
+        .contains("upgraded the ledger from schema version 1 to 4"));
     let again = l.json(&["migrate"]);
     assert_eq!(
         (again["from"].as_u64(), again["to"].as_u64()),
-        (Some(3), Some(3))
+        (Some(4), Some(4))
     );
     // The fixture's content survived, and the index answers for every author.
     assert_eq!(l.json(&["verify"])["blocks"], 401);
@@ -129,12 +137,24 @@ fn opening_an_old_store_upgrades_it_in_place() {
 
 #[test]
 fn a_backfill_killed_part_way_finishes_exactly_when_rerun() {
+    killed_part_way_finishes_exactly(v1_ledger);
+}
+
+#[test]
+fn a_block_record_move_killed_part_way_finishes_exactly_when_rerun() {
+    killed_part_way_finishes_exactly(v3_ledger);
+}
+
+/// Kills `sledger migrate` on fresh copies made by `make` at delays from 0
+/// to 39 ms, then reruns it; each must end exact.
+fn killed_part_way_finishes_exactly(make: fn() -> Ledger) {
     let reference = v1_ledger();
     reference.ok(&["migrate"]);
     let expected = expected_by_author(&reference);
     let mut interrupted = 0;
     for delay_ms in (0..40).step_by(3) {
-        let l = v1_ledger();
+        let l = make();
+        let legacy = Legacy::read(&l);
         let mut child = Command::new(assert_cmd::cargo::cargo_bin("sledger"))
             .arg("--data-dir")
             .arg(&l.dir)
@@ -148,12 +168,13 @@ fn a_backfill_killed_part_way_finishes_exactly_when_rerun() {
             .args(["-KILL", &child.id().to_string()])
             .status();
         let _ = child.wait();
-        // Still at version 1 after the kill means the backfill was cut short.
+        // Still at an older version after the kill means a step was cut short.
         if !l.run(&["--no-upgrade", "status"]).status.success() {
             interrupted += 1;
         }
         l.ok(&["migrate"]);
         assert_eq!(l.json(&["verify"])["valid"], true, "delay {delay_ms} ms");
+        legacy.check(&l);
         for (author, txs) in &expected {
             assert_eq!(
                 &listed(&l, author, 1000),
@@ -169,7 +190,7 @@ fn a_backfill_killed_part_way_finishes_exactly_when_rerun() {
 fn a_store_newer_than_this_sledger_is_refused() {
     let l = Ledger::new();
     {
-        let db = sled::open(l.store_dir()).unwrap();
+        let db = open_sled(&l);
         db.open_tree("meta")
             .unwrap()
             .insert("schema_version", &9u32.to_le_bytes())
@@ -177,5 +198,226 @@ fn a_store_newer_than_this_sledger_is_refused() {
         db.flush().unwrap();
     }
     let line = l.fails(&["status"], "schema version 9");
-    assert!(line.contains("supports (3)"), "{line}");
+    assert!(line.contains("supports (4)"), "{line}");
+}
+
+/// The ledger's sled database, opened directly. sled's background threads
+/// can hold its lock for a moment after the store of an earlier step in this
+/// process was dropped, so a lock error is retried (for up to ten seconds).
+fn open_sled(l: &Ledger) -> sled::Db {
+    for _ in 0..500 {
+        match sled::open(l.store_dir()) {
+            Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") => {
+                std::thread::sleep(Duration::from_millis(20))
+            }
+            other => return other.unwrap(),
+        }
+    }
+    panic!("the store stayed locked");
+}
+
+/// A ledger holding the schema-1 fixture upgraded to schema 3 (steps 2 and
+/// 3), stopped where step 4 would start.
+fn v3_ledger() -> Ledger {
+    let l = v1_ledger();
+    let stop = |e: Event| {
+        if let Event::Starting { to: 4, .. } = e {
+            panic!("stopping before step 4");
+        }
+    };
+    let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        Store::open_with(
+            &l.dir,
+            OpenOptions {
+                on_migration: Some(&stop),
+                ..OpenOptions::default()
+            },
+        )
+        .map(|_| ())
+    }));
+    assert!(opened.is_err(), "the upgrade stopped before step 4");
+    l.fails(
+        &["--no-upgrade", "status"],
+        "schema version 3 and this sledger uses 4",
+    );
+    l
+}
+
+/// Every block of a schema 1-3 store, read from its trees directly (not
+/// through the store's code): hash, header record, block; and the active
+/// chain by height.
+struct Legacy {
+    blocks: Vec<(BlockHash, HeaderRecord, Block)>,
+    chain: BTreeMap<u64, BlockHash>,
+}
+
+impl Legacy {
+    fn read(l: &Ledger) -> Legacy {
+        let db = open_sled(l);
+        let headers = db.open_tree("headers").unwrap();
+        let bodies = db.open_tree("bodies").unwrap();
+        let mut blocks = Vec::new();
+        for entry in headers.iter() {
+            let (k, v) = entry.unwrap();
+            let hash = BlockHash(<[u8; 32]>::try_from(&k[..]).unwrap());
+            let record: HeaderRecord = codec::decode(&v, "header record").unwrap();
+            let body = bodies.get(&k).unwrap().expect("a body for every header");
+            let block = Block {
+                header: record.header(),
+                txs: codec::decode_body(&body).unwrap(),
+            };
+            assert_eq!(block.hash(), hash);
+            blocks.push((hash, record, block));
+        }
+        let mut chain = BTreeMap::new();
+        for entry in db.open_tree("chain").unwrap().iter() {
+            let (k, v) = entry.unwrap();
+            chain.insert(
+                codec::decode_height_key(&k).unwrap(),
+                codec::decode(&v, "chain entry").unwrap(),
+            );
+        }
+        db.flush().unwrap();
+        assert_eq!(blocks.len(), 401, "the fixture's blocks");
+        assert_eq!(chain.len(), 401);
+        Legacy { blocks, chain }
+    }
+
+    /// The schema-4 store `l` holds exactly these blocks, with the same
+    /// records, and locates every transaction of the active chain.
+    fn check(&self, l: &Ledger) {
+        let s = Store::open(&l.dir).unwrap();
+        assert_eq!(s.schema_version().unwrap(), 4);
+        for (hash, record, block) in &self.blocks {
+            let b = s.block(hash).unwrap().expect("every block readable");
+            assert_eq!(&b.record, record, "block {hash}");
+            assert_eq!(b.block.encode(), block.encode(), "block {hash}");
+            let active = self.chain.get(&record.height) == Some(hash);
+            assert_eq!(b.active, active, "block {hash}");
+            if !active {
+                continue;
+            }
+            assert_eq!(s.block_at(record.height).unwrap().hash, *hash);
+            for (index, tx) in block.txs.iter().enumerate() {
+                match s.find_tx(&tx.txid()).unwrap() {
+                    Some(TxStatus::Confirmed {
+                        tx: found,
+                        block: at,
+                        height,
+                        index: i,
+                    }) => assert_eq!(
+                        (found, at, height, i as usize),
+                        (tx.clone(), *hash, record.height, index)
+                    ),
+                    other => panic!("transaction {} found as {other:?}", tx.txid()),
+                }
+            }
+        }
+        drop(s);
+        let db = open_sled(l);
+        let names: Vec<Vec<u8>> = db.tree_names().iter().map(|n| n.to_vec()).collect();
+        assert!(
+            !names
+                .iter()
+                .any(|n| ["headers", "bodies", "chain", "authors"]
+                    .iter()
+                    .any(|old| n == old.as_bytes())),
+            "the schema-3 trees are dropped"
+        );
+    }
+}
+
+#[test]
+fn a_v3_store_upgrades_to_v4_with_every_block_readable() {
+    let l = v3_ledger();
+    let legacy = Legacy::read(&l);
+    let out = l.run(&["migrate"]);
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("from schema version 3 to 4"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(String::from_utf8_lossy(&out.stdout)
+        .contains("upgraded the ledger from schema version 3 to 4"));
+    let v = l.json(&["verify"]);
+    assert_eq!(
+        (v["valid"].as_bool(), v["blocks"].as_u64()),
+        (Some(true), Some(401))
+    );
+    assert_eq!(l.json(&["status"])["pending"], 3);
+    legacy.check(&l);
+    // And the upgraded store keeps working.
+    l.mine(1);
+    assert_eq!(l.json(&["verify"])["blocks"], 402);
+}
+
+#[test]
+fn a_block_record_move_stopped_after_any_batch_resumes_exactly() {
+    // Step 4 moves the 401 blocks in batches of 128 (four batches), then the
+    // 401 heights in batches of 256 (two), then the 1001 author entries in
+    // batches of 512 (two). Stopping after any of the first seven leaves
+    // those committed and nothing more.
+    let expected_done = [128, 256, 384, 401, 256, 401, 512, 1001];
+    for batches in 1..=7usize {
+        let l = v3_ledger();
+        let legacy = Legacy::read(&l);
+        let seen = std::cell::RefCell::new(Vec::new());
+        let stop = |e: Event| {
+            if let Event::Progress { to: 4, done, .. } = e {
+                seen.borrow_mut().push(done);
+                if seen.borrow().len() == batches {
+                    panic!("stopping after {batches} batches");
+                }
+            }
+        };
+        let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            Store::open_with(
+                &l.dir,
+                OpenOptions {
+                    on_migration: Some(&stop),
+                    ..OpenOptions::default()
+                },
+            )
+            .map(|_| ())
+        }));
+        assert!(opened.is_err(), "stopped after {batches} batches");
+        assert_eq!(seen.borrow().as_slice(), &expected_done[..batches]);
+        {
+            let db = open_sled(&l);
+            let count = |tree: &str| db.open_tree(tree).unwrap().iter().count();
+            let blocks_moved = (128 * batches).min(401);
+            let heights_moved: usize = [0, 0, 0, 0, 256, 401, 401][batches - 1];
+            let authors_moved = if batches == 7 { 512 } else { 0 };
+            assert_eq!(
+                (
+                    count("headers"),
+                    count("bodies"),
+                    count("blocks"),
+                    count("chain"),
+                    count("heights"),
+                    count("authors"),
+                ),
+                (
+                    401 - blocks_moved,
+                    401 - blocks_moved,
+                    blocks_moved,
+                    401 - heights_moved,
+                    heights_moved.div_ceil(HEIGHT_GROUP as usize),
+                    1001 - authors_moved,
+                ),
+                "after {batches} batches"
+            );
+            db.flush().unwrap();
+        }
+        l.fails(
+            &["--no-upgrade", "status"],
+            "schema version 3 and this sledger uses 4",
+        );
+        l.ok(&["migrate"]);
+        assert_eq!(
+            l.json(&["verify"])["valid"],
+            true,
+            "after {batches} batches"
+        );
+        legacy.check(&l);
+    }
 }

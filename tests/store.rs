@@ -182,8 +182,9 @@ fn verify_names_the_height_of_tampering() {
         hash2 = s.hash_at(2).unwrap().unwrap();
         assert!(s.verify(now_ms(), &mut |_| {}).is_ok());
     }
-    // Change one byte of a transaction's data in the body of block 2.
-    tamper(dir.path(), "bodies", hash2.as_bytes(), |v| {
+    // Change one byte of a transaction's data in block 2 (the record ends
+    // with its last transaction).
+    tamper(dir.path(), "blocks", hash2.as_bytes(), |v| {
         let last = v.len() - 1;
         v[last] ^= 1;
     });
@@ -194,7 +195,7 @@ fn verify_names_the_height_of_tampering() {
     drop(s);
 
     // Restore, then change the stored header's nonce instead.
-    tamper(dir.path(), "bodies", hash2.as_bytes(), |v| {
+    tamper(dir.path(), "blocks", hash2.as_bytes(), |v| {
         let last = v.len() - 1;
         v[last] ^= 1;
     });
@@ -202,8 +203,9 @@ fn verify_names_the_height_of_tampering() {
         .unwrap()
         .verify(now_ms(), &mut |_| {})
         .is_ok());
-    tamper(dir.path(), "headers", hash2.as_bytes(), |v| {
-        v[4 + 8 + 32 + 32 + 8 + 4] ^= 1
+    // The record starts with the chain work (32 bytes), then the header.
+    tamper(dir.path(), "blocks", hash2.as_bytes(), |v| {
+        v[32 + sledger::consensus::header::NONCE_OFFSET] ^= 1
     });
     let s = Store::open(dir.path()).unwrap();
     let f = s.verify(now_ms(), &mut |_| {}).unwrap_err();

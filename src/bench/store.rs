@@ -4,7 +4,8 @@
 //! work costs nothing; one 100-byte entry per block) through the real
 //! import path (`Store::append_batch`, every rule checked), and writes the
 //! same block bytes into a plain sled database with batch inserts. Then it
-//! times lookups by height and by hash against raw `get`s, a one-shot CLI
+//! times lookups by height and by hash against raw `get`s, a walk of recent
+//! headers, a one-shot CLI
 //! query against a process that opens sled and does one `get`, and `verify`
 //! in a child process (throughput and peak RSS), and reports disk bytes per
 //! block.
@@ -39,6 +40,9 @@ pub struct StoreReport {
     pub by_hash_p99_us: f64,
     pub raw_get_p50_us: f64,
     pub raw_get_p99_us: f64,
+    /// Headers of the newest 10,000 blocks (or all), newest first, through
+    /// `Store::headers_in` (what `sledger chain` lists): mean per header.
+    pub header_walk_us: f64,
     pub cli_query_ms: f64,
     pub raw_open_get_ms: f64,
     pub verify_seconds: f64,
@@ -270,6 +274,15 @@ pub fn measure(
         raw_get.push(micros(t.elapsed()));
         std::hint::black_box(v);
     }
+    // A header walk: the newest blocks, newest first, headers only.
+    let walk_from = blocks.saturating_sub(9_999);
+    let t = Instant::now();
+    let mut walked = 0u64;
+    for item in store.headers_in(walk_from, blocks, true) {
+        std::hint::black_box(item?);
+        walked += 1;
+    }
+    let header_walk_us = micros(t.elapsed()) / walked.max(1) as f64;
     for v in [&mut by_height, &mut by_hash, &mut raw_get] {
         v.sort_by(f64::total_cmp);
     }
@@ -336,6 +349,7 @@ pub fn measure(
         by_hash_p99_us: percentile(&by_hash, 0.99),
         raw_get_p50_us: percentile(&raw_get, 0.5),
         raw_get_p99_us: percentile(&raw_get, 0.99),
+        header_walk_us,
         cli_query_ms,
         raw_open_get_ms,
         verify_seconds: verify_time.as_secs_f64(),

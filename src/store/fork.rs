@@ -15,10 +15,12 @@
 use std::collections::HashSet;
 
 use super::schema::{
-    author_key, HeaderRecord, OrphanState, ReorgJournal, KEY_CHECKPOINT, KEY_ORPHANS, KEY_REORG,
-    KEY_STATE,
+    HeaderRecord, OrphanState, ReorgJournal, KEY_CHECKPOINT, KEY_ORPHANS, KEY_REORG, KEY_STATE,
 };
-use super::write::{abort, meta_in_tx, read_state_in_tx, stage_connect, Appended};
+use super::write::{
+    abort, meta_in_tx, read_state_in_tx, stage_connect, stage_remove_authors, stage_remove_height,
+    Appended,
+};
 use super::{codec, Cursor, Store, StoreError};
 use crate::consensus::rules::{self, BlockError};
 use crate::consensus::{Block, BlockHash, Transaction, Txid, Work};
@@ -183,16 +185,9 @@ impl Store {
             .chain_work
             .checked_add(block.header.difficulty.work())
             .ok_or_else(|| StoreError::Corrupt("chain work overflow".into()))?;
-        let record = HeaderRecord::new(
-            &block.header,
-            work,
-            block.txs.len() as u32,
-            block.encoded_len() as u32,
-        );
+        let record = codec::encode_block_record(&work, block);
         self.transact(|t| {
-            t.headers.insert(hash.as_bytes(), codec::encode(&record))?;
-            t.bodies
-                .insert(hash.as_bytes(), codec::encode_body(&block.txs))?;
+            t.blocks.insert(hash.as_bytes(), record.as_slice())?;
             t.tips.remove(prev.as_bytes())?;
             t.tips.insert(hash.as_bytes(), &[])?;
             Ok(())
@@ -266,11 +261,7 @@ impl Store {
     fn check_branch_txs(&self, path: &[BlockHash], fork_height: u64) -> Result<(), StoreError> {
         let mut seen: HashSet<Txid> = HashSet::new();
         for (i, hash) in path.iter().enumerate() {
-            let body =
-                self.h().bodies.get(hash.as_bytes())?.ok_or_else(|| {
-                    StoreError::Corrupt(format!("branch block {hash} has no body"))
-                })?;
-            for tx in codec::decode_body(&body)? {
+            for tx in self.block_txs(hash)? {
                 let id = tx.txid();
                 if self.tx_in_chain_up_to(&id, fork_height)? || !seen.insert(id) {
                     let e = BlockError::TxAlreadyInChain(id);
@@ -358,17 +349,13 @@ impl Store {
             let low = (fork_height + 1).max(state.height + 1 - REORG_BATCH.min(state.height));
             let mut batch = Vec::new();
             for h in (low..=state.height).rev() {
-                let (hash, record) = self.header_at(h)?;
-                let body = self
-                    .h()
-                    .bodies
-                    .get(hash.as_bytes())?
-                    .ok_or_else(|| StoreError::Corrupt(format!("block {hash} has no body")))?;
+                let b = self.block_at(h)?;
+                let record = b.record;
                 let parent_work = record
                     .chain_work
                     .checked_sub(crate::consensus::Difficulty(record.difficulty).work())
                     .unwrap_or(Work::ZERO);
-                batch.push((record, codec::decode_body(&body)?, parent_work));
+                batch.push((record, b.block.txs, parent_work));
             }
             let expected = state.tip;
             self.transact(|t| {
@@ -377,12 +364,11 @@ impl Store {
                     return abort(StoreError::Conflict);
                 }
                 for (record, txs, parent_work) in &batch {
-                    t.chain.remove(&codec::height_key(record.height))?;
-                    for (index, tx) in txs.iter().enumerate() {
+                    stage_remove_height(t, record.height)?;
+                    stage_remove_authors(t, record.height, txs)?;
+                    for tx in txs {
                         let id = tx.txid();
                         t.txs.remove(id.as_bytes())?;
-                        t.authors
-                            .remove(author_key(tx.author(), record.height, index as u32))?;
                         let seq = codec::height_key(st.next_pending_seq);
                         t.pending.insert(&seq, codec::encode_tx(tx))?;
                         t.pending_ids.insert(id.as_bytes(), &seq)?;
@@ -406,13 +392,10 @@ impl Store {
         for chunk in path.chunks(REORG_BATCH as usize) {
             let mut batch = Vec::new();
             for hash in chunk {
-                let record = self.header(hash)?.ok_or_else(|| {
-                    StoreError::Corrupt(format!("branch block {hash} has no header"))
+                let b = self.load_block(hash, Some(false))?.ok_or_else(|| {
+                    StoreError::Corrupt(format!("branch block {hash} is missing"))
                 })?;
-                let body = self.h().bodies.get(hash.as_bytes())?.ok_or_else(|| {
-                    StoreError::Corrupt(format!("branch block {hash} has no body"))
-                })?;
-                let txs: Vec<Transaction> = codec::decode_body(&body)?;
+                let (record, txs) = (b.record, b.block.txs);
                 let txids: Vec<Txid> = txs.iter().map(Transaction::txid).collect();
                 batch.push((*hash, record, txs, txids));
             }

@@ -2,7 +2,7 @@
 //! an author's transactions. Each item is read from sled when it is asked
 //! for; nothing is collected.
 
-use super::schema::{author_key, author_key_position, author_prefix, HeaderRecord};
+use super::schema::{author_group_key, author_prefix, HeaderRecord, HEIGHT_GROUP};
 use super::{codec, Store, StoreError, StoredBlock};
 use crate::consensus::{BlockHash, Transaction, Txid};
 
@@ -15,23 +15,53 @@ impl Store {
         to: u64,
         newest_first: bool,
     ) -> impl Iterator<Item = Result<(BlockHash, HeaderRecord), StoreError>> + '_ {
-        let range = self
-            .h()
-            .chain
-            .range(codec::height_key(from)..=codec::height_key(to));
-        let entries: Box<dyn Iterator<Item = _>> = if newest_first {
-            Box::new(range.rev())
-        } else {
-            Box::new(range)
-        };
-        entries.map(move |entry| {
-            let (key, value) = entry?;
-            let height = codec::decode_height_key(&key)?;
-            let hash: BlockHash = codec::decode(&value, "chain entry")?;
+        self.chain_range(from, to, newest_first).map(move |entry| {
+            let (height, hash) = entry?;
             let record = self.header(&hash)?.ok_or_else(|| {
                 StoreError::Corrupt(format!("no header for block {hash} at height {height}"))
             })?;
             Ok((hash, record))
+        })
+    }
+
+    /// Heights and hashes of the active chain from `from` to `to` inclusive,
+    /// read a `heights` group at a time; newest first when `newest_first`.
+    /// The heights are those of each hash's place in its group.
+    pub(crate) fn chain_range(
+        &self,
+        from: u64,
+        to: u64,
+        newest_first: bool,
+    ) -> impl Iterator<Item = Result<(u64, BlockHash), StoreError>> + '_ {
+        let range = self
+            .h()
+            .heights
+            .range(codec::group_key(from)..=codec::group_key(to));
+        let groups: Box<dyn Iterator<Item = _>> = if newest_first {
+            Box::new(range.rev())
+        } else {
+            Box::new(range)
+        };
+        groups.flat_map(move |entry| {
+            let group = || -> Result<Vec<(u64, BlockHash)>, StoreError> {
+                let (key, value) = entry?;
+                let first = codec::decode_height_key(&key)?
+                    .checked_mul(HEIGHT_GROUP)
+                    .ok_or_else(|| StoreError::Corrupt("height group key out of range".into()))?;
+                let mut v: Vec<(u64, BlockHash)> = (first..)
+                    .zip(codec::group_hashes(&value)?)
+                    .filter(|(h, _)| (from..=to).contains(h))
+                    .collect();
+                if newest_first {
+                    v.reverse();
+                }
+                Ok(v)
+            };
+            let items: Vec<Result<(u64, BlockHash), StoreError>> = match group() {
+                Ok(v) => v.into_iter().map(Ok).collect(),
+                Err(e) => vec![Err(e)],
+            };
+            items
         })
     }
 
@@ -40,17 +70,12 @@ impl Store {
         &self,
         from: u64,
     ) -> impl Iterator<Item = Result<StoredBlock, StoreError>> + '_ {
-        self.h()
-            .chain
-            .range(codec::height_key(from)..)
-            .map(move |entry| {
-                let (key, value) = entry?;
-                let height = codec::decode_height_key(&key)?;
-                let hash: BlockHash = codec::decode(&value, "chain entry")?;
-                self.load_block(&hash, Some(true))?.ok_or_else(|| {
-                    StoreError::Corrupt(format!("block {hash} at height {height} is missing"))
-                })
+        self.chain_range(from, u64::MAX, false).map(move |entry| {
+            let (height, hash) = entry?;
+            self.load_block(&hash, Some(true))?.ok_or_else(|| {
+                StoreError::Corrupt(format!("block {hash} at height {height} is missing"))
             })
+        })
     }
 
     /// Pending transactions in arrival order, starting at sequence `from`,
@@ -71,29 +96,32 @@ impl Store {
 
 impl Store {
     /// The active chain's transactions by `author`, in chain order, from
-    /// position `from` (height, index in block) on. Reads the `authors`
-    /// index only: no chain scan.
+    /// position `from` (height, index in block) on. Reads the
+    /// `author_groups` index only: no chain scan.
     pub fn txs_by_author(
         &self,
         author: &str,
         from: (u64, u32),
     ) -> impl Iterator<Item = Result<(u64, u32, Txid), StoreError>> + '_ {
         let prefix = author_prefix(author);
-        let start = author_key(author, from.0, from.1);
-        let plen = prefix.len();
+        let start = author_group_key(author, from.0);
         self.h()
-            .authors
+            .author_groups
             .range(start..)
             .take_while(move |e| e.as_ref().map_or(true, |(k, _)| k.starts_with(&prefix)))
-            .map(move |e| {
-                let (k, v) = e?;
-                let (height, index) = author_key_position(&k, plen)
-                    .ok_or_else(|| StoreError::Corrupt("malformed author index key".into()))?;
-                let txid = Txid(
-                    <[u8; 32]>::try_from(&v[..])
-                        .map_err(|_| StoreError::Corrupt("malformed author index value".into()))?,
-                );
-                Ok((height, index, txid))
+            .flat_map(move |e| {
+                let entries = e
+                    .map_err(StoreError::from)
+                    .and_then(|(_, v)| Ok(codec::author_entries(&v)?));
+                let items: Vec<Result<(u64, u32, Txid), StoreError>> = match entries {
+                    Ok(v) => v
+                        .into_iter()
+                        .filter(|&(h, i, _)| (h, i) >= from)
+                        .map(Ok)
+                        .collect(),
+                    Err(e) => vec![Err(e)],
+                };
+                items
             })
     }
 }

@@ -15,13 +15,16 @@ use super::{codec, Store, StoreError};
 mod m0002_author_index;
 #[path = "../../migrations/0003_fork_trees.rs"]
 mod m0003_fork_trees;
+#[path = "../../migrations/0004_block_records.rs"]
+mod m0004_block_records;
 
 /// What the runner reports while it works.
 #[derive(Debug, Clone, Copy)]
 pub enum Event<'a> {
     /// A step from schema `from` to `to` is starting.
     Starting { from: u32, to: u32, what: &'a str },
-    /// `done` of `total` units (blocks, for the author backfill) are done.
+    /// `done` of `total` units (blocks, for the author backfill and the
+    /// block records) are done.
     Progress { to: u32, done: u64, total: u64 },
     /// The store is now at schema `to`.
     Finished { to: u32 },
@@ -50,6 +53,11 @@ pub const STEPS: &[Step] = &[
         to: 3,
         what: m0003_fork_trees::WHAT,
         run: m0003_fork_trees::run,
+    },
+    Step {
+        to: 4,
+        what: m0004_block_records::WHAT,
+        run: m0004_block_records::run,
     },
 ];
 

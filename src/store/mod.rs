@@ -49,14 +49,13 @@ pub struct Store {
 /// The sled database and its trees.
 pub(crate) struct Handles {
     pub db: sled::Db,
-    pub headers: Tree,
-    pub bodies: Tree,
-    pub chain: Tree,
+    pub blocks: Tree,
+    pub heights: Tree,
     pub txs: Tree,
     pub pending: Tree,
     pub pending_ids: Tree,
     pub meta: Tree,
-    pub authors: Tree,
+    pub author_groups: Tree,
     pub tips: Tree,
     pub orphans: Tree,
     pub orphan_ids: Tree,
@@ -104,14 +103,13 @@ pub enum TxStatus {
 
 /// The trees of one transaction, in the order [`Store::transact`] gives them.
 pub(crate) struct TxTrees<'a> {
-    pub headers: &'a TransactionalTree,
-    pub bodies: &'a TransactionalTree,
-    pub chain: &'a TransactionalTree,
+    pub blocks: &'a TransactionalTree,
+    pub heights: &'a TransactionalTree,
     pub txs: &'a TransactionalTree,
     pub pending: &'a TransactionalTree,
     pub pending_ids: &'a TransactionalTree,
     pub meta: &'a TransactionalTree,
-    pub authors: &'a TransactionalTree,
+    pub author_groups: &'a TransactionalTree,
     pub tips: &'a TransactionalTree,
     pub orphans: &'a TransactionalTree,
     pub orphan_ids: &'a TransactionalTree,
@@ -295,14 +293,13 @@ impl Store {
         Ok(Store {
             data_dir: data_dir.to_path_buf(),
             handles: Some(Handles {
-                headers: db.open_tree(TREE_HEADERS)?,
-                bodies: db.open_tree(TREE_BODIES)?,
-                chain: db.open_tree(TREE_CHAIN)?,
+                blocks: db.open_tree(TREE_BLOCKS)?,
+                heights: db.open_tree(TREE_HEIGHTS)?,
                 txs: db.open_tree(TREE_TXS)?,
                 pending: db.open_tree(TREE_PENDING)?,
                 pending_ids: db.open_tree(TREE_PENDING_IDS)?,
                 meta: db.open_tree(TREE_META)?,
-                authors: db.open_tree(TREE_AUTHORS)?,
+                author_groups: db.open_tree(TREE_AUTHOR_GROUPS)?,
                 tips: db.open_tree(TREE_TIPS)?,
                 orphans: db.open_tree(TREE_ORPHANS)?,
                 orphan_ids: db.open_tree(TREE_ORPHAN_IDS)?,
@@ -400,14 +397,13 @@ impl Store {
         self.writable()?;
         let h = self.h();
         let trees = (
-            &h.headers,
-            &h.bodies,
-            &h.chain,
+            &h.blocks,
+            &h.heights,
             &h.txs,
             &h.pending,
             &h.pending_ids,
             &h.meta,
-            &h.authors,
+            &h.author_groups,
             &h.tips,
             &h.orphans,
             &h.orphan_ids,
@@ -416,14 +412,13 @@ impl Store {
         );
         let r = trees.transaction(
             |(
-                headers,
-                bodies,
-                chain,
+                blocks,
+                heights,
                 txs,
                 pending,
                 pending_ids,
                 meta,
-                authors,
+                author_groups,
                 tips,
                 orphans,
                 orphan_ids,
@@ -431,14 +426,13 @@ impl Store {
                 invalid,
             )| {
                 f(&TxTrees {
-                    headers,
-                    bodies,
-                    chain,
+                    blocks,
+                    heights,
                     txs,
                     pending,
                     pending_ids,
                     meta,
-                    authors,
+                    author_groups,
                     tips,
                     orphans,
                     orphan_ids,
@@ -481,18 +475,29 @@ impl Store {
         Ok(self.h().db.size_on_disk()?)
     }
 
-    /// The header record of `hash`, if the store knows the block.
+    /// The header record of `hash`, if the store knows the block (decoded
+    /// from the block record's prefix; no transaction is decoded).
     pub fn header(&self, hash: &BlockHash) -> Result<Option<HeaderRecord>, StoreError> {
-        match self.h().headers.get(hash.as_bytes())? {
-            Some(v) => Ok(Some(codec::decode(&v, "header record")?)),
+        match self.h().blocks.get(hash.as_bytes())? {
+            Some(v) => Ok(Some(codec::decode_block_header(&v)?)),
             None => Ok(None),
         }
     }
 
+    /// The transactions of the stored block `hash` (which must exist).
+    pub(crate) fn block_txs(&self, hash: &BlockHash) -> Result<Vec<Transaction>, StoreError> {
+        let raw = self
+            .h()
+            .blocks
+            .get(hash.as_bytes())?
+            .ok_or_else(|| StoreError::Corrupt(format!("block {hash} is missing")))?;
+        Ok(codec::decode_block_txs(&raw)?)
+    }
+
     /// The hash of the active chain's block at `height`.
     pub fn hash_at(&self, height: u64) -> Result<Option<BlockHash>, StoreError> {
-        match self.h().chain.get(codec::height_key(height))? {
-            Some(v) => Ok(Some(codec::decode(&v, "chain entry")?)),
+        match self.h().heights.get(codec::group_key(height))? {
+            Some(v) => Ok(codec::group_hash(&v, height)?),
             None => Ok(None),
         }
     }
@@ -519,11 +524,10 @@ impl Store {
         hash: &BlockHash,
         active: Option<bool>,
     ) -> Result<Option<StoredBlock>, StoreError> {
-        let Some(record) = self.header(hash)? else {
+        let Some(raw) = self.h().blocks.get(hash.as_bytes())? else {
             return Ok(None);
         };
-        let body = need(self.h().bodies.get(hash.as_bytes())?, "block body")?;
-        let txs = codec::decode_body(&body)?;
+        let (record, block) = codec::decode_block_record(&raw)?;
         let active = match active {
             Some(a) => a,
             None => self.hash_at(record.height)? == Some(*hash),
@@ -531,15 +535,12 @@ impl Store {
         Ok(Some(StoredBlock {
             hash: *hash,
             record,
-            block: Block {
-                header: record.header(),
-                txs,
-            },
+            block,
             active,
         }))
     }
 
-    /// The active chain's block at `height` (three reads: height, header, body).
+    /// The active chain's block at `height` (two reads: height, block).
     pub fn block_at(&self, height: u64) -> Result<StoredBlock, StoreError> {
         let Some(hash) = self.hash_at(height)? else {
             let tip = self.state()?.height;
@@ -554,10 +555,14 @@ impl Store {
     pub fn find_tx(&self, txid: &Txid) -> Result<Option<TxStatus>, StoreError> {
         if let Some(v) = self.h().txs.get(txid.as_bytes())? {
             let loc: TxLocation = codec::decode(&v, "transaction location")?;
-            let b = self.block(&loc.block)?.ok_or_else(|| {
+            let b = match self.hash_at(loc.height)? {
+                Some(hash) => self.load_block(&hash, Some(true))?,
+                None => None,
+            }
+            .ok_or_else(|| {
                 StoreError::Corrupt(format!(
-                    "transaction {txid} points at unknown block {}",
-                    loc.block
+                    "transaction {txid} points at height {} where the active chain has no block",
+                    loc.height
                 ))
             })?;
             let tx = b
@@ -572,8 +577,8 @@ impl Store {
                 })?;
             return Ok(Some(TxStatus::Confirmed {
                 tx,
-                block: loc.block,
-                height: b.record.height,
+                block: b.hash,
+                height: loc.height,
                 index: loc.index,
             }));
         }

@@ -1,16 +1,15 @@
-//! The sled layout, schema version 3: tree names, meta keys and the records
+//! The sled layout, schema version 4: tree names, meta keys and the records
 //! stored in them. `docs/FORMAT.md` ("Store layout") lists the same, and
 //! `migrations/README.md` what changed from version to version.
 //!
 //! | tree | key | value |
 //! |---|---|---|
-//! | `headers` | block hash | [`HeaderRecord`]: header fields, height, cumulative work |
-//! | `bodies` | block hash | consensus transaction list |
-//! | `chain` | height (u64 BE) | block hash of the active chain |
-//! | `txs` | txid | [`TxLocation`]: block hash and position |
+//! | `blocks` (v4) | block hash | block record: cumulative work (32 bytes) ++ the block's consensus encoding (see [`crate::store::codec::encode_block_record`]); a [`HeaderRecord`] is read from its first 132 bytes and its length |
+//! | `heights` (v4) | height / [`HEIGHT_GROUP`] (u64 BE) | block hashes of the active chain at the group's heights, in order (32 bytes each; only the top group is short) |
+//! | `txs` | txid | [`TxLocation`] (v4): height and position in the active chain |
 //! | `pending` | arrival sequence (u64 BE) | consensus transaction |
 //! | `pending_ids` | txid | arrival sequence (u64 BE) |
-//! | `authors` (v2) | [`author_key`]: author length, author, height, position | txid |
+//! | `author_groups` (v4) | [`author_group_key`]: author length, author, height / [`AUTHOR_GROUP`] (u64 BE) | the author's transactions at the group's heights: height (u64 BE), position (u32 BE), txid, 44 bytes each, in chain order |
 //! | `tips` (v3) | block hash of every block without children | empty |
 //! | `orphans` (v3) | arrival sequence (u64 BE) | consensus block of unknown parent |
 //! | `orphan_ids` (v3) | block hash | arrival sequence (u64 BE) |
@@ -23,17 +22,43 @@ use serde::{Deserialize, Serialize};
 use crate::consensus::{BlockHash, BlockHeader, Difficulty, MerkleNode, Work};
 
 /// The schema this code writes.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
-pub const TREE_HEADERS: &str = "headers";
-pub const TREE_BODIES: &str = "bodies";
-pub const TREE_CHAIN: &str = "chain";
+/// Since schema 4: every known block (any branch), header and body in one
+/// record, so that reading a block is one get and a header is a prefix.
+pub const TREE_BLOCKS: &str = "blocks";
+/// Up to schema 3: header records by block hash (read only by migrations).
+pub const LEGACY_TREE_HEADERS: &str = "headers";
+/// Up to schema 3: block bodies by block hash (read only by migrations).
+pub const LEGACY_TREE_BODIES: &str = "bodies";
+/// Since schema 4: the active chain's block hashes, [`HEIGHT_GROUP`]
+/// heights to a record (sled splits its leaves at 16 entries, and an
+/// append-only tree leaves them half full: one record per height cost a
+/// page for every 8-9 blocks).
+pub const TREE_HEIGHTS: &str = "heights";
+/// Heights per `heights` record. Measured at 1M blocks (BENCHMARKS.md): 16
+/// made the fewest pages, but a random lookup by height then loads a leaf
+/// of 16 x 16 hashes for one of them, and the sampled lookups no longer fit
+/// the page cache (p99 6.7x raw against 3.8x with 4); 4 costs 4% more disk.
+pub const HEIGHT_GROUP: u64 = 4;
+/// Heights per `author_groups` record: an author's entries are read in
+/// runs (a listing), so bigger records cost nothing there.
+pub const AUTHOR_GROUP: u64 = 16;
+/// Up to schema 3: one record per height, height -> block hash (read only
+/// by migrations).
+pub const LEGACY_TREE_CHAIN: &str = "chain";
 pub const TREE_TXS: &str = "txs";
 pub const TREE_PENDING: &str = "pending";
 pub const TREE_PENDING_IDS: &str = "pending_ids";
 pub const TREE_META: &str = "meta";
-/// Since schema 2: the active chain's transactions by author.
-pub const TREE_AUTHORS: &str = "authors";
+/// Since schema 4: the active chain's transactions by author, grouped by
+/// [`HEIGHT_GROUP`] heights (see [`author_group_key`]).
+pub const TREE_AUTHOR_GROUPS: &str = "author_groups";
+/// Schemas 2 and 3: one record per transaction, [`author_key`] -> txid
+/// (read only by migrations).
+pub const LEGACY_TREE_AUTHORS: &str = "authors";
+/// Bytes of one entry of an `author_groups` value.
+pub const AUTHOR_ENTRY_BYTES: usize = 44;
 /// Since schema 3: the hashes of blocks that have no children (chain tips).
 pub const TREE_TIPS: &str = "tips";
 /// Since schema 3: blocks whose parent is unknown, oldest first.
@@ -89,7 +114,18 @@ pub struct MigrationProgress {
     pub next: u64,
 }
 
-/// Key of an `authors` entry: the author's length (1 byte) and UTF-8 bytes,
+/// Key of an `author_groups` record: the author's prefix ([`author_prefix`])
+/// and the height group (`height / AUTHOR_GROUP`, u64 BE), so that one
+/// author's records are contiguous and in chain order. A block appends its
+/// author's entries to one record (rewriting it), so records hold at most
+/// 16 blocks' worth of one author's entries.
+pub fn author_group_key(author: &str, height: u64) -> Vec<u8> {
+    let mut k = author_prefix(author);
+    k.extend_from_slice(&(height / AUTHOR_GROUP).to_be_bytes());
+    k
+}
+
+/// Key of a schema 2-3 `authors` entry: the author's length (1 byte) and UTF-8 bytes,
 /// then the block height (u64 BE) and the position in the block (u32 BE),
 /// so that one author's entries are contiguous and in chain order, and no
 /// author's range contains another's (the length comes first).
@@ -100,7 +136,7 @@ pub fn author_key(author: &str, height: u64, index: u32) -> Vec<u8> {
     k
 }
 
-/// The prefix shared by every `authors` key of `author`.
+/// The prefix shared by every `authors` and `author_groups` key of `author`.
 pub fn author_prefix(author: &str) -> Vec<u8> {
     let mut k = Vec::with_capacity(1 + author.len() + 12);
     k.push(author.len() as u8);
@@ -119,7 +155,9 @@ pub fn author_key_position(key: &[u8], prefix_len: usize) -> Option<(u64, u32)> 
     Some((height, index))
 }
 
-/// A stored header with what the store knows about its place in the chain.
+/// A header with what the store knows about its place in the chain. Since
+/// schema 4 it is not stored as such: [`crate::store::codec`] derives it
+/// from a block record (the bincode form below is the schema 1-3 record).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HeaderRecord {
     pub version: u32,
@@ -165,9 +203,18 @@ impl HeaderRecord {
     }
 }
 
-/// Where a transaction sits in the chain.
+/// Where a transaction sits in the active chain (schema 4: by height, since
+/// `txs` describes the active chain only and moves with it; 12 bytes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TxLocation {
+    pub height: u64,
+    pub index: u32,
+}
+
+/// Where a transaction sat in schemas 1-3: block hash and position (36
+/// bytes). Read only by the migration to schema 4.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LegacyTxLocation {
     pub block: BlockHash,
     pub index: u32,
 }

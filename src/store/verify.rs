@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use super::schema::{author_key, TxLocation};
+use super::schema::{author_group_key, TxLocation};
 use super::{codec, Cursor, Store, StoreError};
 use crate::consensus::rules;
 use crate::consensus::{BlockHash, Work};
@@ -49,14 +49,12 @@ impl Store {
         let mut cursor: Option<Cursor> = None;
         let mut transactions = 0u64;
         let mut blocks = 0u64;
-        for (expected_height, entry) in (0u64..).zip(self.h().chain.iter()) {
+        for (expected_height, entry) in (0u64..).zip(self.chain_range(0, u64::MAX, false)) {
             let at = Some(expected_height);
-            let (key, value) = entry.or_else(|e| fail(at, StoreError::from(e)))?;
-            let height = codec::decode_height_key(&key).or_else(|e| fail(at, e))?;
+            let (height, hash) = entry.or_else(|e| fail(at, e))?;
             if height != expected_height {
                 return fail(at, format!("the height index jumps to {height}"));
             }
-            let hash: BlockHash = codec::decode(&value, "chain entry").or_else(|e| fail(at, e))?;
             let stored = match self.load_block(&hash, Some(true)) {
                 Ok(Some(b)) => b,
                 Ok(None) => return fail(at, format!("block {hash} is missing")),
@@ -125,18 +123,17 @@ impl Store {
                     Err(e) => return fail(at, StoreError::from(e)),
                 };
                 let here = TxLocation {
-                    block: hash,
+                    height,
                     index: index as u32,
                 };
                 match loc {
                     Some(l) if l == here => {}
                     Some(l) => {
-                        let h = self.header(&l.block).ok().flatten().map(|r| r.height);
                         return fail(
                             at,
                             format!(
                                 "transaction {txid} is already in the chain at height {}",
-                                h.map_or("?".into(), |h| h.to_string())
+                                l.height
                             ),
                         );
                     }
@@ -147,12 +144,16 @@ impl Store {
                         )
                     }
                 }
-                let by_author = self
+                let group = self
                     .h()
-                    .authors
-                    .get(author_key(tx.author(), height, index as u32))
+                    .author_groups
+                    .get(author_group_key(tx.author(), height))
                     .or_else(|e| fail(at, StoreError::from(e)))?;
-                if by_author.as_deref() != Some(&txid.0[..]) {
+                let entries = match group {
+                    Some(v) => codec::author_entries(&v).or_else(|e| fail(at, e))?,
+                    None => Vec::new(),
+                };
+                if !entries.contains(&(height, index as u32, txid)) {
                     return fail(
                         at,
                         format!("transaction {txid} is missing from the author index"),
@@ -190,9 +191,9 @@ impl Store {
         }
         // Every author index entry belongs to a transaction checked above.
         let mut indexed = 0u64;
-        for entry in self.h().authors.iter() {
-            entry.or_else(|e| fail(None, StoreError::from(e)))?;
-            indexed += 1;
+        for entry in self.h().author_groups.iter() {
+            let (_, v) = entry.or_else(|e| fail(None, StoreError::from(e)))?;
+            indexed += codec::author_entries(&v).or_else(|e| fail(None, e))?.len() as u64;
         }
         let mut located = 0u64;
         for entry in self.h().txs.iter() {

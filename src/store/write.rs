@@ -4,12 +4,13 @@
 //! returns, so an acknowledged change survives a crash and a crash never
 //! leaves half a change.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use sled::transaction::{ConflictableTransactionError, ConflictableTransactionResult};
 
 use super::schema::{
-    author_key, ChainState, HeaderRecord, MiningCheckpoint, TxLocation, KEY_CHECKPOINT, KEY_STATE,
+    author_group_key, ChainState, HeaderRecord, MiningCheckpoint, TxLocation, AUTHOR_ENTRY_BYTES,
+    HEIGHT_GROUP, KEY_CHECKPOINT, KEY_STATE,
 };
 use super::{codec, Cursor, Store, StoreError, TxTrees};
 use crate::consensus::block::MAX_BLOCK_BYTES;
@@ -61,8 +62,8 @@ fn state_in_tx(
     Ok(state)
 }
 
-/// Stages `block` as the new tip: header, body, height entry, transaction
-/// locations, and the removal of its transactions from pending.
+/// Stages `block` as the new tip: its block record, height entry,
+/// transaction locations, and the removal of its transactions from pending.
 pub(crate) fn stage_block(
     t: &TxTrees<'_>,
     block: &Block,
@@ -71,13 +72,14 @@ pub(crate) fn stage_block(
     record: &HeaderRecord,
     state: &mut ChainState,
 ) -> ConflictableTransactionResult<(), StoreError> {
-    t.headers.insert(hash.as_bytes(), codec::encode(record))?;
-    t.bodies
-        .insert(hash.as_bytes(), codec::encode_body(&block.txs))?;
+    t.blocks.insert(
+        hash.as_bytes(),
+        codec::encode_block_record(&record.chain_work, block),
+    )?;
     stage_connect(t, &block.txs, hash, txids, record, state)
 }
 
-/// Stages a stored block `hash` (its header and body already written) as
+/// Stages a stored block `hash` (its block record already written) as
 /// the new tip: its height entry, its transactions' locations and author
 /// entries, and their removal from pending.
 pub(crate) fn stage_connect(
@@ -88,18 +90,33 @@ pub(crate) fn stage_connect(
     record: &HeaderRecord,
     state: &mut ChainState,
 ) -> ConflictableTransactionResult<(), StoreError> {
-    t.chain
-        .insert(&codec::height_key(record.height), codec::encode(&hash))?;
+    stage_set_height(t, record.height, hash)?;
+    // Each author's entries of this block, appended to their group at once.
+    let mut by_author: BTreeMap<&str, Vec<u8>> = BTreeMap::new();
     for ((index, txid), tx) in txids.iter().enumerate().zip(txs) {
+        codec::push_author_entry(
+            by_author.entry(tx.author()).or_default(),
+            record.height,
+            index as u32,
+            txid,
+        );
+    }
+    for (author, entries) in by_author {
+        let key = author_group_key(author, record.height);
+        let mut v = t
+            .author_groups
+            .get(&key)?
+            .map(|v| v.to_vec())
+            .unwrap_or_default();
+        v.extend_from_slice(&entries);
+        t.author_groups.insert(key, v)?;
+    }
+    for (index, txid) in txids.iter().enumerate() {
         let loc = TxLocation {
-            block: hash,
+            height: record.height,
             index: index as u32,
         };
         t.txs.insert(txid.as_bytes(), codec::encode(&loc))?;
-        t.authors.insert(
-            author_key(tx.author(), record.height, index as u32),
-            txid.as_bytes(),
-        )?;
         // With nothing pending (an import, say) there is nothing to remove.
         if state.pending == 0 {
             continue;
@@ -113,6 +130,76 @@ pub(crate) fn stage_connect(
     state.height = record.height;
     state.chain_work = record.chain_work;
     state.chain_txs += txids.len() as u64;
+    Ok(())
+}
+
+/// Stages `hash` as the active chain's block at `height`, the height just
+/// above the current tip (a read and a rewrite of its `heights` group).
+pub(crate) fn stage_set_height(
+    t: &TxTrees<'_>,
+    height: u64,
+    hash: BlockHash,
+) -> ConflictableTransactionResult<(), StoreError> {
+    let key = codec::group_key(height);
+    let slot = (height % HEIGHT_GROUP) as usize * 32;
+    let mut v = t.heights.get(key)?.map(|v| v.to_vec()).unwrap_or_default();
+    if v.len() < slot {
+        return abort(StoreError::Corrupt(format!(
+            "the active chain has a gap below height {height}"
+        )));
+    }
+    v.truncate(slot);
+    v.extend_from_slice(hash.as_bytes());
+    t.heights.insert(&key, v)?;
+    Ok(())
+}
+
+/// Stages the removal of the active chain's top block, at `height`.
+pub(crate) fn stage_remove_height(
+    t: &TxTrees<'_>,
+    height: u64,
+) -> ConflictableTransactionResult<(), StoreError> {
+    let key = codec::group_key(height);
+    let slot = (height % HEIGHT_GROUP) as usize * 32;
+    let v = t.heights.get(key)?.map(|v| v.to_vec()).unwrap_or_default();
+    if v.len() != slot + 32 {
+        return abort(StoreError::Corrupt(format!(
+            "height {height} is not the top of the active chain"
+        )));
+    }
+    if slot == 0 {
+        t.heights.remove(&key)?;
+    } else {
+        t.heights.insert(&key, &v[..slot])?;
+    }
+    Ok(())
+}
+
+/// Stages the removal of the author entries of the active chain's top
+/// block, at `height`, whose transactions are `txs`.
+pub(crate) fn stage_remove_authors(
+    t: &TxTrees<'_>,
+    height: u64,
+    txs: &[Transaction],
+) -> ConflictableTransactionResult<(), StoreError> {
+    let authors: std::collections::BTreeSet<&str> = txs.iter().map(|tx| tx.author()).collect();
+    for author in authors {
+        let key = author_group_key(author, height);
+        let Some(v) = t.author_groups.get(&key)? else {
+            continue;
+        };
+        let kept: Vec<u8> = v
+            .chunks_exact(AUTHOR_ENTRY_BYTES)
+            .filter(|e| e[..8] != height.to_be_bytes())
+            .flatten()
+            .copied()
+            .collect();
+        if kept.is_empty() {
+            t.author_groups.remove(key)?;
+        } else {
+            t.author_groups.insert(key, kept)?;
+        }
+    }
     Ok(())
 }
 
@@ -225,7 +312,7 @@ impl Store {
         match self.h().txs.get(txid.as_bytes())? {
             Some(v) => {
                 let loc: TxLocation = codec::decode(&v, "transaction location")?;
-                Ok(self.header(&loc.block)?.is_some_and(|r| r.height <= height))
+                Ok(loc.height <= height)
             }
             None => Ok(false),
         }

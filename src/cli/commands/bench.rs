@@ -140,6 +140,10 @@ fn print_report(r: &bench::store::StoreReport) {
         r.by_hash_p99_us / r.raw_get_p99_us.max(1e-9)
     );
     println!(
+        "header walk (newest 10k)   {:>7.2} us/header",
+        r.header_walk_us
+    );
+    println!(
         "one-shot `block <hash>`    {:>7.1} ms   raw open + get {:>7.1} ms   ratio {:.2}",
         r.cli_query_ms,
         r.raw_open_get_ms,
