@@ -209,6 +209,8 @@ fn the_cli_prints_the_same_through_a_node() {
         vec!["tx", &txid],
         vec!["txs", "-a", "alice"],
         vec!["txs", "-a", "alice", "--limit", "1"],
+        vec!["txs", "-a", ".."],
+        vec!["txs", "-a", "a/b?c&d=%2e#x"],
         vec!["pending"],
         vec!["verify"],
         vec!["export"],
@@ -276,6 +278,16 @@ fn commands_that_change_the_ledger_go_through_the_node() {
     assert_eq!(tx["height"], 1);
     // The node's miner stopped by itself after the two blocks.
     assert_eq!(node.get("/v1/mining").1["active"], false);
+    // Runs one after another each mine their own block.
+    for expected in [3, 4, 5] {
+        let out = l.ok(&["mine", "-n", "1"]);
+        assert_eq!(out.lines().count(), 1, "{out}");
+        assert!(
+            out.starts_with(&format!("mined block {expected} ")),
+            "{out}"
+        );
+    }
+    assert_eq!(l.json(&["status"])["tip"]["height"], 5);
     // An export of another chain is refused (another genesis): the node
     // answers with the same line the CLI gives without a node.
     let err = l.fails(&["import", export.to_str().expect("utf-8")], "line 1");
@@ -285,11 +297,11 @@ fn commands_that_change_the_ledger_go_through_the_node() {
     l.ok(&["export", "-o", mine_export.to_str().expect("utf-8")]);
     let copy = Ledger::empty();
     let out = copy.json(&["import", mine_export.to_str().expect("utf-8")]);
-    assert_eq!(out["imported"], 3);
+    assert_eq!(out["imported"], 6);
     // Importing the same export through the node: all present already.
     let again = l.json(&["import", mine_export.to_str().expect("utf-8")]);
     assert_eq!(again["imported"], 0);
-    assert_eq!(again["already_present"], 3);
+    assert_eq!(again["already_present"], 6);
     // A second node on the same ledger is refused while this one runs.
     let out = l.run(&["node", "--port", "0"]);
     assert_eq!(out.status.code(), Some(1));
@@ -306,7 +318,7 @@ fn every_endpoint_answers_json_and_checks_the_token() {
     assert_eq!(st.0, 200);
     assert_eq!(st.1["node"]["pid"], node.pid());
     let tip = st.1["tip"]["hash"].as_str().expect("hash").to_owned();
-    let (_, txs) = node.get("/v1/authors/alice/transactions?limit=1");
+    let (_, txs) = node.get("/v1/transactions?author=alice&limit=1");
     let txid = txs["transactions"][0]["txid"]
         .as_str()
         .expect("txid")
@@ -325,7 +337,7 @@ fn every_endpoint_answers_json_and_checks_the_token() {
     assert_eq!(served, doc);
     let paths = doc["paths"].as_object().expect("paths");
     let mut submitted = None;
-    assert!(paths.len() >= 17);
+    assert!(paths.len() >= 16);
     for (path, ops) in paths {
         let concrete = path
             .replace("{txid}", &txid)
@@ -333,6 +345,11 @@ fn every_endpoint_answers_json_and_checks_the_token() {
             .replace("{author}", "alice");
         for method in ops.as_object().expect("ops").keys() {
             let m = method.to_uppercase();
+            let concrete = if m == "GET" && path == "/v1/transactions" {
+                format!("{concrete}?author=alice")
+            } else {
+                concrete.clone()
+            };
             let resp = match (m.as_str(), path.as_str()) {
                 ("POST", "/v1/transactions") => node
                     .req("POST", &concrete)
@@ -395,7 +412,14 @@ fn bad_requests_get_a_json_4xx() {
         ("GET", "/v1/nope", None, 404, "no such endpoint"),
         ("GET", "/", None, 404, "no such endpoint"),
         ("DELETE", "/v1/status", None, 405, "not allowed"),
-        ("GET", "/v1/transactions", None, 405, "not allowed"),
+        ("PUT", "/v1/transactions", None, 405, "not allowed"),
+        (
+            "GET",
+            "/v1/transactions",
+            None,
+            400,
+            "\"author\" is missing",
+        ),
         (
             "POST",
             "/v1/transactions",
@@ -490,7 +514,7 @@ fn bad_requests_get_a_json_4xx() {
         ),
         (
             "GET",
-            "/v1/authors/alice/transactions?from=1",
+            "/v1/transactions?author=alice&from=1",
             None,
             400,
             "HEIGHT.INDEX",

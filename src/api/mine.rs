@@ -124,6 +124,15 @@ pub fn mine_blocks(
             MineResult::Mined(m) => {
                 {
                     let _held = control.append_lock.map(|l| l.lock());
+                    // Another writer (a node's import) may have moved the
+                    // tip while this block was searched: it no longer fits.
+                    if store.state()?.tip != m.block.header.prev_hash {
+                        (hooks.note)(format!(
+                            "discarding the block sealed at height {}: the tip moved while it was searched",
+                            m.block.header.height
+                        ));
+                        continue;
+                    }
                     store.append(&m.block, now_ms())?;
                 }
                 summary.mined += 1;

@@ -111,9 +111,9 @@ impl MineRequest {
             }
         }
         if let Some(s) = self.checkpoint_every {
-            if !(s.is_finite() && s >= 0.01) {
+            if !(s.is_finite() && (0.01..=86_400.0).contains(&s)) {
                 return Err(ApiError::BadRequest(
-                    "--checkpoint-every must be at least 0.01 seconds".into(),
+                    "--checkpoint-every must be between 0.01 and 86400 seconds".into(),
                 ));
             }
         }
@@ -172,9 +172,12 @@ pub enum ApiError {
     /// The request conflicts with the node's state.
     #[error("{0}")]
     Conflict(String),
-    /// A file or stream could not be read or written.
+    /// A file or stream of the client's could not be read or written.
     #[error("{0}")]
     Io(String),
+    /// The node itself failed (a thread, the system's randomness).
+    #[error("{0}")]
+    Internal(String),
     /// The node answered with an error; the message is its one line.
     #[error("{message}")]
     Node { status: u16, message: String },
@@ -190,6 +193,7 @@ impl ApiError {
             ApiError::BadRequest(_) => 400,
             ApiError::Conflict(_) => 409,
             ApiError::Io(_) => 400,
+            ApiError::Internal(_) => 500,
             ApiError::Node { status, .. } => *status,
             ApiError::Unreachable { .. } => 502,
             ApiError::Store(e) => match e {

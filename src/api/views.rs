@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::consensus::{BlockHash, ChainParams, Transaction, Txid};
-use crate::export::HeaderJson;
+use crate::export::{HeaderJson, TxJson};
 use crate::mining::Mined;
 use crate::store::fork::Tip;
 use crate::store::schema::HeaderRecord;
@@ -25,15 +25,20 @@ pub struct TxFields {
 }
 
 impl TxFields {
+    /// The export's fields of `tx` (this struct is [`TxJson`] without its
+    /// refusal of unknown fields, so that views can flatten it).
     pub fn new(tx: &Transaction) -> Self {
-        let (data, data_hex) = match std::str::from_utf8(tx.data()) {
-            Ok(s) => (Some(s.to_owned()), None),
-            Err(_) => (None, Some(hex::encode(tx.data()))),
-        };
+        let TxJson {
+            txid,
+            author,
+            timestamp,
+            data,
+            data_hex,
+        } = TxJson::new(tx);
         TxFields {
-            txid: tx.txid(),
-            author: tx.author().to_owned(),
-            timestamp: tx.timestamp(),
+            txid,
+            author,
+            timestamp,
             data,
             data_hex,
         }
@@ -333,6 +338,14 @@ impl MinedView {
     }
 }
 
+/// A `block` event: a block sealed by mining run `run`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SealedEvent {
+    pub run: u64,
+    #[serde(flatten)]
+    pub block: MinedView,
+}
+
 /// How a mining run ended.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct MineSummary {
@@ -348,6 +361,10 @@ pub struct MineSummary {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct MiningView {
     pub active: bool,
+    /// The run under way, or the last one: runs are numbered from 1 in
+    /// each node, and every event names its run.
+    #[serde(default)]
+    pub run: u64,
     pub threads: usize,
     /// Blocks left before the miner stops by itself (`None`: until stopped).
     pub blocks_left: Option<u64>,

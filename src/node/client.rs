@@ -18,20 +18,12 @@ use crate::consensus::Txid;
 /// A node reached through its cookie.
 pub struct RemoteLedger {
     cookie: Cookie,
+    /// For answers that come at once (and the event stream, which sends
+    /// a keep-alive every second): a read that waits a minute fails.
     agent: ureq::Agent,
-}
-
-/// Percent-encodes a path segment.
-fn segment(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    /// For `verify`, `import` and `export`, whose first byte can take as
+    /// long as the whole chain.
+    patient: ureq::Agent,
 }
 
 impl RemoteLedger {
@@ -40,8 +32,16 @@ impl RemoteLedger {
     pub fn connect(cookie: Cookie) -> Result<RemoteLedger, ApiError> {
         let agent = ureq::AgentBuilder::new()
             .timeout_connect(Duration::from_secs(3))
+            .timeout_read(Duration::from_secs(60))
             .build();
-        let r = RemoteLedger { cookie, agent };
+        let patient = ureq::AgentBuilder::new()
+            .timeout_connect(Duration::from_secs(3))
+            .build();
+        let r = RemoteLedger {
+            cookie,
+            agent,
+            patient,
+        };
         let pong: serde_json::Value = r.get("/v1/ping", &[])?;
         if pong.get("pid").is_none() {
             return Err(r.unreachable("does not answer as a sledger node"));
@@ -65,8 +65,17 @@ impl RemoteLedger {
     }
 
     fn request(&self, method: &str, path: &str, query: &[(&str, String)]) -> ureq::Request {
-        let mut req = self
-            .agent
+        self.request_with(&self.agent, method, path, query)
+    }
+
+    fn request_with(
+        &self,
+        agent: &ureq::Agent,
+        method: &str,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> ureq::Request {
+        let mut req = agent
             .request(method, &self.url(path))
             .set("Authorization", &format!("Bearer {}", self.cookie.token));
         for (k, v) in query {
@@ -151,8 +160,9 @@ impl Ledger for RemoteLedger {
     }
     fn txs(&self, author: &str, from: (u64, u32), limit: usize) -> Result<TxsView, ApiError> {
         self.get(
-            &format!("/v1/authors/{}/transactions", segment(author)),
+            "/v1/transactions",
             &[
+                ("author", author.to_owned()),
                 ("from", format!("{}.{}", from.0, from.1)),
                 ("limit", limit.to_string()),
             ],
@@ -162,10 +172,15 @@ impl Ledger for RemoteLedger {
         self.get("/v1/status", &[])
     }
     fn verify(&self, _progress: &mut dyn FnMut(u64, u64)) -> Result<VerifyView, ApiError> {
-        self.answer(self.request("POST", "/v1/verify", &[]).call())
+        self.answer(
+            self.request_with(&self.patient, "POST", "/v1/verify", &[])
+                .call(),
+        )
     }
     fn export(&self, out: &mut dyn Write) -> Result<u64, ApiError> {
-        let resp = self.request("GET", "/v1/export", &[]).call();
+        let resp = self
+            .request_with(&self.patient, "GET", "/v1/export", &[])
+            .call();
         let resp = match resp {
             Ok(r) => r,
             Err(e) => return self.answer::<serde_json::Value>(Err(e)).map(|_| 0),
@@ -197,9 +212,14 @@ impl Ledger for RemoteLedger {
         let f = std::fs::File::open(file)
             .map_err(|e| ApiError::Io(format!("cannot open {name}: {e}")))?;
         self.answer(
-            self.request("POST", "/v1/import", &[("name", name.clone())])
-                .set("Content-Type", "application/x-ndjson")
-                .send(f),
+            self.request_with(
+                &self.patient,
+                "POST",
+                "/v1/import",
+                &[("name", name.clone())],
+            )
+            .set("Content-Type", "application/x-ndjson")
+            .send(f),
         )
     }
     fn mine(
@@ -220,6 +240,7 @@ impl Ledger for RemoteLedger {
             Err(e) => return self.answer::<MineSummary>(Err(e)),
         };
         let started: MiningView = self.post("/v1/mining/start", req)?;
+        let run = started.run;
         let ours = started.already_active != Some(true);
         if !ours {
             note(format!(
@@ -229,11 +250,16 @@ impl Ledger for RemoteLedger {
         }
         let mut summary = MineSummary::default();
         let mut lines = SseReader::new(events.into_reader());
+        let enough = |s: &MineSummary| req.blocks.is_some_and(|n| s.mined >= n);
+        // Events of other runs (one that ended just before, or another
+        // client's) are skipped: every event names its run.
         let ended = loop {
             if stop.load(Ordering::Relaxed) {
                 break None;
             }
-            if req.blocks.is_some_and(|n| summary.mined >= n) {
+            // Our own run stops by itself after its blocks: wait for it to
+            // end, so that the node is free when this command returns.
+            if !ours && enough(&summary) {
                 break None;
             }
             let Some((event, data)) = lines
@@ -244,14 +270,16 @@ impl Ledger for RemoteLedger {
             };
             match event.as_str() {
                 "block" => {
-                    let v: MinedView = serde_json::from_str(&data).map_err(|e| {
+                    let v: SealedEvent = serde_json::from_str(&data).map_err(|e| {
                         self.unreachable(format!(
                             "sent a block event this sledger cannot read: {e}"
                         ))
                     })?;
-                    summary.mined += 1;
-                    summary.hashes += v.hashes;
-                    each(&v)?;
+                    if v.run == run && !enough(&summary) {
+                        summary.mined += 1;
+                        summary.hashes += v.block.hashes;
+                        each(&v.block)?;
+                    }
                 }
                 "mining" => {
                     let v: MiningView = serde_json::from_str(&data).map_err(|e| {
@@ -259,30 +287,27 @@ impl Ledger for RemoteLedger {
                             "sent a mining event this sledger cannot read: {e}"
                         ))
                     })?;
-                    if !v.active {
+                    if v.run == run && !v.active {
                         break Some(v);
                     }
                 }
                 _ => {}
             }
         };
-        let stopped_here = stop.load(Ordering::Relaxed);
         let end = match ended {
             Some(v) => Some(v),
-            None if ours && (stopped_here || req.blocks.is_none()) => {
-                Some(self.post("/v1/mining/stop", &serde_json::json!({}))?)
-            }
+            None if ours => Some(self.post("/v1/mining/stop", &serde_json::json!({}))?),
             None => None,
         };
-        if let Some(end) = end {
+        if let Some(end) = end.filter(|v| v.run == run) {
             if let Some(e) = end.last_error {
                 return Err(ApiError::Node {
                     status: 500,
                     message: e,
                 });
             }
-            if let Some(run) = end.last_run.filter(|_| ours) {
-                summary.stopped_at = run.stopped_at;
+            if let Some(r) = end.last_run.filter(|_| ours) {
+                summary.stopped_at = r.stopped_at;
             }
         }
         summary.tip = self.chain(None, 0)?.tip;

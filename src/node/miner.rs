@@ -10,17 +10,22 @@ use std::thread::JoinHandle;
 use super::{Event, Node};
 use crate::api::local::{checkpoint_every, miner_for};
 use crate::api::mine::{mine_blocks, Control, Hooks};
-use crate::api::views::{MineSummary, MinedView, MiningView, TemplateView};
+use crate::api::views::{MineSummary, MinedView, MiningView, SealedEvent, TemplateView};
 use crate::api::{ApiError, MineRequest};
 
-/// The miner's state, behind one lock.
+/// The miner's state, behind one lock; `control` serialises starting and
+/// stopping, so that a start never overlaps a run still stopping.
 #[derive(Default)]
-pub struct MinerSlot(Mutex<SlotState>);
+pub struct MinerSlot {
+    state: Mutex<SlotState>,
+    control: Mutex<()>,
+}
 
 #[derive(Default)]
 struct SlotState {
     run: Option<Run>,
-    next_id: u64,
+    /// The number of the last run started (0: none yet).
+    last_id: u64,
     /// Blocks mined since the node started.
     mined: u64,
     searches: u64,
@@ -39,11 +44,15 @@ struct Run {
     handle: Option<JoinHandle<()>>,
 }
 
+fn relock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Each update of the state is one assignment, so a panic elsewhere
+    // never leaves it half-changed.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 impl MinerSlot {
     fn lock(&self) -> MutexGuard<'_, SlotState> {
-        // A panic on the miner thread is reported by its run; the state
-        // itself stays consistent (each update is one assignment).
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
+        relock(&self.state)
     }
 
     /// What the miner is doing.
@@ -51,8 +60,8 @@ impl MinerSlot {
         view_of(&self.lock())
     }
 
-    /// Tells the run under way, if any, that new entries wait: its search
-    /// starts over on a template that has them.
+    /// Tells the run under way, if any, that new entries wait (or the tip
+    /// moved): its search starts over on a fresh template.
     pub fn new_entries(&self) {
         if let Some(run) = &self.lock().run {
             run.new_entries.store(true, Ordering::SeqCst);
@@ -73,17 +82,19 @@ impl MinerSlot {
         }
     }
 
-    /// Starts a run unless one is under way (then says so).
+    /// Starts a run unless one is under way (then says so). Blocks while a
+    /// run is stopping.
     pub fn start(&self, node: &Arc<Node>, req: &MineRequest) -> Result<MiningView, ApiError> {
         req.check()?;
+        let _control = relock(&self.control);
         let mut st = self.lock();
         if st.run.is_some() {
             let mut v = view_of(&st);
             v.already_active = Some(true);
             return Ok(v);
         }
-        let id = st.next_id;
-        st.next_id += 1;
+        st.last_id += 1;
+        let id = st.last_id;
         let miner = miner_for(req);
         let stop = Arc::new(AtomicBool::new(false));
         let restart = Arc::new(AtomicBool::new(false));
@@ -99,31 +110,41 @@ impl MinerSlot {
         let handle = std::thread::Builder::new()
             .name("sledger-miner".into())
             .spawn(move || {
-                let result = mine_blocks(
-                    &n.store,
-                    &miner,
-                    req2.blocks,
-                    checkpoint_every(&req2),
-                    Control {
-                        stop: &s,
-                        restart: &r,
-                        new_entries: Some(&e),
-                        append_lock: Some(&n.write_lock),
-                    },
-                    Hooks {
-                        note: &mut |line| eprintln!("{line}"),
-                        searching: &mut |t, _| n.miner.searching(t),
-                        mined: &mut |m, resumed| {
-                            let v = MinedView::new(m, resumed);
-                            n.miner.mined(id);
-                            let _ = n.events.send(Event::Block(v));
-                            Ok(())
+                // A panic ends the run like an error, so the slot is freed
+                // and followers hear that it ended.
+                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    mine_blocks(
+                        &n.store,
+                        &miner,
+                        req2.blocks,
+                        checkpoint_every(&req2),
+                        Control {
+                            stop: &s,
+                            restart: &r,
+                            new_entries: Some(&e),
+                            append_lock: Some(&n.write_lock),
                         },
-                    },
-                );
+                        Hooks {
+                            note: &mut |line| eprintln!("{line}"),
+                            searching: &mut |t, _| n.miner.searching(t),
+                            mined: &mut |m, resumed| {
+                                let block = MinedView::new(m, resumed);
+                                n.miner.mined(id);
+                                let _ = n.events.send(Event::Block(SealedEvent { run: id, block }));
+                                Ok(())
+                            },
+                        },
+                    )
+                }))
+                .unwrap_or_else(|_| {
+                    Err(ApiError::Internal(
+                        "internal error: the miner thread panicked; this is a bug in sledger"
+                            .into(),
+                    ))
+                });
                 n.miner.finished(&n, id, result);
             })
-            .map_err(|e| ApiError::Io(format!("cannot start the miner thread: {e}")))?;
+            .map_err(|e| ApiError::Internal(format!("cannot start the miner thread: {e}")))?;
         st.run = Some(Run {
             id,
             stop,
@@ -134,24 +155,30 @@ impl MinerSlot {
             handle: Some(handle),
         });
         let v = view_of(&st);
-        drop(st);
+        // Sent under the lock: events of one run go out in order.
         let _ = node.events.send(Event::Mining(v.clone()));
         Ok(v)
     }
 
     /// Stops the run under way, waits for it to checkpoint its search,
     /// and says how it ended. Blocks the calling thread.
-    pub fn stop(&self, node: &Node) -> MiningView {
-        let run = self.lock().run.take();
-        if let Some(mut run) = run {
-            run.stop.store(true, Ordering::SeqCst);
-            run.restart.store(true, Ordering::SeqCst);
-            if let Some(h) = run.handle.take() {
-                let _ = h.join();
+    pub fn stop(&self) -> MiningView {
+        let _control = relock(&self.control);
+        let handle = {
+            let mut st = self.lock();
+            match st.run.as_mut() {
+                Some(run) => {
+                    run.stop.store(true, Ordering::SeqCst);
+                    run.restart.store(true, Ordering::SeqCst);
+                    run.handle.take()
+                }
+                None => None,
             }
-            let v = self.view();
-            let _ = node.events.send(Event::Mining(v.clone()));
-            return v;
+        };
+        // The run frees the slot itself as it ends (`finished`); `control`
+        // keeps a new start out until then.
+        if let Some(h) = handle {
+            let _ = h.join();
         }
         self.view()
     }
@@ -166,7 +193,8 @@ impl MinerSlot {
         }
     }
 
-    /// Called by the run's thread as it ends.
+    /// Called by the run's thread as it ends: frees the slot and tells
+    /// the followers.
     fn finished(&self, node: &Node, id: u64, result: Result<MineSummary, ApiError>) {
         let mut st = self.lock();
         match result {
@@ -180,20 +208,18 @@ impl MinerSlot {
                 st.last_error = Some(e.to_string());
             }
         }
-        // Ended by itself (its block count reached, or an error): the slot
-        // is free again. Ended by `stop`: `stop` took it already.
         if st.run.as_ref().is_some_and(|r| r.id == id) {
             st.run = None;
-            let v = view_of(&st);
-            drop(st);
-            let _ = node.events.send(Event::Mining(v));
         }
+        let v = view_of(&st);
+        let _ = node.events.send(Event::Mining(v));
     }
 }
 
 fn view_of(st: &SlotState) -> MiningView {
     MiningView {
         active: st.run.is_some(),
+        run: st.last_id,
         threads: st.run.as_ref().map_or(0, |r| r.threads),
         blocks_left: st.run.as_ref().and_then(|r| r.blocks_left),
         mined: st.mined,

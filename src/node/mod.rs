@@ -16,7 +16,6 @@ use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use crate::api::views::MinedView;
 use crate::api::MineRequest;
 use crate::store::Store;
 
@@ -64,7 +63,7 @@ pub struct Config {
 #[derive(Debug, Clone)]
 pub enum Event {
     /// A block the node's miner sealed and appended.
-    Block(MinedView),
+    Block(crate::api::views::SealedEvent),
     /// The miner started or stopped.
     Mining(crate::api::views::MiningView),
 }
@@ -82,6 +81,8 @@ pub struct Node {
     pub write_lock: Mutex<()>,
     /// Raised when the node begins to stop: streams end.
     pub stopping: tokio::sync::watch::Sender<bool>,
+    /// One permit: imports run one at a time.
+    pub imports: tokio::sync::Semaphore,
 }
 
 /// Why a node could not start or stopped badly.

@@ -38,13 +38,12 @@ pub fn router(node: Shared) -> Router {
     Router::new()
         .route("/v1/ping", get(ping))
         .route("/v1/status", get(status))
-        .route("/v1/transactions", post(submit))
+        .route("/v1/transactions", post(submit).get(txs))
         .route("/v1/transactions/{txid}", get(tx))
         .route("/v1/pending", get(pending))
         .route("/v1/blocks/{block}", get(block))
         .route("/v1/chain", get(chain))
         .route("/v1/tips", get(tips))
-        .route("/v1/authors/{author}/transactions", get(txs))
         .route("/v1/verify", post(verify))
         .route("/v1/export", get(export))
         .route("/v1/import", post(import))
@@ -343,13 +342,15 @@ async fn tips(State(node): State<Shared>) -> Answer {
     json(&v)
 }
 
-async fn txs(
-    State(node): State<Shared>,
-    author: Result<Path<String>, PathRejection>,
-    RawQuery(raw): RawQuery,
-) -> Answer {
-    let author = segment(author)?;
-    let q = query(raw, &["from", "limit"])?;
+/// `GET /v1/transactions?author=NAME&from=H.I&limit=N`: an author's
+/// transactions (the author is a query parameter, so that any name, `..`
+/// or an empty one included, reaches the handler as given).
+async fn txs(State(node): State<Shared>, RawQuery(raw): RawQuery) -> Answer {
+    let q = query(raw, &["author", "from", "limit"])?;
+    let author = q
+        .get("author")
+        .cloned()
+        .ok_or_else(|| bad("query parameter \"author\" is missing"))?;
     let from = match q.get("from") {
         Some(s) => api::parse_position(s)?,
         None => (0, 0),
@@ -424,10 +425,17 @@ async fn import(State(node): State<Shared>, RawQuery(raw): RawQuery, body: Body)
         .get("name")
         .cloned()
         .unwrap_or_else(|| "the request body".into());
+    // One import at a time: each may spool up to the import limit.
+    let _one = node.imports.try_acquire().map_err(|_| {
+        ApiError::Conflict(
+            "another import is under way on this node; try again when it ends".into(),
+        )
+    })?;
     let spool = node.store.data_dir().join(format!(
         "{SPOOL_PREFIX}{}.{}.partial",
         std::process::id(),
-        crate::node::cookie::new_token().map_err(|e| ApiError::Io(e.to_string()))?[..8].to_owned()
+        crate::node::cookie::new_token().map_err(|e| ApiError::Internal(e.to_string()))?[..8]
+            .to_owned()
     ));
     let guard = RemoveOnDrop(spool.clone());
     let spool_error = |source| {
@@ -479,6 +487,8 @@ async fn import(State(node): State<Shared>, RawQuery(raw): RawQuery, body: Body)
         Ok(v)
     })
     .await?;
+    // The tip may have moved: the miner searches a fresh template.
+    node.miner.new_entries();
     json(&v)
 }
 
@@ -518,7 +528,7 @@ async fn mining_start(State(node): State<Shared>, body: Body) -> Answer {
 }
 
 async fn mining_stop(State(node): State<Shared>) -> Answer {
-    let v = blocking(move || Ok(node.miner.stop(&node))).await?;
+    let v = blocking(move || Ok(node.miner.stop())).await?;
     json(&v)
 }
 

@@ -79,6 +79,7 @@ async fn serve(
         miner: Default::default(),
         write_lock: Default::default(),
         stopping,
+        imports: tokio::sync::Semaphore::new(1),
     });
     if let Some(req) = &config.mine {
         if let Err(e) = node.miner.start(&node, req) {
@@ -123,7 +124,8 @@ async fn serve(
     }
     eprintln!("sledger node: stopping: finishing requests under way");
     drop(listener);
-    let _ = node.stopping.send(true);
+    // `send_replace`: kept even when no stream listens yet.
+    node.stopping.send_replace(true);
     tokio::select! {
         _ = graceful.shutdown() => {}
         _ = tokio::time::sleep(config.limits.drain) => {
@@ -131,7 +133,7 @@ async fn serve(
         }
     }
     let n = node.clone();
-    let _ = tokio::task::spawn_blocking(move || n.miner.stop(&n)).await;
+    let _ = tokio::task::spawn_blocking(move || n.miner.stop()).await;
     cookie.remove(&data_dir);
     eprintln!("sledger node: stopped");
     Ok(())

@@ -7,7 +7,7 @@
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::api::views::{MineSummary, MinedView};
@@ -68,15 +68,13 @@ pub fn mine_with_progress(
 }
 
 pub fn run(ctx: &Ctx, a: &MineArgs) -> Result<()> {
-    if !(a.checkpoint_every.is_finite() && a.checkpoint_every >= 0.01) {
-        bail!("--checkpoint-every must be at least 0.01 seconds");
-    }
-    let ledger = ctx.ledger()?;
     let req = MineRequest {
         blocks: a.blocks,
         threads: a.threads,
         checkpoint_every: Some(a.checkpoint_every),
     };
+    req.check()?;
+    let ledger = ctx.ledger()?;
     let json = ctx.json;
     let started = Instant::now();
     let summary = mine_with_progress(ctx, ledger.as_ref(), &req, &mut |m| {
