@@ -813,3 +813,37 @@ fn listening_beyond_loopback_needs_a_flag_and_says_so() {
     assert!(node.stderr().contains("WARNING"), "{}", node.stderr());
     drop(node);
 }
+
+#[test]
+fn an_import_that_moves_the_tip_does_not_stop_the_miner() {
+    // About 15 ms a block on one core.
+    let l = Ledger::with_init(&["--difficulty", "20", "--fixed-difficulty"]);
+    let base = l.path("base.jsonl");
+    l.ok(&["export", "-o", base.to_str().expect("utf-8")]);
+    // A copy with the same genesis and a much longer chain.
+    let other = Ledger::empty();
+    other.ok(&["import", base.to_str().expect("utf-8")]);
+    other.ok(&["mine", "-n", "150"]);
+    let longer = other.path("longer.jsonl");
+    other.ok(&["export", "-o", longer.to_str().expect("utf-8")]);
+    let node = Node::start(&l, &["--mine", "--threads", "1"]);
+    std::thread::sleep(Duration::from_millis(300));
+    // The import switches the node to the longer chain while its miner
+    // searches on the old tip; what it seals there no longer fits.
+    let imported = l.json(&["import", longer.to_str().expect("utf-8")]);
+    assert_eq!(imported["reorganized"], true, "{imported}");
+    let tip = imported["tip"]["height"].as_u64().expect("height");
+    let end = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, m) = node.get("/v1/mining");
+        assert_eq!(m["active"], true, "the miner stopped: {m}");
+        let (_, s) = node.get("/v1/status");
+        if s["tip"]["height"].as_u64().expect("height") > tip {
+            break;
+        }
+        assert!(Instant::now() < end, "no block on the new tip");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    l.ok(&["verify"]);
+    drop(node);
+}
