@@ -411,7 +411,7 @@ fn an_interrupted_reorganisation_is_finished_on_open() {
     // ...until a crash right after a reorganisation journal was committed
     // (as `reorganize_to` writes it before its first batch).
     {
-        let db = sled::open(dir.path().join("store")).unwrap();
+        let db = common::open_sled(&dir.path().join("store"));
         let journal = sledger::store::schema::ReorgJournal {
             target: b_tip,
             fork_height: 0,
@@ -494,7 +494,7 @@ fn a_heavier_branch_left_inactive_by_a_crash_is_activated_on_open() {
     // What the first transaction of accepting b3 writes, then a crash before
     // its reorganisation was journaled.
     {
-        let db = sled::open(dir.path().join("store")).unwrap();
+        let db = common::open_sled(&dir.path().join("store"));
         let h = b3.hash();
         db.open_tree("blocks")
             .unwrap()

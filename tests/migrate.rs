@@ -201,19 +201,9 @@ fn a_store_newer_than_this_sledger_is_refused() {
     assert!(line.contains("supports (4)"), "{line}");
 }
 
-/// The ledger's sled database, opened directly. sled's background threads
-/// can hold its lock for a moment after the store of an earlier step in this
-/// process was dropped, so a lock error is retried (for up to ten seconds).
+/// The ledger's sled database, opened directly.
 fn open_sled(l: &Ledger) -> sled::Db {
-    for _ in 0..500 {
-        match sled::open(l.store_dir()) {
-            Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") => {
-                std::thread::sleep(Duration::from_millis(20))
-            }
-            other => return other.unwrap(),
-        }
-    }
-    panic!("the store stayed locked");
+    common::open_sled(&l.store_dir())
 }
 
 /// A ledger holding the schema-1 fixture upgraded to schema 3 (steps 2 and

@@ -1,6 +1,8 @@
 //! The store through the library: state changes, refusals, and tamper
 //! detection by `verify`.
 
+mod common;
+
 use sledger::consensus::block::Block;
 use sledger::consensus::merkle::merkle_root;
 use sledger::consensus::{BlockError, ChainParams, Difficulty, Transaction};
@@ -160,7 +162,7 @@ fn retarget_applies_on_the_stored_chain() {
 
 /// Writes `f(value)` under `key` of `tree`, underneath the ledger.
 fn tamper(dir: &std::path::Path, tree: &str, key: &[u8], f: impl Fn(&mut Vec<u8>)) {
-    let db = sled::open(dir.join("store")).unwrap();
+    let db = common::open_sled(&dir.join("store"));
     let t = db.open_tree(tree).unwrap();
     let mut v = t.get(key).unwrap().expect("key present").to_vec();
     f(&mut v);
@@ -225,7 +227,7 @@ fn verify_catches_a_broken_index() {
         mine_one(&s);
         mine_one(&s);
     }
-    let db = sled::open(dir.path().join("store")).unwrap();
+    let db = common::open_sled(&dir.path().join("store"));
     db.open_tree("txs").unwrap().remove(id.as_bytes()).unwrap();
     db.flush().unwrap();
     drop(db);

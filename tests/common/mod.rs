@@ -167,3 +167,19 @@ pub fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     out.sort();
     out
 }
+
+/// A ledger's sled database opened directly (to tamper with it). sled's
+/// background threads can hold its lock for a moment after a store opened
+/// in this process was dropped, so a lock error is retried (for up to ten
+/// seconds).
+pub fn open_sled(store_dir: &Path) -> sled::Db {
+    for _ in 0..500 {
+        match sled::open(store_dir) {
+            Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") => {
+                std::thread::sleep(std::time::Duration::from_millis(20))
+            }
+            other => return other.expect("open sled"),
+        }
+    }
+    panic!("the store stayed locked");
+}
