@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::consensus::{BlockHash, ChainParams, Transaction, Txid};
-use crate::export::{HeaderJson, TxJson};
+use crate::export::{BlockLine, HeaderJson, TxJson};
 use crate::mining::Mined;
 use crate::store::fork::Tip;
 use crate::store::schema::HeaderRecord;
@@ -28,20 +28,7 @@ impl TxFields {
     /// The export's fields of `tx` (this struct is [`TxJson`] without its
     /// refusal of unknown fields, so that views can flatten it).
     pub fn new(tx: &Transaction) -> Self {
-        let TxJson {
-            txid,
-            author,
-            timestamp,
-            data,
-            data_hex,
-        } = TxJson::new(tx);
-        TxFields {
-            txid,
-            author,
-            timestamp,
-            data,
-            data_hex,
-        }
+        TxJson::new(tx).into()
     }
 
     /// The data as bytes (empty if `data_hex` is not hex, which a document
@@ -51,6 +38,25 @@ impl TxFields {
             (Some(s), _) => s.as_bytes().to_vec(),
             (None, Some(h)) => hex::decode(h).unwrap_or_default(),
             (None, None) => Vec::new(),
+        }
+    }
+}
+
+impl From<TxJson> for TxFields {
+    fn from(j: TxJson) -> Self {
+        let TxJson {
+            txid,
+            author,
+            timestamp,
+            data,
+            data_hex,
+        } = j;
+        TxFields {
+            txid,
+            author,
+            timestamp,
+            data,
+            data_hex,
         }
     }
 }
@@ -71,20 +77,13 @@ pub struct BlockView {
 }
 
 impl BlockView {
+    /// The export line's fields (`BlockLine`) and the store's record.
     pub fn new(b: &StoredBlock) -> Self {
-        let h = &b.block.header;
+        let line = BlockLine::new(&b.block);
         BlockView {
-            hash: b.hash,
-            header: HeaderJson {
-                version: h.version,
-                height: h.height,
-                prev_hash: h.prev_hash,
-                merkle_root: h.merkle_root,
-                timestamp: h.timestamp,
-                difficulty: h.difficulty.0,
-                nonce: h.nonce,
-            },
-            txs: b.block.txs.iter().map(TxFields::new).collect(),
+            hash: line.hash,
+            header: line.header,
+            txs: line.txs.into_iter().map(TxFields::from).collect(),
             height: b.record.height,
             chain_work: b.record.chain_work.to_string(),
             size: b.record.size,
