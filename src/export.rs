@@ -142,14 +142,7 @@ mod tests {
 
     #[test]
     fn line_round_trip_and_tamper_detection() {
-        let p = ChainParams {
-            name: "x".into(),
-            initial_difficulty: Difficulty(0),
-            target_interval_ms: 1000,
-            retarget_window: 10,
-            fixed_difficulty: false,
-            salt: [0; 16],
-        };
+        let p = crate::testkit::named_params("x", 0, 10, false, [0; 16]);
         let mut b = Block::genesis(&p, 1);
         b.txs
             .push(Transaction::new("bin", 2, vec![0xff, 0]).unwrap());

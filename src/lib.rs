@@ -13,4 +13,6 @@ pub mod export;
 pub mod mining;
 pub mod node;
 pub mod store;
+#[doc(hidden)]
+pub mod testkit;
 pub mod time;

@@ -56,14 +56,7 @@ pub struct StoreReport {
 
 /// Deterministic chain parameters for benchmark ledgers.
 fn params() -> ChainParams {
-    ChainParams {
-        name: "bench".into(),
-        initial_difficulty: Difficulty(0),
-        target_interval_ms: 1000,
-        retarget_window: 100,
-        fixed_difficulty: true,
-        salt: [0xbe; 16],
-    }
+    crate::testkit::named_params("bench", 0, 100, true, [0xbe; 16])
 }
 
 /// Builds the chain lazily, one batch at a time, so memory stays flat.

@@ -134,14 +134,7 @@ mod tests {
     use crate::consensus::pow::Difficulty;
 
     fn params() -> ChainParams {
-        ChainParams {
-            name: "t".into(),
-            initial_difficulty: Difficulty(4),
-            target_interval_ms: 1000,
-            retarget_window: 10,
-            fixed_difficulty: false,
-            salt: [1; 16],
-        }
+        crate::testkit::named_params("t", 4, 10, false, [1; 16])
     }
 
     #[test]

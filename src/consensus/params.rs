@@ -125,15 +125,8 @@ impl ChainParams {
 mod tests {
     use super::*;
 
-    pub(crate) fn sample() -> ChainParams {
-        ChainParams {
-            name: "test".into(),
-            initial_difficulty: Difficulty(8),
-            target_interval_ms: 1000,
-            retarget_window: 10,
-            fixed_difficulty: false,
-            salt: [7; 16],
-        }
+    fn sample() -> ChainParams {
+        crate::testkit::named_params("test", 8, 10, false, [7; 16])
     }
 
     #[test]

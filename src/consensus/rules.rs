@@ -240,14 +240,7 @@ mod tests {
     use crate::consensus::transaction::Transaction;
 
     fn params(window: u32) -> ChainParams {
-        ChainParams {
-            name: "t".into(),
-            initial_difficulty: Difficulty(4),
-            target_interval_ms: 1000,
-            retarget_window: window,
-            fixed_difficulty: false,
-            salt: [0; 16],
-        }
+        crate::testkit::named_params("t", 4, window, false, [0; 16])
     }
 
     /// Mines by brute force (difficulty is tiny in these tests).

@@ -280,14 +280,7 @@ mod tests {
     #[test]
     fn block_records_carry_the_header_record_in_their_prefix() {
         use crate::consensus::{ChainParams, Difficulty};
-        let params = ChainParams {
-            name: "t".into(),
-            initial_difficulty: Difficulty(0),
-            target_interval_ms: 1000,
-            retarget_window: 10,
-            fixed_difficulty: true,
-            salt: [7; 16],
-        };
+        let params = crate::testkit::named_params("t", 0, 10, true, [7; 16]);
         let block = Block::genesis(&params, 1_000);
         let work = Difficulty(3).work();
         let bytes = encode_block_record(&work, &block);
