@@ -138,7 +138,6 @@ pub fn parse_line(line: &str) -> Result<Block, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::consensus::ChainParams;
 
     #[test]
     fn line_round_trip_and_tamper_detection() {

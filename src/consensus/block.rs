@@ -131,7 +131,6 @@ pub fn encode_txs(txs: &[Transaction]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::consensus::pow::Difficulty;
 
     fn params() -> ChainParams {
         crate::testkit::named_params("t", 4, 10, false, [1; 16])

@@ -279,7 +279,7 @@ mod tests {
 
     #[test]
     fn block_records_carry_the_header_record_in_their_prefix() {
-        use crate::consensus::{ChainParams, Difficulty};
+        use crate::consensus::Difficulty;
         let params = crate::testkit::named_params("t", 0, 10, true, [7; 16]);
         let block = Block::genesis(&params, 1_000);
         let work = Difficulty(3).work();
