@@ -10,7 +10,7 @@ use std::sync::Mutex;
 
 use super::views::{ImportView, TipRef};
 use super::ApiError;
-use crate::consensus::{Block, BlockError};
+use crate::consensus::{rules, Block, BlockError};
 use crate::export::parse_line;
 use crate::store::fork::Accepted;
 use crate::store::write::DryRun;
@@ -121,14 +121,9 @@ pub fn import(
         previous = Some(hash);
         match &existing {
             Some(s) if dry.is_none() && s.header(&hash)?.is_some() => {
-                let root = crate::consensus::merkle::merkle_root(&block.txids());
-                if root != block.header.merkle_root {
-                    let e = BlockError::BadMerkleRoot {
-                        header: block.header.merkle_root,
-                        computed: root,
-                    };
-                    return Err(at(n, &e));
-                }
+                // A block it has must still be the block it has: its
+                // body is pinned by the header's Merkle root.
+                rules::check_body(&block).map_err(|e| at(n, &e))?;
                 known += 1;
             }
             Some(s) => {

@@ -20,5 +20,5 @@ pub use hash::{BlockHash, MerkleNode, Txid};
 pub use header::BlockHeader;
 pub use params::ChainParams;
 pub use pow::{Difficulty, Work};
-pub use rules::{BlockError, ParentInfo};
+pub use rules::{BlockError, CheckedBlock, ParentInfo};
 pub use transaction::{Transaction, TxError};

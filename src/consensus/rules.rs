@@ -133,11 +133,120 @@ pub fn next_difficulty<E>(
     ))
 }
 
-fn check_common(block: &Block, now_ms: u64) -> Result<(), BlockError> {
-    let h = &block.header;
-    if h.version != HEADER_VERSION {
-        return Err(BlockError::UnsupportedVersion(h.version));
+/// A block that passed every consensus rule on top of one parent: the only
+/// kind of block the store writes (rust-bitcoin's `Block<Checked>`). Only
+/// this module makes one ([`check_block`], [`check_genesis`]), so holding a
+/// `CheckedBlock` is the proof. It remembers the parent it was checked on:
+/// a writer must still confirm, inside its transaction, that this parent is
+/// where it writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckedBlock {
+    block: Block,
+    hash: BlockHash,
+    txids: Vec<Txid>,
+}
+
+impl CheckedBlock {
+    pub fn block(&self) -> &Block {
+        &self.block
     }
+    pub fn hash(&self) -> BlockHash {
+        self.hash
+    }
+    /// The txids of its transactions, in block order.
+    pub fn txids(&self) -> &[Txid] {
+        &self.txids
+    }
+    /// The hash of the parent it was checked against (zeros for genesis).
+    pub fn parent(&self) -> BlockHash {
+        self.block.header.prev_hash
+    }
+    pub fn into_block(self) -> Block {
+        self.block
+    }
+}
+
+impl std::ops::Deref for CheckedBlock {
+    type Target = Block;
+    fn deref(&self) -> &Block {
+        &self.block
+    }
+}
+
+/// The header rules against its parent (FORMAT.md, "Acceptance rules" 1-6):
+/// version 1, height one above the parent, the parent's hash, the difficulty
+/// the parent's branch requires, a timestamp after the median time past and
+/// at most [`MAX_FUTURE_MS`] ahead of `now_ms`. Proof of work is
+/// [`check_pow`], the body [`check_body`].
+pub fn check_header(
+    header: &BlockHeader,
+    parent: &ParentInfo,
+    now_ms: u64,
+) -> Result<(), BlockError> {
+    check_version(header)?;
+    if header.height != parent.height + 1 {
+        return Err(BlockError::WrongHeight {
+            expected: parent.height + 1,
+            got: header.height,
+        });
+    }
+    if header.prev_hash != parent.hash {
+        return Err(BlockError::WrongParent {
+            expected: parent.hash,
+            got: header.prev_hash,
+        });
+    }
+    if header.difficulty != parent.next_difficulty {
+        return Err(BlockError::WrongDifficulty {
+            expected: parent.next_difficulty,
+            got: header.difficulty,
+        });
+    }
+    if header.timestamp <= parent.median_time_past {
+        return Err(BlockError::TimestampTooOld {
+            timestamp: header.timestamp,
+            median: parent.median_time_past,
+        });
+    }
+    check_not_future(header, now_ms)
+}
+
+fn check_version(header: &BlockHeader) -> Result<(), BlockError> {
+    if header.version != HEADER_VERSION {
+        return Err(BlockError::UnsupportedVersion(header.version));
+    }
+    Ok(())
+}
+
+fn check_not_future(header: &BlockHeader, now_ms: u64) -> Result<(), BlockError> {
+    if header.timestamp > now_ms.saturating_add(MAX_FUTURE_MS) {
+        return Err(BlockError::TimestampTooNew {
+            timestamp: header.timestamp,
+            now: now_ms,
+        });
+    }
+    Ok(())
+}
+
+/// Proof of work: the difficulty is at most [`MAX_DIFFICULTY`] and the
+/// header's hash starts with that many zero bits. Needs nothing but the
+/// header, so even a block of unknown parent (an orphan) is held to it.
+/// Returns the hash.
+pub fn check_pow(header: &BlockHeader) -> Result<BlockHash, BlockError> {
+    let hash = header.hash();
+    if header.difficulty.0 > MAX_DIFFICULTY || !header.difficulty.is_met_by(&hash) {
+        return Err(BlockError::InsufficientWork {
+            hash,
+            difficulty: header.difficulty,
+        });
+    }
+    Ok(hash)
+}
+
+/// The body rules: at most [`MAX_BLOCK_BYTES`] encoded, the header's Merkle
+/// root is that of the transactions, and no transaction appears twice.
+/// Returns the txids, in block order.
+pub fn check_body(block: &Block) -> Result<Vec<Txid>, BlockError> {
     let size = block.encoded_len();
     if size > MAX_BLOCK_BYTES {
         return Err(BlockError::TooLarge {
@@ -145,75 +254,55 @@ fn check_common(block: &Block, now_ms: u64) -> Result<(), BlockError> {
             max: MAX_BLOCK_BYTES,
         });
     }
-    let hash = h.hash();
-    if !h.difficulty.is_met_by(&hash) {
-        return Err(BlockError::InsufficientWork {
-            hash,
-            difficulty: h.difficulty,
-        });
-    }
-    if h.timestamp > now_ms.saturating_add(MAX_FUTURE_MS) {
-        return Err(BlockError::TimestampTooNew {
-            timestamp: h.timestamp,
-            now: now_ms,
-        });
-    }
     let txids = block.txids();
-    let computed = merkle_root(&txids);
-    if computed != h.merkle_root {
+    check_merkle_root(&block.header, &txids)?;
+    let mut seen = HashSet::with_capacity(txids.len());
+    for id in &txids {
+        if !seen.insert(*id) {
+            return Err(BlockError::DuplicateTx(*id));
+        }
+    }
+    Ok(txids)
+}
+
+/// The header's Merkle root is that of `txids`.
+pub fn check_merkle_root(header: &BlockHeader, txids: &[Txid]) -> Result<(), BlockError> {
+    let computed = merkle_root(txids);
+    if computed != header.merkle_root {
         return Err(BlockError::BadMerkleRoot {
-            header: h.merkle_root,
+            header: header.merkle_root,
             computed,
         });
-    }
-    let mut seen = HashSet::with_capacity(txids.len());
-    for id in txids {
-        if !seen.insert(id) {
-            return Err(BlockError::DuplicateTx(id));
-        }
     }
     Ok(())
 }
 
-/// Checks every rule that does not need the store: the block extends
-/// `parent`, carries the required difficulty, meets it, has a timestamp
-/// after the median time past and at most 2 hours ahead of `now_ms`, its
-/// Merkle root matches, it is within the size limit and lists no transaction
-/// twice. Whether a transaction is already in the chain is for the store.
-pub fn check_block(block: &Block, parent: &ParentInfo, now_ms: u64) -> Result<(), BlockError> {
-    let h = &block.header;
-    if h.version != HEADER_VERSION {
-        return Err(BlockError::UnsupportedVersion(h.version));
+/// Every rule for a block on top of `parent`: [`check_header`],
+/// [`check_pow`], [`check_body`], and no transaction already in the chain it
+/// extends, which only the caller can look up: `in_chain(txid)` answers
+/// whether that chain (up to `parent`) holds `txid`.
+pub fn check_block<E: From<BlockError>>(
+    block: Block,
+    parent: &ParentInfo,
+    now_ms: u64,
+    mut in_chain: impl FnMut(&Txid) -> Result<bool, E>,
+) -> Result<CheckedBlock, E> {
+    check_header(&block.header, parent, now_ms)?;
+    let hash = check_pow(&block.header)?;
+    let txids = check_body(&block)?;
+    for id in &txids {
+        if in_chain(id)? {
+            return Err(BlockError::TxAlreadyInChain(*id).into());
+        }
     }
-    if h.height != parent.height + 1 {
-        return Err(BlockError::WrongHeight {
-            expected: parent.height + 1,
-            got: h.height,
-        });
-    }
-    if h.prev_hash != parent.hash {
-        return Err(BlockError::WrongParent {
-            expected: parent.hash,
-            got: h.prev_hash,
-        });
-    }
-    if h.difficulty != parent.next_difficulty {
-        return Err(BlockError::WrongDifficulty {
-            expected: parent.next_difficulty,
-            got: h.difficulty,
-        });
-    }
-    if h.timestamp <= parent.median_time_past {
-        return Err(BlockError::TimestampTooOld {
-            timestamp: h.timestamp,
-            median: parent.median_time_past,
-        });
-    }
-    check_common(block, now_ms)
+    Ok(CheckedBlock { block, hash, txids })
 }
 
-/// Checks a genesis block and returns the parameters it commits to.
-pub fn check_genesis(block: &Block, now_ms: u64) -> Result<ChainParams, BlockError> {
+/// The rules for a genesis block (FORMAT.md, "Genesis"): height 0, an
+/// all-zero previous hash, valid chain parameters in its first transaction,
+/// their initial difficulty, and the header, proof-of-work and body rules
+/// that need no parent. Returns the block and the parameters it commits to.
+pub fn check_genesis(block: Block, now_ms: u64) -> Result<(CheckedBlock, ChainParams), BlockError> {
     let h = &block.header;
     if h.height != 0 {
         return Err(BlockError::BadGenesis("height is not 0"));
@@ -230,8 +319,11 @@ pub fn check_genesis(block: &Block, now_ms: u64) -> Result<ChainParams, BlockErr
             got: h.difficulty,
         });
     }
-    check_common(block, now_ms)?;
-    Ok(params)
+    check_version(h)?;
+    check_not_future(h, now_ms)?;
+    let hash = check_pow(h)?;
+    let txids = check_body(&block)?;
+    Ok((CheckedBlock { block, hash, txids }, params))
 }
 
 #[cfg(test)]
@@ -272,6 +364,15 @@ mod tests {
     }
 
     const NOW: u64 = 1_000_000;
+
+    /// [`check_block`] on a chain that holds none of the block's entries.
+    fn check(b: &Block, parent: &ParentInfo, now: u64) -> Result<(), BlockError> {
+        check_block(b.clone(), parent, now, |_| Ok::<_, BlockError>(false)).map(|_| ())
+    }
+
+    fn genesis(b: &Block, now: u64) -> Result<ChainParams, BlockError> {
+        check_genesis(b.clone(), now).map(|(_, p)| p)
+    }
 
     #[test]
     fn median_time_is_the_middle() {
@@ -331,10 +432,10 @@ mod tests {
     fn each_rejection_reason() {
         let p = params(10);
         let g = mine(Block::genesis(&p, 1000));
-        assert_eq!(check_genesis(&g, NOW), Ok(p.clone()));
+        assert_eq!(genesis(&g, NOW), Ok(p.clone()));
         let tx = Transaction::new("a", 1, b"x".to_vec()).unwrap();
         let (b, info) = child_of(&g, vec![tx.clone()]);
-        assert_eq!(check_block(&b, &info, NOW), Ok(()));
+        assert_eq!(check(&b, &info, NOW), Ok(()));
 
         let remine = |f: &dyn Fn(&mut Block)| {
             let mut x = b.clone();
@@ -342,7 +443,7 @@ mod tests {
             x.header.nonce = 0;
             mine(x)
         };
-        let e = |x: &Block| check_block(x, &info, NOW).unwrap_err();
+        let e = |x: &Block| check(x, &info, NOW).unwrap_err();
 
         assert!(matches!(
             e(&remine(&|x| x.header.version = 2)),
@@ -373,7 +474,7 @@ mod tests {
         ));
         // At exactly the limit it is accepted.
         assert_eq!(
-            check_block(
+            check(
                 &remine(&|x| x.header.timestamp = NOW + MAX_FUTURE_MS),
                 &info,
                 NOW
@@ -411,20 +512,20 @@ mod tests {
         let mut h1 = g.clone();
         h1.header.height = 1;
         assert_eq!(
-            check_genesis(&mine(h1), NOW),
+            genesis(&mine(h1), NOW),
             Err(BlockError::BadGenesis("height is not 0"))
         );
         let mut np = g.clone();
         np.txs[0] = Transaction::new("genesis", 1, b"junk".to_vec()).unwrap();
         np.header.merkle_root = merkle_root(&np.txids());
         assert!(matches!(
-            check_genesis(&mine(np), NOW),
+            genesis(&mine(np), NOW),
             Err(BlockError::BadGenesis(_))
         ));
         let mut wd = g.clone();
         wd.header.difficulty = Difficulty(3);
         assert!(matches!(
-            check_genesis(&mine(wd), NOW),
+            genesis(&mine(wd), NOW),
             Err(BlockError::WrongDifficulty { .. })
         ));
     }

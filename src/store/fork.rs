@@ -168,24 +168,24 @@ impl Store {
             }
             // Even an orphan must carry the work it claims, so that junk
             // cannot flush real orphans out of the bounded pool.
-            if block.header.difficulty.0 > crate::consensus::pow::MAX_DIFFICULTY
-                || !block.header.difficulty.is_met_by(&hash)
-            {
-                return Err(BlockError::InsufficientWork {
-                    hash,
-                    difficulty: block.header.difficulty,
-                }
-                .into());
-            }
+            rules::check_pow(&block.header)?;
             self.add_orphan(block)?;
             return Ok(Accepted::Orphan);
         };
-        rules::check_block(block, &self.cursor_at(&prev)?.parent_info(), now_ms)?;
+        // Whether its transactions repeat the chain below it is checked
+        // when its branch would become active (`check_branch_txs`).
+        let not_yet = |_: &Txid| Ok::<_, StoreError>(false);
+        let block = rules::check_block(
+            block.clone(),
+            &self.cursor_at(&prev)?.parent_info(),
+            now_ms,
+            not_yet,
+        )?;
         let work = parent
             .chain_work
             .checked_add(block.header.difficulty.work())
             .ok_or_else(|| StoreError::Corrupt("chain work overflow".into()))?;
-        let record = codec::encode_block_record(&work, block);
+        let record = codec::encode_block_record(&work, &block);
         self.transact(|t| {
             t.blocks.insert(hash.as_bytes(), record.as_slice())?;
             t.tips.remove(prev.as_bytes())?;

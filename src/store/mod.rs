@@ -317,7 +317,7 @@ impl Store {
     /// and checked by the caller against [`rules::check_genesis`]). A
     /// directory left by a creation that crashed before its commit is reused.
     pub fn create(data_dir: &Path, genesis: &Block, now_ms: u64) -> Result<Store, StoreError> {
-        let params = rules::check_genesis(genesis, now_ms)?;
+        let (genesis, params) = rules::check_genesis(genesis.clone(), now_ms)?;
         std::fs::create_dir_all(data_dir).map_err(|source| StoreError::Io {
             context: format!("cannot create {}", data_dir.display()),
             source,
@@ -328,7 +328,6 @@ impl Store {
         }
         let hash = genesis.hash();
         let store = Self::with_trees(data_dir, db, params.clone(), hash)?;
-        let txids = genesis.txids();
         let record = HeaderRecord::new(
             &genesis.header,
             genesis.header.difficulty.work(),
@@ -344,7 +343,7 @@ impl Store {
                 pending: 0,
                 next_pending_seq: 0,
             };
-            write::stage_block(t, genesis, hash, &txids, &record, &mut state)?;
+            write::stage_block(t, &genesis, &record, &mut state)?;
             t.tips.insert(hash.as_bytes(), &[])?;
             t.meta.insert(KEY_PARAMS, codec::encode(&params))?;
             t.meta.insert(KEY_GENESIS, codec::encode(&hash))?;

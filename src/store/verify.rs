@@ -84,7 +84,8 @@ impl Store {
                     if height != 0 || hash != self.genesis_hash() {
                         return fail(at, "the chain does not start at this ledger's genesis");
                     }
-                    let params = rules::check_genesis(block, now_ms).or_else(|e| fail(at, e))?;
+                    let (_, params) =
+                        rules::check_genesis(block.clone(), now_ms).or_else(|e| fail(at, e))?;
                     if &params != self.params() {
                         return fail(at, "genesis parameters differ from the stored parameters");
                     }
@@ -97,7 +98,10 @@ impl Store {
                     ));
                 }
                 Some(c) => {
-                    rules::check_block(block, &c.parent_info(), now_ms).or_else(|e| fail(at, e))?;
+                    // Repeats are the transaction index's check, below.
+                    let no_repeats = |_: &_| Ok::<_, rules::BlockError>(false);
+                    rules::check_block(block.clone(), &c.parent_info(), now_ms, no_repeats)
+                        .or_else(|e| fail(at, e))?;
                     c.advance(block.header, hash);
                 }
             }

@@ -16,8 +16,8 @@ use super::{codec, Cursor, Store, StoreError, TxTrees};
 use crate::consensus::block::MAX_BLOCK_BYTES;
 use crate::consensus::header::{HEADER_BYTES, HEADER_VERSION};
 use crate::consensus::merkle::merkle_root;
-use crate::consensus::rules::{self, BlockError};
-use crate::consensus::{Block, BlockHash, BlockHeader, Transaction, Txid};
+use crate::consensus::rules::{self, CheckedBlock};
+use crate::consensus::{Block, BlockHash, BlockHeader, Transaction, Txid, Work};
 
 /// Aborts a sled transaction with `e`.
 pub(crate) fn abort<T>(e: StoreError) -> ConflictableTransactionResult<T, StoreError> {
@@ -66,17 +66,16 @@ fn state_in_tx(
 /// transaction locations, and the removal of its transactions from pending.
 pub(crate) fn stage_block(
     t: &TxTrees<'_>,
-    block: &Block,
-    hash: BlockHash,
-    txids: &[Txid],
+    block: &CheckedBlock,
     record: &HeaderRecord,
     state: &mut ChainState,
 ) -> ConflictableTransactionResult<(), StoreError> {
+    let hash = block.hash();
     t.blocks.insert(
         hash.as_bytes(),
         codec::encode_block_record(&record.chain_work, block),
     )?;
-    stage_connect(t, &block.txs, hash, txids, record, state)
+    stage_connect(t, &block.txs, hash, block.txids(), record, state)
 }
 
 /// Stages a stored block `hash` (its block record already written) as
@@ -203,12 +202,23 @@ pub(crate) fn stage_remove_authors(
     Ok(())
 }
 
-/// A block that passed every check, ready to be written.
-struct Checked<'a> {
-    block: &'a Block,
-    hash: BlockHash,
-    txids: Vec<Txid>,
+/// A block that passed every rule, with the header record it is stored
+/// under.
+struct Connect {
+    block: CheckedBlock,
     record: HeaderRecord,
+}
+
+impl Connect {
+    fn new(block: CheckedBlock, chain_work: Work) -> Connect {
+        let record = HeaderRecord::new(
+            &block.header,
+            chain_work,
+            block.txs.len() as u32,
+            block.encoded_len() as u32,
+        );
+        Connect { block, record }
+    }
 }
 
 /// The result of appending blocks.
@@ -257,25 +267,13 @@ impl Store {
     pub fn append(&self, block: &Block, now_ms: u64) -> Result<Appended, StoreError> {
         let state = self.state()?;
         let parent = self.parent_info(&state)?;
-        rules::check_block(block, &parent, now_ms)?;
-        let txids = block.txids();
-        self.check_txs_new(&txids, &HashSet::new())?;
+        let checked =
+            rules::check_block(block.clone(), &parent, now_ms, |id| self.tx_in_chain(id))?;
         let chain_work = state
             .chain_work
             .checked_add(block.header.difficulty.work())
             .ok_or_else(|| StoreError::Corrupt("chain work overflow".into()))?;
-        let checked = Checked {
-            block,
-            hash: block.hash(),
-            record: HeaderRecord::new(
-                &block.header,
-                chain_work,
-                block.txs.len() as u32,
-                block.encoded_len() as u32,
-            ),
-            txids,
-        };
-        self.commit(state.tip, std::slice::from_ref(&checked))
+        self.commit(state.tip, &[Connect::new(checked, chain_work)])
     }
 
     /// Checks `blocks`, which must extend the tip in order, and appends them
@@ -285,18 +283,8 @@ impl Store {
         let mut dry = DryRun::on_store(self)?;
         let mut checked = Vec::with_capacity(blocks.len());
         for block in blocks {
-            let (hash, txids) = dry.check(block, now_ms)?;
-            checked.push(Checked {
-                block,
-                hash,
-                record: HeaderRecord::new(
-                    &block.header,
-                    dry.chain_work(),
-                    block.txs.len() as u32,
-                    block.encoded_len() as u32,
-                ),
-                txids,
-            });
+            let block = dry.check(block, now_ms)?;
+            checked.push(Connect::new(block, dry.chain_work()));
         }
         if checked.is_empty() {
             return Ok(Appended {
@@ -318,30 +306,17 @@ impl Store {
         }
     }
 
-    /// Fails if any of `txids` is already in the chain or in `seen`.
-    pub(crate) fn check_txs_new(
-        &self,
-        txids: &[Txid],
-        seen: &HashSet<Txid>,
-    ) -> Result<(), StoreError> {
-        for id in txids {
-            if seen.contains(id) || self.h().txs.contains_key(id.as_bytes())? {
-                return Err(BlockError::TxAlreadyInChain(*id).into());
-            }
-        }
-        Ok(())
+    /// True when `txid` is in the active chain.
+    pub(crate) fn tx_in_chain(&self, txid: &Txid) -> Result<bool, StoreError> {
+        Ok(self.h().txs.contains_key(txid.as_bytes())?)
     }
 
-    fn commit(
-        &self,
-        expected_tip: BlockHash,
-        blocks: &[Checked<'_>],
-    ) -> Result<Appended, StoreError> {
+    fn commit(&self, expected_tip: BlockHash, blocks: &[Connect]) -> Result<Appended, StoreError> {
         self.transact(|t| {
             let mut state = state_in_tx(t, expected_tip)?;
             t.tips.remove(expected_tip.as_bytes())?;
             for c in blocks {
-                stage_block(t, c.block, c.hash, &c.txids, &c.record, &mut state)?;
+                stage_block(t, &c.block, &c.record, &mut state)?;
             }
             t.tips.insert(state.tip.as_bytes(), &[])?;
             t.meta.insert(KEY_STATE, codec::encode(&state))?;
@@ -490,15 +465,9 @@ impl Store {
             },
             txs,
         };
-        let h = &block.header;
-        let valid = h.version == HEADER_VERSION
-            && h.prev_hash == parent.hash
-            && h.height == parent.height + 1
-            && h.difficulty == parent.next_difficulty
-            && h.timestamp > parent.median_time_past
-            && h.timestamp <= now_ms.saturating_add(rules::MAX_FUTURE_MS)
-            && merkle_root(&block.txids()) == h.merkle_root
-            && block.encoded_len() <= MAX_BLOCK_BYTES;
+        // Every rule but the proof of work, which the search is for.
+        let valid = rules::check_header(&block.header, &parent, now_ms).is_ok()
+            && rules::check_body(&block).is_ok();
         Ok(valid.then_some((block, cp)))
     }
 }
@@ -553,7 +522,7 @@ impl<'s> DryRun<'s> {
 
     /// Checks blocks on top of a genesis block that is not stored yet.
     pub fn on_genesis(genesis: &Block, now_ms: u64) -> Result<Self, StoreError> {
-        let params = rules::check_genesis(genesis, now_ms)?;
+        let (_, params) = rules::check_genesis(genesis.clone(), now_ms)?;
         let hash = genesis.hash();
         Ok(DryRun {
             store: None,
@@ -569,34 +538,24 @@ impl<'s> DryRun<'s> {
         })
     }
 
-    /// Checks that `block` extends the blocks checked so far.
-    /// Returns the block's hash and txids, for a caller that writes it.
-    pub fn check(
-        &mut self,
-        block: &Block,
-        now_ms: u64,
-    ) -> Result<(BlockHash, Vec<Txid>), StoreError> {
-        rules::check_block(block, &self.cursor.parent_info(), now_ms)?;
-        let txids = block.txids();
-        match (self.store, self.fork_height) {
-            (Some(s), None) => s.check_txs_new(&txids, &self.seen)?,
-            (Some(s), Some(fork)) => {
-                for id in &txids {
-                    if self.seen.contains(id) || s.tx_in_chain_up_to(id, fork)? {
-                        return Err(BlockError::TxAlreadyInChain(*id).into());
-                    }
-                }
-            }
-            (None, _) => {
-                if let Some(id) = txids.iter().find(|id| self.seen.contains(id)) {
-                    return Err(BlockError::TxAlreadyInChain(*id).into());
-                }
-            }
-        }
-        self.seen.extend(txids.iter().copied());
-        let hash = block.hash();
-        self.cursor.advance(block.header, hash);
-        Ok((hash, txids))
+    /// Checks that `block` extends the blocks checked so far, against
+    /// every rule; the chain it extends is the store's below the branch
+    /// point and the blocks checked so far.
+    pub fn check(&mut self, block: &Block, now_ms: u64) -> Result<CheckedBlock, StoreError> {
+        let (seen, store, fork) = (&self.seen, self.store, self.fork_height);
+        let in_chain = |id: &Txid| -> Result<bool, StoreError> {
+            Ok(seen.contains(id)
+                || match (store, fork) {
+                    (Some(s), None) => s.tx_in_chain(id)?,
+                    (Some(s), Some(fork)) => s.tx_in_chain_up_to(id, fork)?,
+                    (None, _) => false,
+                })
+        };
+        let checked =
+            rules::check_block(block.clone(), &self.cursor.parent_info(), now_ms, in_chain)?;
+        self.seen.extend(checked.txids().iter().copied());
+        self.cursor.advance(checked.header, checked.hash());
+        Ok(checked)
     }
 
     /// Cumulative work up to the last block checked.
