@@ -9,6 +9,8 @@ pub mod codec;
 pub mod cursor;
 pub mod error;
 pub mod fork;
+#[cfg(test)]
+mod golden;
 pub mod iter;
 pub mod migrate;
 pub mod schema;
