@@ -37,10 +37,10 @@ pub fn run(store: &Store, notify: &dyn Fn(Event)) -> Result<(), StoreError> {
         }
         let mut entries: Vec<(Vec<u8>, [u8; 32])> = Vec::new();
         let mut end = next;
-        for item in chain.range(codec::height_key(next)..) {
+        for item in chain.range(codec::legacy::height_key(next)..) {
             let (key, value) = item?;
-            let height = codec::decode_height_key(&key)?;
-            let hash: BlockHash = codec::decode(&value, "chain entry")?;
+            let height = codec::legacy::decode_height_key(&key)?;
+            let hash: BlockHash = codec::legacy::decode(&value, "chain entry")?;
             let body = bodies.get(hash.as_bytes())?.ok_or_else(|| {
                 StoreError::Corrupt(format!("block {hash} at height {height} has no body"))
             })?;
@@ -57,7 +57,7 @@ pub fn run(store: &Store, notify: &dyn Fn(Event)) -> Result<(), StoreError> {
                 "the active chain has no block at height {next}"
             )));
         }
-        let r = (&authors, &store.h().meta).transaction(|(authors, meta)| {
+        let r = (&authors, &store.h().meta.0).transaction(|(authors, meta)| {
             for (key, txid) in &entries {
                 authors.insert(key.as_slice(), &txid[..])?;
             }

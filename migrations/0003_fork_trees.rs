@@ -15,9 +15,9 @@ pub const WHAT: &str = "track chain tips and orphan blocks, for forks";
 
 pub fn run(store: &Store, notify: &dyn Fn(Event)) -> Result<(), StoreError> {
     let tip = store.state()?.tip;
-    store.transact(|t| {
-        t.tips.insert(tip.as_bytes(), &[])?;
-        t.meta.remove(crate::store::schema::KEY_CHECKPOINT)?;
+    store.atomically(|w| {
+        w.tips.insert(&tip)?;
+        w.meta.remove(crate::store::schema::KEY_CHECKPOINT)?;
         Ok(())
     })?;
     notify(Event::Progress {

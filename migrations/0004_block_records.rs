@@ -116,7 +116,7 @@ fn move_blocks(
                 <[u8; 32]>::try_from(&key[..])
                     .map_err(|_| StoreError::Corrupt("malformed header key".into()))?,
             );
-            let record: HeaderRecord = codec::decode(&value, "header record")?;
+            let record: HeaderRecord = codec::legacy::decode(&value, "header record")?;
             let body = bodies
                 .get(&key)?
                 .ok_or_else(|| StoreError::Corrupt(format!("block {hash} has no body")))?;
@@ -124,7 +124,7 @@ fn move_blocks(
                 header: record.header(),
                 txs: codec::decode_body(&body)?,
             };
-            let on_chain = chain.get(codec::height_key(record.height))?;
+            let on_chain = chain.get(codec::legacy::height_key(record.height))?;
             let active_txids = if on_chain.as_deref() == Some(&key[..]) {
                 block.txids()
             } else {
@@ -146,7 +146,7 @@ fn move_blocks(
         };
         after = Some(last.hash.as_bytes().to_vec());
         done += batch.len() as u64;
-        let trees = (headers, bodies, &h.blocks, &h.txs, &h.meta);
+        let trees = (headers, bodies, &h.blocks.0, &h.txs.0, &h.meta.0);
         let r = trees.transaction(|(headers, bodies, blocks, txs, meta)| {
             for m in &batch {
                 blocks.insert(m.hash.as_bytes(), m.record.as_slice())?;
@@ -157,7 +157,7 @@ fn move_blocks(
                         height: m.height,
                         index: index as u32,
                     };
-                    txs.insert(txid.as_bytes(), codec::encode(&loc))?;
+                    txs.insert(txid.as_bytes(), codec::legacy::encode(&loc))?;
                 }
             }
             meta.insert(KEY_MIGRATION, progress_record(TO, done))?;
@@ -187,7 +187,7 @@ fn group_heights(
         let Some(first) = chain.iter().next() else {
             return Ok(());
         };
-        let start = codec::decode_height_key(&first?.0)?;
+        let start = codec::legacy::decode_height_key(&first?.0)?;
         if !start.is_multiple_of(HEIGHT_GROUP) {
             return Err(StoreError::Corrupt(format!(
                 "the height index resumes at {start}, inside a group"
@@ -197,15 +197,15 @@ fn group_heights(
         let mut groups: Vec<([u8; 8], Vec<u8>)> = Vec::new();
         let mut heights = Vec::new();
         let mut expected = start;
-        for entry in chain.range(codec::height_key(start)..codec::height_key(end)) {
+        for entry in chain.range(codec::legacy::height_key(start)..codec::legacy::height_key(end)) {
             let (key, value) = entry?;
-            let height = codec::decode_height_key(&key)?;
+            let height = codec::legacy::decode_height_key(&key)?;
             if height != expected {
                 return Err(StoreError::Corrupt(format!(
                     "the height index jumps from {expected} to {height}"
                 )));
             }
-            let hash: BlockHash = codec::decode(&value, "chain entry")?;
+            let hash: BlockHash = codec::legacy::decode(&value, "chain entry")?;
             if height % HEIGHT_GROUP == 0 {
                 groups.push((codec::group_key(height), Vec::new()));
             }
@@ -214,7 +214,7 @@ fn group_heights(
             heights.push(key);
             expected += 1;
         }
-        let trees = (chain, &h.heights, &h.meta);
+        let trees = (chain, &h.heights.0, &h.meta.0);
         let r = trees.transaction(|(chain, grouped, meta)| {
             for (key, hashes) in &groups {
                 grouped.insert(key, hashes.as_slice())?;
@@ -269,7 +269,7 @@ fn group_authors(
             return Ok(());
         }
         done += old.len() as u64;
-        let trees = (authors, &h.author_groups, &h.meta);
+        let trees = (authors, &h.author_groups.0, &h.meta.0);
         let r = trees.transaction(|(authors, grouped, meta)| {
             for (key, entries) in &groups {
                 let mut v = grouped.get(key)?.map(|v| v.to_vec()).unwrap_or_default();

@@ -12,8 +12,8 @@ use super::views::{ImportView, TipRef};
 use super::ApiError;
 use crate::consensus::{rules, Block, BlockError};
 use crate::export::parse_line;
+use crate::store::dry_run::DryRun;
 use crate::store::fork::Accepted;
-use crate::store::write::DryRun;
 use crate::store::Store;
 use crate::time::now_ms;
 

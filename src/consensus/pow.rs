@@ -92,6 +92,17 @@ impl Work {
         (!borrow).then_some(Work(out))
     }
 
+    /// The four 64-bit limbs, least significant first (the store's record
+    /// form writes each little-endian).
+    pub fn to_limbs(self) -> [u64; 4] {
+        self.0
+    }
+
+    /// The amount whose limbs, least significant first, are `limbs`.
+    pub fn from_limbs(limbs: [u64; 4]) -> Work {
+        Work(limbs)
+    }
+
     /// Big-endian bytes, for keys and the export format.
     pub fn to_be_bytes(self) -> [u8; 32] {
         let mut out = [0u8; 32];

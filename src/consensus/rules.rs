@@ -285,17 +285,27 @@ pub fn check_block<E: From<BlockError>>(
     block: Block,
     parent: &ParentInfo,
     now_ms: u64,
-    mut in_chain: impl FnMut(&Txid) -> Result<bool, E>,
+    in_chain: impl FnMut(&Txid) -> Result<bool, E>,
 ) -> Result<CheckedBlock, E> {
     check_header(&block.header, parent, now_ms)?;
     let hash = check_pow(&block.header)?;
     let txids = check_body(&block)?;
-    for id in &txids {
+    check_new_txs(&txids, in_chain)?;
+    Ok(CheckedBlock { block, hash, txids })
+}
+
+/// No transaction of a block is already in the chain it extends:
+/// `in_chain(txid)` answers for that chain (the store's lookup).
+pub fn check_new_txs<E: From<BlockError>>(
+    txids: &[Txid],
+    mut in_chain: impl FnMut(&Txid) -> Result<bool, E>,
+) -> Result<(), E> {
+    for id in txids {
         if in_chain(id)? {
             return Err(BlockError::TxAlreadyInChain(*id).into());
         }
     }
-    Ok(CheckedBlock { block, hash, txids })
+    Ok(())
 }
 
 /// The rules for a genesis block (FORMAT.md, "Genesis"): height 0, an

@@ -53,6 +53,8 @@ pub enum StoreError {
     DiskFull,
     #[error("the disk holding the ledger is full: the change was made but may not have reached the disk; free some space, then check with `sledger verify`")]
     NotSaved,
+    #[error("an earlier write to the ledger failed ({0}); nothing more can be written by this process: stop it, then check with `sledger verify`")]
+    WriteFailed(String),
     #[error("storage error: {0}")]
     Sled(sled::Error),
     #[error("{context}: {source}")]
@@ -86,5 +88,12 @@ impl From<sled::transaction::TransactionError<StoreError>> for StoreError {
             sled::transaction::TransactionError::Abort(e) => e,
             sled::transaction::TransactionError::Storage(e) => e.into(),
         }
+    }
+}
+
+/// A store error inside a sled transaction aborts it with that error.
+impl From<StoreError> for sled::transaction::ConflictableTransactionError<StoreError> {
+    fn from(e: StoreError) -> Self {
+        sled::transaction::ConflictableTransactionError::Abort(e)
     }
 }

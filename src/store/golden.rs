@@ -166,6 +166,14 @@ fn a_fixed_ledger_holds_the_same_bytes_as_before() {
     let dir = tempfile::tempdir().unwrap();
     let s = build(dir.path());
     let got = digests(&s);
+    let mut names: Vec<&str> = super::trees::TREE_NAMES.to_vec();
+    names.push("__sled__default");
+    names.sort();
+    let opened: Vec<&str> = got.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        opened, names,
+        "the trees listed once are the trees there are"
+    );
     for (name, digest) in &got {
         println!("(\"{name}\", \"{digest}\"),");
     }
@@ -173,6 +181,7 @@ fn a_fixed_ledger_holds_the_same_bytes_as_before() {
     let meta: Vec<(String, String)> = s
         .h()
         .meta
+        .0
         .iter()
         .map(|e| {
             let (k, v) = e.unwrap();

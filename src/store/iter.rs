@@ -2,8 +2,8 @@
 //! an author's transactions. Each item is read from sled when it is asked
 //! for; nothing is collected.
 
-use super::schema::{author_group_key, author_prefix, HeaderRecord, HEIGHT_GROUP};
-use super::{codec, Store, StoreError, StoredBlock};
+use super::schema::HeaderRecord;
+use super::{Store, StoreError, StoredBlock};
 use crate::consensus::{BlockHash, Transaction, Txid};
 
 impl Store {
@@ -33,36 +33,26 @@ impl Store {
         to: u64,
         newest_first: bool,
     ) -> impl Iterator<Item = Result<(u64, BlockHash), StoreError>> + '_ {
-        let range = self
-            .h()
+        self.h()
             .heights
-            .range(codec::group_key(from)..=codec::group_key(to));
-        let groups: Box<dyn Iterator<Item = _>> = if newest_first {
-            Box::new(range.rev())
-        } else {
-            Box::new(range)
-        };
-        groups.flat_map(move |entry| {
-            let group = || -> Result<Vec<(u64, BlockHash)>, StoreError> {
-                let (key, value) = entry?;
-                let first = codec::decode_height_key(&key)?
-                    .checked_mul(HEIGHT_GROUP)
-                    .ok_or_else(|| StoreError::Corrupt("height group key out of range".into()))?;
-                let mut v: Vec<(u64, BlockHash)> = (first..)
-                    .zip(codec::group_hashes(&value)?)
-                    .filter(|(h, _)| (from..=to).contains(h))
-                    .collect();
-                if newest_first {
-                    v.reverse();
-                }
-                Ok(v)
-            };
-            let items: Vec<Result<(u64, BlockHash), StoreError>> = match group() {
-                Ok(v) => v.into_iter().map(Ok).collect(),
-                Err(e) => vec![Err(e)],
-            };
-            items
-        })
+            .groups(from, to, newest_first)
+            .flat_map(move |group| {
+                let items: Vec<Result<(u64, BlockHash), StoreError>> = match group {
+                    Ok((first, hashes)) => {
+                        let mut v: Vec<_> = (first..)
+                            .zip(hashes)
+                            .filter(|(h, _)| (from..=to).contains(h))
+                            .map(Ok)
+                            .collect();
+                        if newest_first {
+                            v.reverse();
+                        }
+                        v
+                    }
+                    Err(e) => vec![Err(e)],
+                };
+                items
+            })
     }
 
     /// Whole blocks of the active chain from height `from` upward.
@@ -84,13 +74,7 @@ impl Store {
         &self,
         from: u64,
     ) -> impl Iterator<Item = Result<(u64, Transaction), StoreError>> + '_ {
-        self.h()
-            .pending
-            .range(codec::height_key(from)..)
-            .map(|entry| {
-                let (key, value) = entry?;
-                Ok((codec::decode_height_key(&key)?, codec::decode_tx(&value)?))
-            })
+        self.h().pending.from(from)
     }
 }
 
@@ -103,17 +87,11 @@ impl Store {
         author: &str,
         from: (u64, u32),
     ) -> impl Iterator<Item = Result<(u64, u32, Txid), StoreError>> + '_ {
-        let prefix = author_prefix(author);
-        let start = author_group_key(author, from.0);
         self.h()
             .author_groups
-            .range(start..)
-            .take_while(move |e| e.as_ref().map_or(true, |(k, _)| k.starts_with(&prefix)))
+            .from(author, from.0)
             .flat_map(move |e| {
-                let entries = e
-                    .map_err(StoreError::from)
-                    .and_then(|(_, v)| Ok(codec::author_entries(&v)?));
-                let items: Vec<Result<(u64, u32, Txid), StoreError>> = match entries {
+                let items: Vec<Result<(u64, u32, Txid), StoreError>> = match e {
                     Ok(v) => v
                         .into_iter()
                         .filter(|&(h, i, _)| (h, i) >= from)

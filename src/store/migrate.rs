@@ -74,9 +74,9 @@ pub fn run(store: &Store, from: u32, notify: Option<&dyn Fn(Event)>) -> Result<u
         });
         (step.run)(store, notify)?;
         let to = step.to;
-        store.transact(|t| {
-            t.meta.insert(KEY_SCHEMA, codec::encode(&to))?;
-            t.meta.remove(KEY_MIGRATION)?;
+        store.atomically(|w| {
+            w.meta.put(KEY_SCHEMA, &to)?;
+            w.meta.remove(KEY_MIGRATION)?;
             Ok(())
         })?;
         version = to;
@@ -87,10 +87,13 @@ pub fn run(store: &Store, from: u32, notify: Option<&dyn Fn(Event)>) -> Result<u
 
 /// Where an interrupted step towards `to` stopped, if one did.
 pub fn progress(store: &Store, to: u32) -> Result<Option<u64>, StoreError> {
-    let Some(raw) = store.h().meta.get(KEY_MIGRATION)? else {
+    let Some(p) = store
+        .h()
+        .meta
+        .get::<MigrationProgress>(KEY_MIGRATION, "migration progress")?
+    else {
         return Ok(None);
     };
-    let p: MigrationProgress = codec::decode(&raw, "migration progress")?;
     Ok((p.to_version == to).then_some(p.next))
 }
 

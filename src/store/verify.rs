@@ -2,12 +2,10 @@
 //! every rule and of every index against the blocks, in bounded memory. It
 //! reports the first bad height and why.
 
-use std::collections::HashSet;
-
-use super::schema::{author_group_key, TxLocation};
-use super::{codec, Cursor, Store, StoreError};
+use super::schema::{ChainState, TxLocation};
+use super::{Cursor, Store};
 use crate::consensus::rules;
-use crate::consensus::{BlockHash, Work};
+use crate::consensus::{BlockHash, Transaction, Work};
 
 /// What a successful verification covered.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +32,13 @@ fn fail<T>(height: Option<u64>, reason: impl ToString) -> Result<T, VerifyFailur
     })
 }
 
+/// The walk's running totals.
+struct Walk {
+    cursor: Option<Cursor>,
+    blocks: u64,
+    transactions: u64,
+}
+
 impl Store {
     /// Walks the active chain from genesis, checking at each height that the
     /// stored block hashes to its key, satisfies every acceptance rule on
@@ -46,129 +51,21 @@ impl Store {
         progress: &mut dyn FnMut(u64),
     ) -> Result<VerifyReport, VerifyFailure> {
         let state = self.state().or_else(|e| fail(None, e))?;
-        let mut cursor: Option<Cursor> = None;
-        let mut transactions = 0u64;
-        let mut blocks = 0u64;
+        let mut walk = Walk {
+            cursor: None,
+            blocks: 0,
+            transactions: 0,
+        };
         for (expected_height, entry) in (0u64..).zip(self.chain_range(0, u64::MAX, false)) {
             let at = Some(expected_height);
             let (height, hash) = entry.or_else(|e| fail(at, e))?;
             if height != expected_height {
                 return fail(at, format!("the height index jumps to {height}"));
             }
-            let stored = match self.load_block(&hash, Some(true)) {
-                Ok(Some(b)) => b,
-                Ok(None) => return fail(at, format!("block {hash} is missing")),
-                Err(e) => return fail(at, e),
-            };
-            let block = &stored.block;
-            let actual = block.hash();
-            if actual != hash {
-                return fail(
-                    at,
-                    format!("stored header hashes to {actual}, not {hash}: the block was altered"),
-                );
-            }
-            if stored.record.height != height {
-                return fail(at, format!("header says height {}", stored.record.height));
-            }
-            if stored.record.tx_count as usize != block.txs.len()
-                || stored.record.size as usize != block.encoded_len()
-            {
-                return fail(
-                    at,
-                    "header record's transaction count or size disagrees with the body",
-                );
-            }
-            match &mut cursor {
-                None => {
-                    if height != 0 || hash != self.genesis_hash() {
-                        return fail(at, "the chain does not start at this ledger's genesis");
-                    }
-                    let (_, params) =
-                        rules::check_genesis(block.clone(), now_ms).or_else(|e| fail(at, e))?;
-                    if &params != self.params() {
-                        return fail(at, "genesis parameters differ from the stored parameters");
-                    }
-                    cursor = Some(Cursor::new(
-                        params,
-                        block.header,
-                        hash,
-                        block.header.difficulty.work(),
-                        [],
-                    ));
-                }
-                Some(c) => {
-                    // Repeats are the transaction index's check, below.
-                    let no_repeats = |_: &_| Ok::<_, rules::BlockError>(false);
-                    rules::check_block(block.clone(), &c.parent_info(), now_ms, no_repeats)
-                        .or_else(|e| fail(at, e))?;
-                    c.advance(block.header, hash);
-                }
-            }
-            let work = cursor.as_ref().map_or(Work::ZERO, Cursor::chain_work);
-            if stored.record.chain_work != work {
-                return fail(
-                    at,
-                    format!(
-                        "stored chain work {} should be {work}",
-                        stored.record.chain_work
-                    ),
-                );
-            }
-            let mut in_block = HashSet::with_capacity(block.txs.len());
-            for (index, tx) in block.txs.iter().enumerate() {
-                let txid = tx.txid();
-                in_block.insert(txid);
-                let loc: Option<TxLocation> = match self.h().txs.get(txid.as_bytes()) {
-                    Ok(Some(v)) => {
-                        Some(codec::decode(&v, "transaction location").or_else(|e| fail(at, e))?)
-                    }
-                    Ok(None) => None,
-                    Err(e) => return fail(at, StoreError::from(e)),
-                };
-                let here = TxLocation {
-                    height,
-                    index: index as u32,
-                };
-                match loc {
-                    Some(l) if l == here => {}
-                    Some(l) => {
-                        return fail(
-                            at,
-                            format!(
-                                "transaction {txid} is already in the chain at height {}",
-                                l.height
-                            ),
-                        );
-                    }
-                    None => {
-                        return fail(
-                            at,
-                            format!("transaction {txid} is missing from the transaction index"),
-                        )
-                    }
-                }
-                let group = self
-                    .h()
-                    .author_groups
-                    .get(author_group_key(tx.author(), height))
-                    .or_else(|e| fail(at, StoreError::from(e)))?;
-                let entries = match group {
-                    Some(v) => codec::author_entries(&v).or_else(|e| fail(at, e))?,
-                    None => Vec::new(),
-                };
-                if !entries.contains(&(height, index as u32, txid)) {
-                    return fail(
-                        at,
-                        format!("transaction {txid} is missing from the author index"),
-                    );
-                }
-            }
-            transactions += block.txs.len() as u64;
-            blocks += 1;
+            self.verify_block(&mut walk, height, hash, now_ms)?;
             progress(height);
         }
-        let Some(cursor) = cursor else {
+        let Some(cursor) = walk.cursor else {
             return fail(None, "the chain is empty");
         };
         let tip = cursor.tip_hash();
@@ -184,6 +81,7 @@ impl Store {
                 ),
             );
         }
+        let transactions = walk.transactions;
         if transactions != state.chain_txs {
             return fail(
                 None,
@@ -193,74 +91,177 @@ impl Store {
                 ),
             );
         }
-        // Every author index entry belongs to a transaction checked above.
-        let mut indexed = 0u64;
-        for entry in self.h().author_groups.iter() {
-            let (_, v) = entry.or_else(|e| fail(None, StoreError::from(e)))?;
-            indexed += codec::author_entries(&v).or_else(|e| fail(None, e))?.len() as u64;
-        }
-        let mut located = 0u64;
-        for entry in self.h().txs.iter() {
-            entry.or_else(|e| fail(None, StoreError::from(e)))?;
-            located += 1;
-        }
-        if located != transactions {
-            return fail(
-                None,
-                format!(
-                    "the transaction index has {located} entries for {transactions} transactions"
-                ),
-            );
-        }
-        if indexed != transactions {
-            return fail(
-                None,
-                format!("the author index has {indexed} entries for {transactions} transactions"),
-            );
-        }
-        let mut pending = 0u64;
-        for item in self.pending_from(0) {
-            let (seq, tx) = item.or_else(|e| fail(None, e))?;
-            let txid = tx.txid();
-            let indexed = self
-                .h()
-                .pending_ids
-                .get(txid.as_bytes())
-                .or_else(|e| fail(None, StoreError::from(e)))?;
-            if indexed.as_deref() != Some(&codec::height_key(seq)[..]) {
-                return fail(None, format!("pending transaction {txid} is not indexed"));
-            }
-            if self.h().txs.contains_key(txid.as_bytes()).unwrap_or(false) {
-                return fail(
-                    None,
-                    format!("pending transaction {txid} is also in the chain"),
-                );
-            }
-            if seq >= state.next_pending_seq {
-                return fail(None, format!("pending transaction {txid} has sequence {seq}, past the next one to assign"));
-            }
-            pending += 1;
-        }
-        let mut ids = 0u64;
-        for entry in self.h().pending_ids.iter() {
-            entry.or_else(|e| fail(None, StoreError::from(e)))?;
-            ids += 1;
-        }
-        if pending != state.pending || ids != pending {
-            return fail(
-                None,
-                format!(
-                    "the recorded pending count {} should be {pending}",
-                    state.pending
-                ),
-            );
-        }
+        self.verify_index_sizes(transactions)
+            .or_else(|e| fail(None, e))?;
+        let pending = self.verify_pending(&state).or_else(|e| fail(None, e))?;
         Ok(VerifyReport {
-            blocks,
+            blocks: walk.blocks,
             transactions,
             pending,
             tip,
             chain_work: cursor.chain_work(),
         })
+    }
+
+    /// The block at `height` of the walk: its record, its rules on the
+    /// walk's cursor, its work, and its index entries.
+    fn verify_block(
+        &self,
+        walk: &mut Walk,
+        height: u64,
+        hash: BlockHash,
+        now_ms: u64,
+    ) -> Result<(), VerifyFailure> {
+        let at = Some(height);
+        let stored = match self.load_block(&hash, Some(true)) {
+            Ok(Some(b)) => b,
+            Ok(None) => return fail(at, format!("block {hash} is missing")),
+            Err(e) => return fail(at, e),
+        };
+        let block = &stored.block;
+        let actual = block.hash();
+        if actual != hash {
+            return fail(
+                at,
+                format!("stored header hashes to {actual}, not {hash}: the block was altered"),
+            );
+        }
+        if stored.record.height != height {
+            return fail(at, format!("header says height {}", stored.record.height));
+        }
+        if stored.record.tx_count as usize != block.txs.len()
+            || stored.record.size as usize != block.encoded_len()
+        {
+            return fail(
+                at,
+                "header record's transaction count or size disagrees with the body",
+            );
+        }
+        match &mut walk.cursor {
+            None => {
+                if height != 0 || hash != self.genesis_hash() {
+                    return fail(at, "the chain does not start at this ledger's genesis");
+                }
+                let (_, params) =
+                    rules::check_genesis(block.clone(), now_ms).or_else(|e| fail(at, e))?;
+                if &params != self.params() {
+                    return fail(at, "genesis parameters differ from the stored parameters");
+                }
+                let work = block.header.difficulty.work();
+                walk.cursor = Some(Cursor::new(params, block.header, hash, work, []));
+            }
+            Some(c) => {
+                // Repeats are the transaction index's check, below.
+                let no_repeats = |_: &_| Ok::<_, rules::BlockError>(false);
+                rules::check_block(block.clone(), &c.parent_info(), now_ms, no_repeats)
+                    .or_else(|e| fail(at, e))?;
+                c.advance(block.header, hash);
+            }
+        }
+        let work = walk.cursor.as_ref().map_or(Work::ZERO, Cursor::chain_work);
+        if stored.record.chain_work != work {
+            return fail(
+                at,
+                format!(
+                    "stored chain work {} should be {work}",
+                    stored.record.chain_work
+                ),
+            );
+        }
+        for (index, tx) in block.txs.iter().enumerate() {
+            self.verify_indexed(height, index as u32, tx)
+                .or_else(|e| fail(at, e))?;
+        }
+        walk.transactions += block.txs.len() as u64;
+        walk.blocks += 1;
+        Ok(())
+    }
+
+    /// The transaction index and the author index point at `tx`, at
+    /// `height` and position `index`.
+    fn verify_indexed(&self, height: u64, index: u32, tx: &Transaction) -> Result<(), String> {
+        let txid = tx.txid();
+        let here = TxLocation { height, index };
+        match self.h().txs.location(&txid).map_err(|e| e.to_string())? {
+            Some(l) if l == here => {}
+            Some(l) => {
+                return Err(format!(
+                    "transaction {txid} is already in the chain at height {}",
+                    l.height
+                ))
+            }
+            None => {
+                return Err(format!(
+                    "transaction {txid} is missing from the transaction index"
+                ))
+            }
+        }
+        let entries = self
+            .h()
+            .author_groups
+            .entries(tx.author(), height)
+            .map_err(|e| e.to_string())?;
+        if !entries.contains(&(height, index, txid)) {
+            return Err(format!(
+                "transaction {txid} is missing from the author index"
+            ));
+        }
+        Ok(())
+    }
+
+    /// Every index entry belongs to a transaction the walk checked: the
+    /// indexes hold exactly `transactions` entries.
+    fn verify_index_sizes(&self, transactions: u64) -> Result<(), String> {
+        let mut indexed = 0u64;
+        for entries in self.h().author_groups.all() {
+            indexed += entries.map_err(|e| e.to_string())?.len() as u64;
+        }
+        let mut located = 0u64;
+        for id in self.h().txs.ids() {
+            id.map_err(|e| e.to_string())?;
+            located += 1;
+        }
+        if located != transactions {
+            return Err(format!(
+                "the transaction index has {located} entries for {transactions} transactions"
+            ));
+        }
+        if indexed != transactions {
+            return Err(format!(
+                "the author index has {indexed} entries for {transactions} transactions"
+            ));
+        }
+        Ok(())
+    }
+
+    /// Every pending transaction is indexed, not in the chain, below the
+    /// next sequence, and counted. Returns how many there are.
+    fn verify_pending(&self, state: &ChainState) -> Result<u64, String> {
+        let mut pending = 0u64;
+        for item in self.pending_from(0) {
+            let (seq, tx) = item.map_err(|e| e.to_string())?;
+            let txid = tx.txid();
+            let indexed = self.h().pending_ids.seq(&txid).map_err(|e| e.to_string())?;
+            if indexed != Some(seq) {
+                return Err(format!("pending transaction {txid} is not indexed"));
+            }
+            if self.tx_in_chain(&txid).unwrap_or(false) {
+                return Err(format!("pending transaction {txid} is also in the chain"));
+            }
+            if seq >= state.next_pending_seq {
+                return Err(format!(
+                    "pending transaction {txid} has sequence {seq}, past the next one to assign"
+                ));
+            }
+            pending += 1;
+        }
+        let ids = self.h().pending_ids.count().map_err(|e| e.to_string())?;
+        if pending != state.pending || ids != pending {
+            return Err(format!(
+                "the recorded pending count {} should be {pending}",
+                state.pending
+            ));
+        }
+        Ok(pending)
     }
 }

@@ -1,0 +1,100 @@
+//! [`DryRun`]: checking a sequence of blocks against every rule without
+//! writing anything (an import's first pass, and `append_batch`).
+
+use std::collections::HashSet;
+
+use super::{Cursor, Store, StoreError};
+use crate::consensus::rules::{self, CheckedBlock};
+use crate::consensus::{Block, BlockHash, Txid};
+
+/// A streaming checker for a sequence of blocks on top of a [`Cursor`]:
+/// the dry run of an import. It keeps only the cursor and the ids of the
+/// transactions seen, and writes nothing.
+pub struct DryRun<'s> {
+    store: Option<&'s Store>,
+    cursor: Cursor,
+    seen: HashSet<Txid>,
+    /// For a branch off the active chain: the height of the last block the
+    /// two share. Only transactions at or below it count as already in the
+    /// chain the branch extends.
+    fork_height: Option<u64>,
+}
+
+impl<'s> DryRun<'s> {
+    /// Checks blocks on top of the store's tip.
+    pub fn on_store(store: &'s Store) -> Result<Self, StoreError> {
+        Ok(DryRun {
+            store: Some(store),
+            cursor: store.cursor()?,
+            seen: HashSet::new(),
+            fork_height: None,
+        })
+    }
+
+    /// Checks blocks on top of the stored block `parent`, on any branch.
+    pub fn on_branch(store: &'s Store, parent: &BlockHash) -> Result<Self, StoreError> {
+        // Walk down to the active chain; the side blocks passed on the way
+        // are part of the branch, so their transactions count as seen.
+        let mut seen = HashSet::new();
+        let mut at = *parent;
+        let fork_height = loop {
+            let r = store.header(&at)?.ok_or(StoreError::NoSuchBlock(at))?;
+            if store.hash_at(r.height)? == Some(at) {
+                break r.height;
+            }
+            if let Some(b) = store.block(&at)? {
+                seen.extend(b.block.txids());
+            }
+            at = r.prev_hash;
+        };
+        Ok(DryRun {
+            store: Some(store),
+            cursor: store.cursor_at(parent)?,
+            seen,
+            fork_height: Some(fork_height),
+        })
+    }
+
+    /// Checks blocks on top of a genesis block that is not stored yet.
+    pub fn on_genesis(genesis: &Block, now_ms: u64) -> Result<Self, StoreError> {
+        let (_, params) = rules::check_genesis(genesis.clone(), now_ms)?;
+        let hash = genesis.hash();
+        Ok(DryRun {
+            store: None,
+            cursor: Cursor::new(
+                params,
+                genesis.header,
+                hash,
+                genesis.header.difficulty.work(),
+                [],
+            ),
+            seen: genesis.txids().into_iter().collect(),
+            fork_height: None,
+        })
+    }
+
+    /// Checks that `block` extends the blocks checked so far, against
+    /// every rule; the chain it extends is the store's below the branch
+    /// point and the blocks checked so far.
+    pub fn check(&mut self, block: &Block, now_ms: u64) -> Result<CheckedBlock, StoreError> {
+        let (seen, store, fork) = (&self.seen, self.store, self.fork_height);
+        let in_chain = |id: &Txid| -> Result<bool, StoreError> {
+            Ok(seen.contains(id)
+                || match (store, fork) {
+                    (Some(s), None) => s.tx_in_chain(id)?,
+                    (Some(s), Some(fork)) => s.tx_in_chain_up_to(id, fork)?,
+                    (None, _) => false,
+                })
+        };
+        let checked =
+            rules::check_block(block.clone(), &self.cursor.parent_info(), now_ms, in_chain)?;
+        self.seen.extend(checked.txids().iter().copied());
+        self.cursor.advance(checked.header, checked.hash());
+        Ok(checked)
+    }
+
+    /// Cumulative work up to the last block checked.
+    pub fn chain_work(&self) -> crate::consensus::Work {
+        self.cursor.chain_work()
+    }
+}
