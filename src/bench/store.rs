@@ -18,7 +18,7 @@ use serde::Serialize;
 
 use crate::consensus::merkle::merkle_root;
 use crate::consensus::{Block, BlockHash, BlockHeader, ChainParams, Difficulty, Transaction};
-use crate::store::{Store, StoreError};
+use crate::store::{codec, Store, StoreError};
 
 /// Blocks per import transaction (as `sledger import` uses).
 const BATCH: usize = 512;
@@ -219,7 +219,7 @@ pub fn measure(
     let mut gen = ChainGen::new(genesis.clone(), blocks);
     let t = Instant::now();
     raw.insert(genesis.hash().as_bytes(), genesis.encode())?;
-    raw.insert(0u64.to_be_bytes(), genesis.hash().as_bytes())?;
+    raw.insert(codec::seq_key(0), genesis.hash().as_bytes())?;
     loop {
         let batch = gen.batch();
         if batch.is_empty() {
@@ -229,7 +229,7 @@ pub fn measure(
         for block in &batch {
             let hash = block.hash();
             b.insert(hash.as_bytes(), block.encode());
-            b.insert(&block.header.height.to_be_bytes(), hash.as_bytes());
+            b.insert(&codec::seq_key(block.header.height), hash.as_bytes());
         }
         raw.apply_batch(b)?;
         raw.flush()?;

@@ -1,21 +1,9 @@
 //! The sled layout, schema version 4: tree names, meta keys and the records
-//! stored in them. `docs/FORMAT.md` ("Store layout") lists the same, and
-//! `migrations/README.md` what changed from version to version.
-//!
-//! | tree | key | value |
-//! |---|---|---|
-//! | `blocks` (v4) | block hash | block record: cumulative work (32 bytes) ++ the block's consensus encoding (see [`crate::store::codec::encode_block_record`]); a [`HeaderRecord`] is read from its first 132 bytes and its length |
-//! | `heights` (v4) | height / [`HEIGHT_GROUP`] (u64 BE) | block hashes of the active chain at the group's heights, in order (32 bytes each; only the top group is short) |
-//! | `txs` | txid | [`TxLocation`] (v4): height and position in the active chain |
-//! | `pending` | arrival sequence (u64 BE) | consensus transaction |
-//! | `pending_ids` | txid | arrival sequence (u64 BE) |
-//! | `author_groups` (v4) | [`author_group_key`]: author length, author, height / [`AUTHOR_GROUP`] (u64 BE) | the author's transactions at the group's heights: height (u64 BE), position (u32 BE), txid, 44 bytes each, in chain order |
-//! | `tips` (v3) | block hash of every block without children | empty |
-//! | `orphans` (v3) | arrival sequence (u64 BE) | consensus block of unknown parent |
-//! | `orphan_ids` (v3) | block hash | arrival sequence (u64 BE) |
-//! | `orphan_parents` (v3) | parent hash ++ arrival sequence | block hash |
-//! | `invalid` (v3) | block hash | why the block can never be active (UTF-8) |
-//! | `meta` | see the `KEY_*` constants | records |
+//! stored in them. The layout table, key by key and byte by byte, is in
+//! `docs/FORMAT.md` ("Store layout"), its one source; the trees are listed
+//! once in [`crate::store::trees`], and every key and value is encoded in
+//! [`crate::store::codec`]. `migrations/README.md` says what changed from
+//! version to version.
 
 use serde::{Deserialize, Serialize};
 
