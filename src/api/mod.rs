@@ -5,6 +5,7 @@
 //! so the CLI prints the same whichever way a command went.
 
 pub mod import;
+pub mod json;
 pub mod local;
 pub mod mine;
 pub mod views;

@@ -27,28 +27,6 @@ macro_rules! hash_newtype {
         #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
         pub struct $name(pub [u8; 32]);
 
-        /// Hex text in human-readable formats (JSON), 32 raw bytes otherwise.
-        impl serde::Serialize for $name {
-            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                if s.is_human_readable() {
-                    s.serialize_str(&self.to_hex())
-                } else {
-                    serde::Serialize::serialize(&self.0, s)
-                }
-            }
-        }
-
-        impl<'de> serde::Deserialize<'de> for $name {
-            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                if d.is_human_readable() {
-                    let s: std::borrow::Cow<'de, str> = serde::Deserialize::deserialize(d)?;
-                    s.parse().map_err(serde::de::Error::custom)
-                } else {
-                    <[u8; 32] as serde::Deserialize>::deserialize(d).map(Self)
-                }
-            }
-        }
-
         impl $name {
             /// The all-zero hash.
             pub const ZERO: Self = Self([0; 32]);
@@ -123,14 +101,5 @@ mod tests {
         assert!("0".repeat(65).parse::<Txid>().is_err());
         // Upper case hex is accepted on input.
         assert_eq!(h.to_hex().to_uppercase().parse::<BlockHash>().unwrap(), h);
-    }
-
-    #[test]
-    fn serde_is_hex_in_json() {
-        let h = Txid(sha256(b"y"));
-        let json = serde_json::to_string(&h).unwrap();
-        assert_eq!(json, format!("\"{}\"", h.to_hex()));
-        assert_eq!(serde_json::from_str::<Txid>(&json).unwrap(), h);
-        assert!(serde_json::from_str::<Txid>("\"00\"").is_err());
     }
 }
