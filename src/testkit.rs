@@ -1,5 +1,5 @@
 //! Builders shared by every test and benchmark: chain parameters, blocks
-//! sealed at a tiny difficulty, children of a block, entries. Hidden from
+//! sealed at a tiny difficulty, children of a block, entries, a new store. Hidden from
 //! the docs; not part of the ledger's behaviour. Unit tests (`#[cfg(test)]`)
 //! and the integration tests (`tests/kit`) both build from here, so the
 //! parameter literal and the block builders exist once.
@@ -7,6 +7,8 @@
 use crate::consensus::merkle::merkle_root;
 use crate::consensus::{Block, BlockHeader, ChainParams, Difficulty, Transaction};
 use crate::mining::scan_range;
+use crate::store::Store;
+use crate::time::now_ms;
 
 /// Chain parameters for a test ledger: `difficulty` leading zero bits,
 /// a retarget window of `window` blocks (ignored when `fixed`), 1 s blocks.
@@ -59,6 +61,14 @@ pub fn unsealed_child(parent: &Block, txs: Vec<Transaction>, dt: u64, difficulty
 /// A sealed child of `parent` (see [`unsealed_child`]).
 pub fn child(parent: &Block, txs: Vec<Transaction>, dt: u64, difficulty: u32) -> Block {
     seal(unsealed_child(parent, txs, dt, difficulty))
+}
+
+/// A new store in `dir` whose genesis, built from `params` and sealed, is
+/// `age_ms` old; returns the store and its genesis.
+pub fn store(dir: &std::path::Path, params: &ChainParams, age_ms: u64) -> (Store, Block) {
+    let genesis = seal(Block::genesis(params, now_ms() - age_ms));
+    let store = Store::create(dir, &genesis, now_ms()).expect("create a store");
+    (store, genesis)
 }
 
 /// The `n`th entry of `author`, with data `"<author> <n>"`.

@@ -2,9 +2,7 @@
 //! smoke test at tiny sizes; the figures themselves are in BENCHMARKS.md,
 //! never asserted).
 
-mod common;
-
-use common::Ledger;
+use crate::kit::Ledger;
 
 #[test]
 fn bench_store_reports_every_figure() {

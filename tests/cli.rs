@@ -1,9 +1,7 @@
 //! End-to-end tests of every command, driving the real binary on temporary
 //! directories.
 
-mod common;
-
-use common::Ledger;
+use crate::kit::Ledger;
 use serde_json::Value;
 
 #[test]

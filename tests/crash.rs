@@ -6,14 +6,12 @@
 //! `SLEDGER_CRASH_ROUNDS` sets the number of rounds (default 12, a few
 //! seconds); `SLEDGER_CRASH_SEED` replays a run.
 
-mod common;
-
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::Ledger;
+use crate::kit::{bin, Ledger, Node};
 
 /// xorshift64*: reproducible without a dependency.
 struct Rng(u64);
@@ -53,7 +51,7 @@ fn rounds() -> u64 {
 }
 
 fn spawn(dir: &Path, args: &[&str], out: &Path) -> Child {
-    Command::new(assert_cmd::cargo::cargo_bin("sledger"))
+    Command::new(bin())
         .arg("--data-dir")
         .arg(dir)
         .args(args)
@@ -115,26 +113,6 @@ fn contents(l: &Ledger) -> Contents {
         pending,
     }
 }
-/// The address a node prints on its first line (`--json`), once it listens.
-fn node_address(out: &Path, child: &mut Child) -> String {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(line) = complete_lines(out).first() {
-            let v: serde_json::Value = serde_json::from_str(line).unwrap();
-            return v["address"].as_str().unwrap().to_string();
-        }
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the node exited before listening"
-        );
-        assert!(
-            Instant::now() < deadline,
-            "the node did not start listening"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
 #[test]
 fn killed_at_random_moments_the_ledger_keeps_every_acknowledgement() {
     let mut rng = Rng::from_env();
@@ -154,16 +132,8 @@ fn killed_at_random_moments_the_ledger_keeps_every_acknowledgement() {
         if kind == 4 {
             // A node that mines and takes submissions over HTTP, killed
             // after 50-500 ms, maybe with a request in flight.
-            let mut child = spawn(
-                &l.dir,
-                &["--json", "node", "--port", "0", "--mine", "--threads", "1"],
-                &out,
-            );
-            let address = node_address(&out, &mut child);
-            let cookie: serde_json::Value =
-                serde_json::from_str(&std::fs::read_to_string(l.dir.join("node.cookie")).unwrap())
-                    .unwrap();
-            let auth = format!("Bearer {}", cookie["token"].as_str().unwrap());
+            let mut node = Node::start(&l, &["--mine", "--threads", "1"]);
+            let (address, auth) = (node.address.clone(), node.auth());
             let stop = std::sync::atomic::AtomicBool::new(false);
             let acked: Vec<String> = std::thread::scope(|s| {
                 let submitter = s.spawn(|| {
@@ -187,7 +157,7 @@ fn killed_at_random_moments_the_ledger_keeps_every_acknowledgement() {
                     ids
                 });
                 std::thread::sleep(Duration::from_millis(50 + rng.below(450)));
-                kill9(&mut child);
+                node.kill();
                 stop.store(true, std::sync::atomic::Ordering::Relaxed);
                 submitter.join().unwrap()
             });

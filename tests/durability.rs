@@ -1,12 +1,10 @@
 //! Long-running mining (checkpoints and resume), damage, tampering and a
 //! full disk, through the real binary.
 
-mod common;
-
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::Ledger;
+use crate::kit::{bin, open_sled, Ledger};
 use sledger::mining::scan_range;
 use sledger::store::Store;
 use sledger::time::now_ms;
@@ -78,7 +76,7 @@ fn a_stale_checkpoint_is_discarded() {
 /// signals it after `after`, and returns its stderr.
 fn interrupt_search(l: &Ledger, signal: &str, after: Duration, extra: &[&str]) -> String {
     let err_path = l.path("err");
-    let mut child = Command::new(assert_cmd::cargo::cargo_bin("sledger"))
+    let mut child = Command::new(bin())
         .arg("--data-dir")
         .arg(&l.dir)
         .args(["mine", "--threads", "1"])
@@ -218,7 +216,7 @@ fn tampering_is_named_by_height_and_reason() {
         .unwrap();
     {
         // Rewrite the entry in block 3 underneath the ledger.
-        let db = sled::open(l.store_dir()).unwrap();
+        let db = open_sled(&l.store_dir());
         let bodies = db.open_tree("blocks").unwrap();
         let body = bodies.get(hash3.as_bytes()).unwrap().unwrap().to_vec();
         let at = body.windows(7).position(|w| w == b"entry 2").unwrap();
@@ -274,7 +272,7 @@ fn a_full_disk_fails_cleanly_and_changes_nothing() {
     };
     let dir = fs.0.join("ledger");
     let run = |args: &[&str]| {
-        Command::new(assert_cmd::cargo::cargo_bin("sledger"))
+        Command::new(bin())
             .arg("--data-dir")
             .arg(&dir)
             .args(args)

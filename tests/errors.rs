@@ -1,9 +1,7 @@
 //! Bad input gets one clear line on stderr and exit code 1, never a panic,
 //! and changes nothing.
 
-mod common;
-
-use common::{check_failure, Ledger};
+use crate::kit::{check_failure, Ledger};
 use sledger::store::Store;
 
 #[test]

@@ -3,60 +3,17 @@
 //! on a side branch. Library-level tests build branches by hand; the last
 //! tests drive the real binary with two ledgers sharing a genesis.
 
-mod common;
-
-use common::Ledger;
-use sledger::consensus::merkle::merkle_root;
-use sledger::consensus::{Block, BlockError, BlockHeader, ChainParams, Difficulty, Transaction};
-use sledger::mining::scan_range;
+use crate::kit::{child, open_sled, params, seal, tx, unsealed_child, Ledger};
+use sledger::consensus::{Block, BlockError, Difficulty, Transaction};
 use sledger::store::fork::{Accepted, MAX_ORPHANS};
 use sledger::store::{Store, StoreError, TxStatus};
 use sledger::time::now_ms;
 
-fn params(difficulty: u32, fixed: bool) -> ChainParams {
-    ChainParams {
-        name: "forks".into(),
-        initial_difficulty: Difficulty(difficulty),
-        target_interval_ms: 1000,
-        retarget_window: 5,
-        fixed_difficulty: fixed,
-        salt: [5; 16],
-    }
-}
-
-fn seal(mut b: Block) -> Block {
-    b.header.nonce = scan_range(&b.header, 0..u64::MAX).expect("a nonce");
-    b
-}
-
-/// A child of `parent` with `txs`, `dt` ms later, at `difficulty`.
-fn child(parent: &Block, txs: Vec<Transaction>, dt: u64, difficulty: u32) -> Block {
-    let ids: Vec<_> = txs.iter().map(Transaction::txid).collect();
-    seal(Block {
-        header: BlockHeader {
-            version: 1,
-            height: parent.header.height + 1,
-            prev_hash: parent.hash(),
-            merkle_root: merkle_root(&ids),
-            timestamp: parent.header.timestamp + dt,
-            difficulty: Difficulty(difficulty),
-            nonce: 0,
-        },
-        txs,
-    })
-}
-
-fn tx(author: &str, n: u64) -> Transaction {
-    Transaction::new(author, n, format!("{author} {n}").into_bytes()).unwrap()
-}
-
+/// A store whose genesis is an hour old, at `difficulty` (retargeting
+/// every 5 blocks unless `fixed`).
 fn setup(difficulty: u32, fixed: bool) -> (tempfile::TempDir, Store, Block) {
     let dir = tempfile::tempdir().unwrap();
-    let g = seal(Block::genesis(
-        &params(difficulty, fixed),
-        now_ms() - 3_600_000,
-    ));
-    let s = Store::create(dir.path(), &g, now_ms()).unwrap();
+    let (s, g) = crate::kit::store(dir.path(), &params(difficulty, 5, fixed), 3_600_000);
     (dir, s, g)
 }
 
@@ -273,8 +230,7 @@ fn orphans_wait_for_their_parent_and_the_pool_is_bounded() {
     // Beyond the bound the oldest orphans are dropped.
     let mut first = None;
     for i in 0..MAX_ORPHANS + 5 {
-        let mut stray = child(&b3, vec![tx("stray", i)], 1000, 4);
-        stray.header.nonce = 0;
+        let mut stray = unsealed_child(&b3, vec![tx("stray", i)], 1000, 4);
         stray.header.prev_hash = sledger::consensus::BlockHash([(i % 251) as u8 + 1; 32]);
         stray.header.height = 100 + i;
         let stray = seal(stray);
@@ -390,8 +346,7 @@ fn equal_work_keeps_the_chain_seen_first() {
 fn an_interrupted_reorganisation_is_finished_on_open() {
     let dir = tempfile::tempdir().unwrap();
     let (a_tip, b_tip) = {
-        let g = seal(Block::genesis(&params(4, true), now_ms() - 3_600_000));
-        let s = Store::create(dir.path(), &g, now_ms()).unwrap();
+        let (s, g) = crate::kit::store(dir.path(), &params(4, 5, true), 3_600_000);
         let mut a = g.clone();
         for i in 0..300 {
             a = child(&a, vec![tx("a", i)], 10, 4);
@@ -411,7 +366,7 @@ fn an_interrupted_reorganisation_is_finished_on_open() {
     // ...until a crash right after a reorganisation journal was committed
     // (as `reorganize_to` writes it before its first batch).
     {
-        let db = common::open_sled(&dir.path().join("store"));
+        let db = open_sled(&dir.path().join("store"));
         let journal = sledger::store::schema::ReorgJournal {
             target: b_tip,
             fork_height: 0,
@@ -476,8 +431,7 @@ fn an_invalid_branch_keeps_its_other_descendants_whole() {
 fn a_heavier_branch_left_inactive_by_a_crash_is_activated_on_open() {
     let dir = tempfile::tempdir().unwrap();
     let (b3, b3_record) = {
-        let g = seal(Block::genesis(&params(4, true), now_ms() - 3_600_000));
-        let s = Store::create(dir.path(), &g, now_ms()).unwrap();
+        let (s, g) = crate::kit::store(dir.path(), &params(4, 5, true), 3_600_000);
         let (mut a, mut b) = (g.clone(), g.clone());
         for i in 0..2 {
             a = child(&a, vec![tx("a", i)], 10, 4);
@@ -494,7 +448,7 @@ fn a_heavier_branch_left_inactive_by_a_crash_is_activated_on_open() {
     // What the first transaction of accepting b3 writes, then a crash before
     // its reorganisation was journaled.
     {
-        let db = common::open_sled(&dir.path().join("store"));
+        let db = open_sled(&dir.path().join("store"));
         let h = b3.hash();
         db.open_tree("blocks")
             .unwrap()

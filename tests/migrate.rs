@@ -5,13 +5,11 @@
 //! one record per block (schema 4) against the schema-3 trees read directly,
 //! whole, killed at random moments, and stopped after each of its batches.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::Ledger;
+use crate::kit::{bin, Ledger};
 use sledger::consensus::{Block, BlockHash};
 use sledger::store::migrate::Event;
 use sledger::store::schema::{HeaderRecord, HEIGHT_GROUP};
@@ -155,7 +153,7 @@ fn killed_part_way_finishes_exactly(make: fn() -> Ledger) {
     for delay_ms in (0..40).step_by(3) {
         let l = make();
         let legacy = Legacy::read(&l);
-        let mut child = Command::new(assert_cmd::cargo::cargo_bin("sledger"))
+        let mut child = Command::new(bin())
             .arg("--data-dir")
             .arg(&l.dir)
             .arg("migrate")
@@ -203,7 +201,7 @@ fn a_store_newer_than_this_sledger_is_refused() {
 
 /// The ledger's sled database, opened directly.
 fn open_sled(l: &Ledger) -> sled::Db {
-    common::open_sled(&l.store_dir())
+    crate::kit::open_sled(&l.store_dir())
 }
 
 /// A ledger holding the schema-1 fixture upgraded to schema 3 (steps 2 and

@@ -1,12 +1,10 @@
 //! Mining through the binary: JSON reports, and Ctrl-C / SIGTERM stopping a
 //! run cleanly with the ledger intact.
 
-mod common;
-
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::Ledger;
+use crate::kit::{bin, Ledger};
 
 #[test]
 fn mine_json_reports_each_block() {
@@ -38,10 +36,9 @@ fn new_entries_reach_the_next_block() {
 
 fn stop_with(signal: &str) {
     let l = Ledger::with_init(&["--difficulty", "14", "--fixed-difficulty"]);
-    let bin = assert_cmd::cargo::cargo_bin("sledger");
     // Output goes to files: an unread pipe would fill and block the miner.
     let (out_path, err_path) = (l.path("out"), l.path("err"));
-    let mut child = Command::new(bin)
+    let mut child = Command::new(bin())
         .arg("--data-dir")
         .arg(&l.dir)
         .args(["mine", "--threads", "2"])

@@ -2,165 +2,12 @@
 //! through the CLI (which must print what it prints without a node) and
 //! through plain HTTP (every endpoint, auth, limits, bad input).
 
-mod common;
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::Ledger;
+use crate::kit::{Ledger, Node};
 use serde_json::{json, Value};
-
-/// A node process on a ledger, stopped (SIGTERM) when dropped.
-struct Node {
-    child: Option<Child>,
-    address: String,
-    token: String,
-    stderr_path: std::path::PathBuf,
-}
-
-fn bin() -> std::path::PathBuf {
-    assert_cmd::cargo::cargo_bin("sledger")
-}
-
-impl Node {
-    fn start(l: &Ledger, extra: &[&str]) -> Node {
-        let stderr_path = l.tmp.path().join(format!("node-{}.err", rand_suffix()));
-        let mut child = Command::new(bin())
-            .arg("--data-dir")
-            .arg(&l.dir)
-            .args(["--json", "node", "--port", "0"])
-            .args(extra)
-            .env_remove("SLEDGER_DATA_DIR")
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&stderr_path).expect("stderr file"))
-            .spawn()
-            .expect("start node");
-        let mut first = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut first)
-            .expect("read the node's first line");
-        let started: Value = serde_json::from_str(first.trim()).unwrap_or_else(|e| {
-            panic!(
-                "node did not start ({e}): {first} {}",
-                std::fs::read_to_string(&stderr_path).unwrap_or_default()
-            )
-        });
-        let cookie: Value = serde_json::from_str(
-            &std::fs::read_to_string(l.dir.join("node.cookie")).expect("cookie written"),
-        )
-        .expect("cookie is JSON");
-        assert_eq!(cookie["address"], started["address"]);
-        Node {
-            child: Some(child),
-            address: started["address"].as_str().expect("address").to_owned(),
-            token: cookie["token"].as_str().expect("token").to_owned(),
-            stderr_path,
-        }
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.as_ref().expect("running").id()
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.address)
-    }
-
-    fn req(&self, method: &str, path: &str) -> ureq::Request {
-        ureq::request(method, &self.url(path))
-            .set("Authorization", &format!("Bearer {}", self.token))
-            .timeout(Duration::from_secs(60))
-    }
-
-    /// Status and JSON body of a request, whatever the status.
-    fn call(&self, r: Result<ureq::Response, ureq::Error>) -> (u16, Value) {
-        let resp = match r {
-            Ok(r) => r,
-            Err(ureq::Error::Status(_, r)) => r,
-            Err(e) => panic!("transport error: {e}"),
-        };
-        let status = resp.status();
-        let ctype = resp.content_type().to_owned();
-        let body = resp.into_string().expect("body");
-        assert_eq!(ctype, "application/json", "status {status}: {body}");
-        (
-            status,
-            serde_json::from_str(&body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}")),
-        )
-    }
-
-    fn get(&self, path: &str) -> (u16, Value) {
-        self.call(self.req("GET", path).call())
-    }
-
-    fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        self.call(self.req("POST", path).send_json(body))
-    }
-
-    /// Sends SIGTERM and waits for the exit; returns the exit status.
-    fn stop(&mut self) -> std::process::ExitStatus {
-        let mut child = self.child.take().expect("running");
-        signal(child.id(), "TERM");
-        wait_for(&mut child, Duration::from_secs(30))
-    }
-
-    fn stderr(&self) -> String {
-        std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            signal(c.id(), "TERM");
-            if c.wait_timeout(Duration::from_secs(20)).is_none() {
-                let _ = c.kill();
-                let _ = c.wait();
-            }
-        }
-    }
-}
-
-fn rand_suffix() -> u64 {
-    use std::collections::hash_map::RandomState;
-    use std::hash::{BuildHasher, Hasher};
-    RandomState::new().build_hasher().finish()
-}
-
-fn signal(pid: u32, sig: &str) {
-    let _ = Command::new("kill")
-        .args([&format!("-{sig}"), &pid.to_string()])
-        .status();
-}
-
-trait WaitTimeout {
-    fn wait_timeout(&mut self, d: Duration) -> Option<std::process::ExitStatus>;
-}
-
-impl WaitTimeout for Child {
-    fn wait_timeout(&mut self, d: Duration) -> Option<std::process::ExitStatus> {
-        let end = Instant::now() + d;
-        while Instant::now() < end {
-            if let Ok(Some(s)) = self.try_wait() {
-                return Some(s);
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        None
-    }
-}
-
-fn wait_for(child: &mut Child, d: Duration) -> std::process::ExitStatus {
-    match child.wait_timeout(d) {
-        Some(s) => s,
-        None => {
-            let _ = child.kill();
-            panic!("the node did not exit within {d:?}");
-        }
-    }
-}
 
 /// A ledger with a few blocks, entries by two authors (one binary) and a
 /// pending one.
@@ -738,7 +585,7 @@ fn sigterm_checkpoints_the_search_and_removes_the_cookie() {
 #[test]
 fn a_killed_node_leaves_a_store_the_cli_and_the_next_node_open() {
     let l = Ledger::new();
-    let node = Node::start(&l, &["--mine", "--threads", "1"]);
+    let mut node = Node::start(&l, &["--mine", "--threads", "1"]);
     let mut ids = Vec::new();
     for i in 0..20 {
         let (code, v) = node.post(
@@ -748,11 +595,7 @@ fn a_killed_node_leaves_a_store_the_cli_and_the_next_node_open() {
         assert_eq!(code, 200);
         ids.push(v["txid"].as_str().expect("txid").to_owned());
     }
-    let pid = node.pid();
-    signal(pid, "KILL");
-    let mut node = node;
-    let mut child = node.child.take().expect("child");
-    let _ = child.wait();
+    node.kill();
     assert!(
         l.dir.join("node.cookie").exists(),
         "a killed node cannot remove its cookie"

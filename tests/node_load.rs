@@ -5,18 +5,14 @@
 //! the same number of `Store::submit` calls in this process (one
 //! transaction and flush each, no HTTP).
 //!
-//! `cargo test --release --test node_load -- --nocapture` runs 800
+//! `cargo test --release --test tests node_load -- --nocapture` runs 800
 //! submissions; `SLEDGER_LOAD_TXS=10000` runs the full load of
 //! BENCHMARKS.md.
 
-mod common;
-
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::Ledger;
+use crate::kit::{Ledger, Node};
 use serde_json::{json, Value};
 
 const CLIENTS: usize = 8;
@@ -52,28 +48,8 @@ fn eight_clients_submit_while_the_node_mines_and_nothing_is_lost_or_doubled() {
     };
 
     let l = Ledger::with_init(&["--difficulty", "20", "--fixed-difficulty"]);
-    let mut child = Command::new(assert_cmd::cargo::cargo_bin("sledger"))
-        .arg("--data-dir")
-        .arg(&l.dir)
-        .args(["--json", "node", "--port", "0", "--mine", "--threads", "1"])
-        .env_remove("SLEDGER_DATA_DIR")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start node");
-    let mut first = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut first)
-        .expect("first line");
-    let address = serde_json::from_str::<Value>(&first).expect("JSON")["address"]
-        .as_str()
-        .expect("address")
-        .to_owned();
-    let cookie: Value =
-        serde_json::from_str(&std::fs::read_to_string(l.dir.join("node.cookie")).expect("cookie"))
-            .expect("JSON");
-    let token = cookie["token"].as_str().expect("token").to_owned();
-    let auth = format!("Bearer {token}");
+    let mut node = Node::start(&l, &["--mine", "--threads", "1"]);
+    let (address, auth) = (node.address.clone(), node.auth());
 
     let started = Instant::now();
     let results: Vec<(Vec<String>, Vec<Duration>)> = std::thread::scope(|s| {
@@ -117,23 +93,20 @@ fn eight_clients_submit_while_the_node_mines_and_nothing_is_lost_or_doubled() {
     lat.sort();
 
     // Stop mining, then look at everything the ledger holds.
-    let stop: Value = ureq::post(&format!("http://{address}/v1/mining/stop"))
-        .set("Authorization", &auth)
+    let stop: Value = node
+        .req("POST", "/v1/mining/stop")
         .call()
         .expect("stop")
         .into_json()
         .expect("JSON");
     let blocks_mined = stop["mined"].as_u64().expect("mined");
-    let export = ureq::get(&format!("http://{address}/v1/export"))
-        .set("Authorization", &auth)
+    let export = node
+        .req("GET", "/v1/export")
         .call()
         .expect("export")
         .into_string()
         .expect("body");
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let status = child.wait().expect("node exits");
+    let status = node.stop();
     assert!(status.success(), "node exit: {status}");
 
     let mut seen: HashMap<String, u32> = HashMap::new();

@@ -7,10 +7,10 @@ use std::sync::OnceLock;
 use proptest::prelude::*;
 use sledger::consensus::block::Block;
 use sledger::consensus::header::BlockHeader;
-use sledger::consensus::merkle::merkle_root;
 use sledger::consensus::rules::{check_block, check_genesis, ParentInfo};
 use sledger::consensus::{BlockHash, ChainParams, Difficulty, MerkleNode, Transaction, Txid};
-use sledger::mining::scan_range;
+
+use crate::kit::{child, named_params, seal};
 
 fn author() -> impl Strategy<Value = String> {
     "[a-zA-Z0-9 _.\u{e9}\u{4e2d}-]{1,16}".prop_filter("at most 64 bytes", |s| s.len() <= 64)
@@ -109,39 +109,13 @@ proptest! {
 fn chain() -> &'static [Block; 3] {
     static CHAIN: OnceLock<[Block; 3]> = OnceLock::new();
     CHAIN.get_or_init(|| {
-        let p = ChainParams {
-            name: "prop".into(),
-            initial_difficulty: Difficulty(8),
-            target_interval_ms: 1000,
-            retarget_window: 100,
-            fixed_difficulty: false,
-            salt: [9; 16],
-        };
-        let seal = |mut b: Block| {
-            b.header.nonce = scan_range(&b.header, 0..u64::MAX).unwrap();
-            b
-        };
+        let p = named_params("prop", 8, 100, false, [9; 16]);
         let g = seal(Block::genesis(&p, 1_000));
-        let child = |parent: &Block, txs: Vec<Transaction>| {
-            let ids: Vec<Txid> = txs.iter().map(Transaction::txid).collect();
-            seal(Block {
-                header: BlockHeader {
-                    version: 1,
-                    height: parent.header.height + 1,
-                    prev_hash: parent.hash(),
-                    merkle_root: merkle_root(&ids),
-                    timestamp: parent.header.timestamp + 1_000,
-                    difficulty: Difficulty(8),
-                    nonce: 0,
-                },
-                txs,
-            })
-        };
         let txs = (0..3)
             .map(|i| Transaction::new("p", i, vec![i as u8; 5]).unwrap())
             .collect();
-        let b1 = child(&g, txs);
-        let b2 = child(&b1, vec![]);
+        let b1 = child(&g, txs, 1_000, 8);
+        let b2 = child(&b1, vec![], 1_000, 8);
         [g, b1, b2]
     })
 }

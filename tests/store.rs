@@ -1,34 +1,15 @@
 //! The store through the library: state changes, refusals, and tamper
 //! detection by `verify`.
 
-mod common;
-
+use crate::kit::{open_sled, params, seal};
 use sledger::consensus::block::Block;
 use sledger::consensus::merkle::merkle_root;
-use sledger::consensus::{BlockError, ChainParams, Difficulty, Transaction};
-use sledger::mining::scan_range;
+use sledger::consensus::{BlockError, Difficulty, Transaction};
 use sledger::store::{Store, StoreError, TxStatus};
 use sledger::time::now_ms;
 
-fn params(difficulty: u32, window: u32, fixed: bool) -> ChainParams {
-    ChainParams {
-        name: "test".into(),
-        initial_difficulty: Difficulty(difficulty),
-        target_interval_ms: 1000,
-        retarget_window: window,
-        fixed_difficulty: fixed,
-        salt: [3; 16],
-    }
-}
-
-fn seal(mut b: Block) -> Block {
-    b.header.nonce = scan_range(&b.header, 0..u64::MAX).expect("a nonce");
-    b
-}
-
 fn new_store(dir: &std::path::Path) -> Store {
-    let g = seal(Block::genesis(&params(4, 10, true), now_ms() - 60_000));
-    Store::create(dir, &g, now_ms()).unwrap()
+    crate::kit::store(dir, &params(4, 10, true), 60_000).0
 }
 
 fn mine_one(s: &Store) -> Block {
@@ -124,9 +105,8 @@ fn retarget_applies_on_the_stored_chain() {
     let dir = tempfile::tempdir().unwrap();
     // Window of 4 blocks, 1 s target: blocks 1 ms apart are far too fast,
     // so the difficulty rises by the 4x clamp (2 bits) at heights 4 and 8.
-    let t0 = now_ms() - 60_000;
-    let g = seal(Block::genesis(&params(2, 4, false), t0));
-    let s = Store::create(dir.path(), &g, now_ms()).unwrap();
+    let (s, g) = crate::kit::store(dir.path(), &params(2, 4, false), 60_000);
+    let t0 = g.header.timestamp;
     let mut diffs = Vec::new();
     for i in 1..=8 {
         let mut b = s.template(now_ms()).unwrap();
@@ -154,15 +134,14 @@ fn retarget_applies_on_the_stored_chain() {
 
     // Too slow a window lowers it: a genesis a minute old, then 3 quick blocks.
     let dir = tempfile::tempdir().unwrap();
-    let g = seal(Block::genesis(&params(5, 4, false), now_ms() - 60_000));
-    let s = Store::create(dir.path(), &g, now_ms()).unwrap();
+    let (s, _) = crate::kit::store(dir.path(), &params(5, 4, false), 60_000);
     let diffs: Vec<u32> = (0..4).map(|_| mine_one(&s).header.difficulty.0).collect();
     assert_eq!(diffs, vec![5, 5, 5, 3]);
 }
 
 /// Writes `f(value)` under `key` of `tree`, underneath the ledger.
 fn tamper(dir: &std::path::Path, tree: &str, key: &[u8], f: impl Fn(&mut Vec<u8>)) {
-    let db = common::open_sled(&dir.join("store"));
+    let db = open_sled(&dir.join("store"));
     let t = db.open_tree(tree).unwrap();
     let mut v = t.get(key).unwrap().expect("key present").to_vec();
     f(&mut v);
@@ -227,7 +206,7 @@ fn verify_catches_a_broken_index() {
         mine_one(&s);
         mine_one(&s);
     }
-    let db = common::open_sled(&dir.path().join("store"));
+    let db = open_sled(&dir.path().join("store"));
     db.open_tree("txs").unwrap().remove(id.as_bytes()).unwrap();
     db.flush().unwrap();
     drop(db);

@@ -1,12 +1,16 @@
-//! Helpers shared by the integration tests: a ledger in a temporary
-//! directory, driven through the real `sledger` binary.
-#![allow(dead_code)]
+//! A ledger in a temporary directory, driven through the real `sledger`
+//! binary.
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use assert_cmd::Command;
 use tempfile::TempDir;
+
+/// The `sledger` binary cargo built for these tests.
+pub fn bin() -> PathBuf {
+    assert_cmd::cargo::cargo_bin("sledger")
+}
 
 pub struct Ledger {
     pub tmp: TempDir,
@@ -148,24 +152,6 @@ pub fn check_failure(out: &Output, args: &[&str], needle: &str) -> String {
     );
     assert!(!stderr.contains("panicked"), "no panic: {stderr}");
     stderr
-}
-
-/// Every file under `dir`, with its bytes, for "nothing changed" checks.
-pub fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).expect("read_dir") {
-            let p = e.expect("entry").path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push((p.clone(), std::fs::read(&p).expect("read")));
-            }
-        }
-    }
-    out.sort();
-    out
 }
 
 /// A ledger's sled database opened directly (to tamper with it). sled's

@@ -1,0 +1,12 @@
+//! The test kit every module of the integration tests builds from: ledgers
+//! driven through the real binary ([`Ledger`]), a node on a loopback port
+//! ([`Node`]), and the library's own builders of chain parameters, blocks,
+//! entries and stores (`sledger::testkit`, re-exported), so that none of
+//! them is copied into a test module.
+
+mod ledger;
+mod node;
+
+pub use ledger::{bin, check_failure, open_sled, Ledger};
+pub use node::Node;
+pub use sledger::testkit::{child, named_params, params, seal, store, tx, unsealed_child};

@@ -1,0 +1,18 @@
+//! The integration tests, one crate (one binary linking the library once)
+//! with a module per area. `kit` holds what the modules share. Run one area
+//! with `cargo test --test tests node::`, one test by its name.
+
+mod kit;
+
+mod bench;
+mod cli;
+mod crash;
+mod durability;
+mod errors;
+mod forks;
+mod migrate;
+mod mining;
+mod node;
+mod node_load;
+mod properties;
+mod store;
