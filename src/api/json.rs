@@ -8,26 +8,18 @@ use crate::consensus::{BlockHash, MerkleNode, Txid};
 
 macro_rules! hex_serde {
     ($($name:ident),*) => {$(
-        /// Hex text in human-readable formats (JSON); 32 raw bytes in the
-        /// binary form, which only the frozen legacy records still read.
+        /// 64 lowercase hex digits.
         impl serde::Serialize for $name {
             fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                if s.is_human_readable() {
-                    s.serialize_str(&self.to_hex())
-                } else {
-                    serde::Serialize::serialize(&self.0, s)
-                }
+                s.serialize_str(&self.to_hex())
             }
         }
 
+        /// 64 hex digits, either case.
         impl<'de> serde::Deserialize<'de> for $name {
             fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                if d.is_human_readable() {
-                    let s: Cow<'de, str> = serde::Deserialize::deserialize(d)?;
-                    s.parse().map_err(serde::de::Error::custom)
-                } else {
-                    <[u8; 32] as serde::Deserialize>::deserialize(d).map(Self)
-                }
+                let s: Cow<'de, str> = serde::Deserialize::deserialize(d)?;
+                s.parse().map_err(serde::de::Error::custom)
             }
         }
     )*};

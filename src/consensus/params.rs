@@ -22,7 +22,7 @@ pub const MIN_INTERVAL_MS: u64 = 1;
 pub const MAX_INTERVAL_MS: u64 = 86_400_000;
 
 /// The parameters of one chain, fixed at `init` and committed in its genesis.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChainParams {
     pub name: String,
     pub initial_difficulty: Difficulty,

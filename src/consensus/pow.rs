@@ -10,15 +10,13 @@
 use std::cmp::Ordering;
 use std::fmt;
 
-use serde::{Deserialize, Serialize};
-
 use super::hash::BlockHash;
 
 /// The largest difficulty a chain may use.
 pub const MAX_DIFFICULTY: u32 = 192;
 
 /// Number of leading zero bits a block hash must have.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Difficulty(pub u32);
 
 impl Difficulty {
@@ -53,7 +51,7 @@ pub fn leading_zero_bits(bytes: &[u8; 32]) -> u32 {
 
 /// An unsigned 256-bit amount of work. Limbs are little-endian (`0` is least
 /// significant).
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Work([u64; 4]);
 
 impl Work {

@@ -542,38 +542,6 @@ pub fn decode_orphan(bytes: &[u8]) -> Result<Block, CodecError> {
     })
 }
 
-/// Until the migrations own their codecs: the bincode forms they read.
-#[doc(hidden)]
-pub mod legacy {
-    use bincode::Options;
-
-    pub fn height_key(height: u64) -> [u8; 8] {
-        height.to_be_bytes()
-    }
-    pub fn decode_height_key(bytes: &[u8]) -> Result<u64, super::CodecError> {
-        super::decode_seq_key(bytes)
-    }
-    fn options() -> impl Options {
-        bincode::DefaultOptions::new()
-            .with_fixint_encoding()
-            .with_little_endian()
-            .with_limit(1 << 20)
-            .reject_trailing_bytes()
-    }
-    pub fn encode<T: serde::Serialize>(value: &T) -> Vec<u8> {
-        options().serialize(value).expect("plain data")
-    }
-    pub fn decode<T: serde::de::DeserializeOwned>(
-        bytes: &[u8],
-        what: &'static str,
-    ) -> Result<T, super::CodecError> {
-        options().deserialize(bytes).map_err(|e| super::CodecError {
-            what,
-            reason: e.to_string(),
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -711,5 +679,72 @@ mod tests {
         assert_eq!(decode_block_txs(&bytes).unwrap(), block.txs);
         assert!(decode_block_header(&bytes[..BLOCK_RECORD_PREFIX - 1]).is_err());
         assert!(decode_block_record(&bytes[..bytes.len() - 1]).is_err());
+    }
+
+    /// The records as they were derived before they had explicit encoders,
+    /// with bincode 1.3's options of the time: every record must encode to
+    /// exactly the bytes these did, for any value.
+    mod as_derived {
+        use bincode::Options;
+        use proptest::prelude::*;
+
+        use super::super::{encode, Record};
+        use crate::consensus::{BlockHash, ChainParams, Difficulty, MerkleNode, Work};
+        use crate::store::schema::{ChainState, MiningCheckpoint, TxLocation};
+
+        fn bincode<T: serde::Serialize>(v: &T) -> Vec<u8> {
+            bincode::DefaultOptions::new()
+                .with_fixint_encoding()
+                .with_little_endian()
+                .serialize(v)
+                .unwrap()
+        }
+
+        #[derive(serde::Serialize)]
+        struct OldState([u8; 32], u64, [u64; 4], u64, u64, u64);
+        #[derive(serde::Serialize)]
+        struct OldParams(String, u32, u64, u32, bool, [u8; 16]);
+        #[derive(serde::Serialize)]
+        #[allow(clippy::type_complexity)]
+        struct OldCheckpoint(
+            u32,
+            u64,
+            [u8; 32],
+            [u8; 32],
+            u64,
+            u32,
+            (u64, u64, u64, u64, u64),
+        );
+
+        fn same<T: Record + PartialEq + std::fmt::Debug>(new: &T, old: Vec<u8>) {
+            assert_eq!(encode(new), old);
+            assert_eq!(&super::super::decode::<T>(&old, "r").unwrap(), new);
+        }
+
+        proptest! {
+            #[test]
+            fn records_encode_as_their_old_derives(
+                h in any::<[u8; 32]>(), m in any::<[u8; 32]>(), limbs in any::<[u64; 4]>(),
+                a in any::<u64>(), b in any::<u64>(), c in any::<u64>(), d in any::<u64>(),
+                e in any::<u64>(), x in any::<u32>(), y in any::<u32>(),
+                name in "[a-z]{1,64}", flag in any::<bool>(), salt in any::<[u8; 16]>(),
+            ) {
+                same(&ChainState {
+                    tip: BlockHash(h), height: a, chain_work: Work::from_limbs(limbs),
+                    chain_txs: b, pending: c, next_pending_seq: d,
+                }, bincode(&OldState(h, a, limbs, b, c, d)));
+                same(&ChainParams {
+                    name: name.clone(), initial_difficulty: Difficulty(x), target_interval_ms: a,
+                    retarget_window: y, fixed_difficulty: flag, salt,
+                }, bincode(&OldParams(name, x, a, y, flag, salt)));
+                same(&MiningCheckpoint {
+                    version: x, height: a, prev_hash: BlockHash(h), merkle_root: MerkleNode(m),
+                    timestamp: b, difficulty: y, tx_count: c, first_seq: d, last_seq: e,
+                    tried_below: a ^ b, hashes: c ^ d,
+                }, bincode(&OldCheckpoint(x, a, h, m, b, y, (c, d, e, a ^ b, c ^ d))));
+                same(&TxLocation { height: a, index: x }, bincode(&(a, x)));
+                same(&Work::from_limbs(limbs), bincode(&limbs));
+            }
+        }
     }
 }

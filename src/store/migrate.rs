@@ -8,6 +8,9 @@
 //! committed batch ended. The schema version is bumped, and the progress
 //! record removed, in one final transaction only when the step is complete.
 
+use sled::transaction::{ConflictableTransactionResult, TransactionalTree};
+use sled::Transactional;
+
 use super::schema::{MigrationProgress, KEY_MIGRATION, KEY_SCHEMA};
 use super::{codec, Store, StoreError};
 
@@ -97,10 +100,44 @@ pub fn progress(store: &Store, to: u32) -> Result<Option<u64>, StoreError> {
     Ok((p.to_version == to).then_some(p.next))
 }
 
-/// The progress record to write with a batch.
-pub fn progress_record(to: u32, next: u64) -> Vec<u8> {
-    codec::encode(&MigrationProgress {
+/// Commits one batch of the step towards `to`: `write` stages the batch
+/// over `trees` (the step's own trees, given in order) and the `meta`
+/// tree (passed second; the step must not list it), and the same sled
+/// transaction records `done` as the step's progress; then the store is
+/// flushed and `done` of `total` reported. Every step's batches go through
+/// here, so a killed run resumes exactly after its last committed batch.
+pub fn commit_batch(
+    store: &Store,
+    to: u32,
+    trees: &[&sled::Tree],
+    (done, total): (u64, u64),
+    notify: &dyn Fn(Event),
+    write: impl Fn(
+        &[TransactionalTree],
+        &TransactionalTree,
+    ) -> ConflictableTransactionResult<(), StoreError>,
+) -> Result<(), StoreError> {
+    store.writable()?;
+    let mut all = trees.to_vec();
+    all.push(&store.h().meta.0);
+    let progress = codec::encode(&MigrationProgress {
         to_version: to,
-        next,
-    })
+        next: done,
+    });
+    let r = all
+        .as_slice()
+        .transaction(|views: &Vec<TransactionalTree>| {
+            let (meta, own) = views.split_last().expect("meta is last");
+            write(own, meta)?;
+            meta.insert(KEY_MIGRATION, progress.as_slice())?;
+            Ok(())
+        });
+    store.guard(r.map_err(StoreError::from))?;
+    store.flush()?;
+    notify(Event::Progress {
+        to,
+        done,
+        total: total.max(done),
+    });
+    Ok(())
 }
