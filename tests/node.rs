@@ -690,3 +690,31 @@ fn an_import_that_moves_the_tip_does_not_stop_the_miner() {
     l.ok(&["verify"]);
     drop(node);
 }
+
+/// A node mining while `verify` runs, again and again, over HTTP and through
+/// the CLI: every run sees one consistent ledger and calls it valid.
+#[test]
+fn verify_while_the_node_mines_sees_one_consistent_ledger() {
+    let l = Ledger::new();
+    let node = Node::start(&l, &["--mine", "--threads", "1"]);
+    let start = Instant::now();
+    while node.get("/v1/status").1["tip"]["height"]
+        .as_u64()
+        .unwrap_or(0)
+        < 20
+    {
+        assert!(start.elapsed() < Duration::from_secs(60), "the node mines");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for i in 0..15 {
+        let (status, v) = node.post("/v1/verify", serde_json::json!({}));
+        assert_eq!(status, 200, "{v}");
+        assert_eq!(v["valid"], true, "run {i}: {v}");
+        l.ok(&["submit", "--author", "a", &format!("entry {i}")]);
+    }
+    for i in 0..5 {
+        let out = l.run(&["verify"]);
+        assert!(out.status.success(), "run {i}: {:?}", out);
+    }
+    drop(node);
+}

@@ -117,6 +117,7 @@ pub fn commit_batch(
         &TransactionalTree,
     ) -> ConflictableTransactionResult<(), StoreError>,
 ) -> Result<(), StoreError> {
+    let _gate = store.hold_writes();
     store.writable()?;
     let mut all = trees.to_vec();
     all.push(&store.h().meta.0);

@@ -57,6 +57,9 @@ pub struct Store {
     /// happened; every later write is refused with it.
     poisoned: AtomicBool,
     poison: Mutex<Option<String>>,
+    /// Held by every write while it runs, and by `verify` for its whole
+    /// walk, so that a check sees one consistent ledger.
+    write_gate: Mutex<()>,
     params: ChainParams,
     genesis: BlockHash,
 }
@@ -127,6 +130,11 @@ impl Store {
         }
     }
 
+    /// Holds every write off until the guard drops (see `write_gate`).
+    pub(crate) fn hold_writes(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.write_gate.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Flushes sled's log to disk.
     pub(crate) fn flush(&self) -> Result<(), StoreError> {
         self.writable()?;
@@ -139,6 +147,7 @@ impl Store {
         f: impl Fn(&Writes<'_>) -> ConflictableTransactionResult<R, StoreError>,
     ) -> Result<R, StoreError> {
         use sled::Transactional;
+        let _gate = self.hold_writes();
         self.writable()?;
         let all = self.h().trees.all();
         let r = all

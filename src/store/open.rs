@@ -192,6 +192,7 @@ impl Store {
             handles: Some(Handles { db, trees }),
             poisoned: AtomicBool::new(false),
             poison: Mutex::new(None),
+            write_gate: Mutex::new(()),
             params,
             genesis,
         }

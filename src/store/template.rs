@@ -75,6 +75,7 @@ impl Store {
             tried_below,
             hashes,
         };
+        let _gate = self.hold_writes();
         self.guard(self.h().meta.put(KEY_CHECKPOINT, &cp))?;
         self.flush()?;
         Ok(())
@@ -88,6 +89,7 @@ impl Store {
     /// Removes the search checkpoint.
     pub fn clear_checkpoint(&self) -> Result<(), StoreError> {
         self.writable()?;
+        let _gate = self.hold_writes();
         self.guard(self.h().meta.remove(KEY_CHECKPOINT))?;
         self.flush()?;
         Ok(())

@@ -45,11 +45,15 @@ impl Store {
     /// its parent, carries the right cumulative work, and that the
     /// transaction index points at it; then checks the tip, the counters and
     /// the pending transactions. `progress` is called with each height.
+    ///
+    /// Writes wait while it runs (a node's miner, a submit), so it checks
+    /// one consistent ledger, not one that grows under the walk.
     pub fn verify(
         &self,
         now_ms: u64,
         progress: &mut dyn FnMut(u64),
     ) -> Result<VerifyReport, VerifyFailure> {
+        let _gate = self.hold_writes();
         let state = self.state().or_else(|e| fail(None, e))?;
         let mut walk = Walk {
             cursor: None,
