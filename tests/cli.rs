@@ -358,3 +358,25 @@ fn import_checks_the_bodies_of_blocks_it_already_has() {
     std::fs::write(&f, lines.join("\n")).unwrap();
     l.fails(&["import", f.to_str().unwrap()], "line 2: Merkle root");
 }
+
+/// Under a permissive umask the ledger is still the owner's alone: the data
+/// directory and the store inside it are created 0700.
+#[test]
+fn a_new_ledger_is_readable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let l = Ledger::empty();
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "umask 022 && exec '{}' --data-dir '{}' init --difficulty 4",
+            crate::kit::bin().display(),
+            l.dir.display()
+        ))
+        .output()
+        .expect("run sh");
+    assert!(out.status.success(), "{out:?}");
+    for dir in [l.dir.clone(), l.dir.join("store")] {
+        let mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700, "{} is {mode:o}", dir.display());
+    }
+}

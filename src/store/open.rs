@@ -71,6 +71,20 @@ fn clear_interrupted_snapshots(data_dir: &Path) -> Result<(), StoreError> {
     Ok(()) // dropping `lock` releases it for sled
 }
 
+/// Creates `dir` (and missing parents) readable by its owner only (0700),
+/// whatever the umask; an existing directory is left as it is.
+fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|source| StoreError::Io {
+            context: format!("cannot create {}", dir.display()),
+            source,
+        })
+}
+
 /// Opens the sled database, waiting up to a second for its lock: sled's
 /// background threads can hold the lock file for a moment after a handle
 /// in this same process was dropped.
@@ -203,10 +217,8 @@ impl Store {
     /// directory left by a creation that crashed before its commit is reused.
     pub fn create(data_dir: &Path, genesis: &Block, now_ms: u64) -> Result<Store, StoreError> {
         let (genesis, params) = rules::check_genesis(genesis.clone(), now_ms)?;
-        std::fs::create_dir_all(data_dir).map_err(|source| StoreError::Io {
-            context: format!("cannot create {}", data_dir.display()),
-            source,
-        })?;
+        create_private_dir(data_dir)?;
+        create_private_dir(&sled_dir(data_dir))?;
         let db = open_db(data_dir, CACHE_BYTES)?;
         let trees = Trees::open(&db)?;
         if trees
