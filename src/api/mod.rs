@@ -186,30 +186,6 @@ pub enum ApiError {
     Unreachable { address: String, reason: String },
 }
 
-impl ApiError {
-    /// The HTTP status a node answers with.
-    pub fn status(&self) -> u16 {
-        match self {
-            ApiError::BadRequest(_) => 400,
-            ApiError::Conflict(_) => 409,
-            ApiError::Io(_) => 400,
-            ApiError::Internal(_) => 500,
-            ApiError::Node { status, .. } => *status,
-            ApiError::Unreachable { .. } => 502,
-            ApiError::Store(e) => match e {
-                StoreError::NoSuchBlock(_)
-                | StoreError::NoSuchHeight { .. }
-                | StoreError::NoSuchTx(_) => 404,
-                StoreError::AlreadyPending(_) | StoreError::AlreadyInChain(_) => 409,
-                StoreError::InvalidBlock { .. } | StoreError::Rejected(_) => 422,
-                StoreError::Conflict => 409,
-                StoreError::DiskFull | StoreError::NotSaved => 507,
-                _ => 500,
-            },
-        }
-    }
-}
-
 impl From<crate::consensus::transaction::TxError> for ApiError {
     fn from(e: crate::consensus::transaction::TxError) -> Self {
         ApiError::BadRequest(e.to_string())

@@ -1,16 +1,17 @@
 //! `sledger node`: a long-running process that owns the store, optionally
 //! mines, and serves the ledger's operations over a local HTTP API
 //! (`docs/API.md`), as bitcoind does for bitcoin-cli. [`server`] owns the
-//! listener and the shutdown, [`routes`] the endpoints, [`miner`] the
-//! mining thread, [`cookie`] the file that tells other processes where the
-//! node is, and [`client`] the other side: the CLI's [`crate::api::Ledger`]
-//! over HTTP.
+//! listener and the shutdown, [`routes`] the endpoints, [`status`] the
+//! HTTP status of each error, [`miner`] the mining thread, [`cookie`] the
+//! file that tells other processes where the node is, and [`client`] the
+//! other side: the CLI's [`crate::api::Ledger`] over HTTP.
 
 pub mod client;
 pub mod cookie;
 pub mod miner;
 pub mod routes;
 pub mod server;
+pub mod status;
 
 use std::net::SocketAddr;
 use std::sync::Mutex;

@@ -63,8 +63,7 @@ pub struct Failure(StatusCode, String);
 
 impl From<ApiError> for Failure {
     fn from(e: ApiError) -> Self {
-        let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        Failure(status, e.to_string())
+        Failure(super::status::of(&e), e.to_string())
     }
 }
 
