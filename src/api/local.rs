@@ -5,13 +5,12 @@
 use std::io::Write;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
-use std::time::Duration;
 
+use super::mining_run::{self, Settings};
 use super::views::*;
-use super::{check_limit, mine, ApiError, BlockRef, Ledger, MineHooks, MineRequest};
+use super::{check_limit, ApiError, BlockRef, Ledger, MineHooks, MineRequest};
 use crate::consensus::{Transaction, Txid};
 use crate::export::to_line;
-use crate::mining::Miner;
 use crate::store::{Store, StoreError, TxStatus};
 use crate::time::now_ms;
 
@@ -215,18 +214,6 @@ pub fn export(store: &Store, out: &mut dyn Write) -> Result<u64, ApiError> {
     Ok(n)
 }
 
-/// The miner a request asks for.
-pub fn miner_for(req: &MineRequest) -> Miner {
-    req.threads
-        .map_or_else(Miner::all_cores, |n| Miner::new(n.into()))
-}
-
-/// The checkpoint interval a request asks for.
-pub fn checkpoint_every(req: &MineRequest) -> Duration {
-    req.checkpoint_every
-        .map_or(mine::CHECKPOINT_EVERY, Duration::from_secs_f64)
-}
-
 /// A ledger this process opened.
 pub struct LocalLedger {
     pub store: Store,
@@ -286,24 +273,16 @@ impl Ledger for LocalLedger {
         stop: &AtomicBool,
         hooks: MineHooks<'_>,
     ) -> Result<MineSummary, ApiError> {
-        req.check()?;
-        let each = hooks.mined;
-        mine::mine_blocks(
+        mining_run::run(
             &self.store,
-            &miner_for(req),
-            req.blocks,
-            checkpoint_every(req),
-            mine::Control {
+            &Settings::new(req)?,
+            mining_run::Control {
                 stop,
                 restart: stop,
                 new_entries: None,
                 append_lock: None,
             },
-            mine::Hooks {
-                note: hooks.note,
-                searching: hooks.searching,
-                mined: &mut |m, resumed| each(&MinedView::new(m, resumed)),
-            },
+            hooks,
         )
     }
     fn schema_versions(&self) -> Result<(u32, u32), ApiError> {

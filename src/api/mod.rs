@@ -6,7 +6,7 @@
 
 pub mod import;
 pub mod local;
-pub mod mine;
+pub mod mining_run;
 pub mod views;
 
 use std::io::Write;
@@ -121,14 +121,17 @@ impl MineRequest {
     }
 }
 
-/// What a mining run tells its caller along the way.
+/// What a mining run tells its caller along the way: the caller of
+/// [`Ledger::mine`], and a node's background run
+/// ([`crate::node::mining_slot`]), both through [`mining_run::run`].
 pub struct MineHooks<'a> {
-    /// A line for the person watching (a resumed search, a busy node).
+    /// A line for the person watching (a resumed or discarded checkpoint,
+    /// a discarded block, a busy node).
     pub note: &'a mut dyn FnMut(String),
-    /// The search under way: its template and hashes a second (local runs
-    /// only).
+    /// The search under way: its template and hashes a second, about every
+    /// 20 ms (not called while following a node's run).
     pub searching: &'a mut dyn FnMut(&crate::consensus::Block, f64),
-    /// Each block sealed.
+    /// Each block sealed and appended; an error ends the run.
     pub mined: &'a mut dyn FnMut(&MinedView) -> Result<(), ApiError>,
 }
 

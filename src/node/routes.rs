@@ -271,7 +271,7 @@ async fn status(State(node): State<Shared>) -> Answer {
     v.node = Some(crate::api::views::NodeInfo {
         address: node.address.to_string(),
         pid: std::process::id(),
-        mining: node.miner.view(),
+        mining: node.mining.view(),
     });
     json(&v)
 }
@@ -297,7 +297,7 @@ async fn submit(State(node): State<Shared>, body: Body) -> Answer {
     };
     let n = node.clone();
     let v = blocking(move || local::submit(&n.store, &b.author, data)).await?;
-    node.miner.new_entries();
+    node.mining.new_entries();
     json(&v)
 }
 
@@ -487,7 +487,7 @@ async fn import(State(node): State<Shared>, RawQuery(raw): RawQuery, body: Body)
     })
     .await?;
     // The tip may have moved: the miner searches a fresh template.
-    node.miner.new_entries();
+    node.mining.new_entries();
     json(&v)
 }
 
@@ -517,17 +517,17 @@ impl Drop for RemoveOnDrop {
 }
 
 async fn mining(State(node): State<Shared>) -> Answer {
-    json(&node.miner.view())
+    json(&node.mining.view())
 }
 
 async fn mining_start(State(node): State<Shared>, body: Body) -> Answer {
     let req: MineRequest = json_body(&node, body).await?;
-    let v = node.miner.start(&node, &req)?;
+    let v = node.mining.start(&node, &req)?;
     json(&v)
 }
 
 async fn mining_stop(State(node): State<Shared>) -> Answer {
-    let v = blocking(move || Ok(node.miner.stop())).await?;
+    let v = blocking(move || Ok(node.mining.stop())).await?;
     json(&v)
 }
 

@@ -76,13 +76,13 @@ async fn serve(
         address,
         limits: config.limits.clone(),
         events,
-        miner: Default::default(),
+        mining: Default::default(),
         write_lock: Default::default(),
         stopping,
         imports: tokio::sync::Semaphore::new(1),
     });
     if let Some(req) = &config.mine {
-        if let Err(e) = node.miner.start(&node, req) {
+        if let Err(e) = node.mining.start(&node, req) {
             cookie.remove(&data_dir);
             return Err(e.into());
         }
@@ -133,7 +133,7 @@ async fn serve(
         }
     }
     let n = node.clone();
-    let _ = tokio::task::spawn_blocking(move || n.miner.stop()).await;
+    let _ = tokio::task::spawn_blocking(move || n.mining.stop()).await;
     cookie.remove(&data_dir);
     eprintln!("sledger node: stopped");
     Ok(())

@@ -38,7 +38,7 @@ pub fn create(ctx: &Ctx, params: &ChainParams, threads: Option<u16>) -> Result<S
         bail!(StoreError::AlreadyExists(ctx.data_dir.clone()));
     }
     crate::cli::stop_on_signal();
-    let miner = threads.map_or_else(Miner::all_cores, |n| Miner::new(n.into()));
+    let miner = Miner::with_threads(threads.map(usize::from));
     let result = miner.mine(
         Block::genesis(params, now_ms()),
         0,

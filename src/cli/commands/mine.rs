@@ -1,7 +1,7 @@
 //! `sledger mine`: seal pending transactions into blocks until `--blocks`
 //! are mined or Ctrl-C / SIGTERM. On the store, a long search is
 //! checkpointed every few seconds and when stopped, and resumed by the
-//! next run ([`crate::api::mine`]); through a node, the node mines and this
+//! next run ([`crate::api::mining_run`]); through a node, the node mines and this
 //! command prints the blocks it seals.
 
 use std::sync::atomic::Ordering;
