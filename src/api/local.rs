@@ -6,6 +6,7 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
+use super::import::{ExportFile, ImportPlan};
 use super::mining_run::{self, Settings};
 use super::views::*;
 use super::{check_limit, ApiError, BlockRef, Ledger, MineHooks, MineRequest};
@@ -262,10 +263,7 @@ impl Ledger for LocalLedger {
         export(&self.store, out)
     }
     fn import(&self, file: &Path) -> Result<ImportView, ApiError> {
-        let name = file.display().to_string();
-        let (view, _) =
-            super::import::import(Some(&self.store), self.store.data_dir(), file, &name, None)?;
-        Ok(view)
+        ImportPlan::check(&self.store, ExportFile::at(file), now_ms())?.apply()
     }
     fn mine(
         &self,

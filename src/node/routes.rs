@@ -21,6 +21,7 @@ use serde::Deserialize;
 use tokio_stream::StreamExt;
 
 use super::{Event, Node};
+use crate::api::import::{ExportFile, ImportPlan};
 use crate::api::views::{ErrorView, StatusView};
 use crate::api::{self, local, ApiError, BlockRef, MineRequest};
 
@@ -476,14 +477,10 @@ async fn import(State(node): State<Shared>, RawQuery(raw): RawQuery, body: Body)
     let n = node.clone();
     let v = blocking(move || {
         let _guard = guard;
-        let (v, _) = crate::api::import::import(
-            Some(&n.store),
-            n.store.data_dir(),
-            &spool,
-            &name,
-            Some(&n.write_lock),
-        )?;
-        Ok(v)
+        // Held from the checks to the writes, so that both see one tip.
+        let _held = n.write_lock.lock();
+        let file = ExportFile { path: spool, name };
+        ImportPlan::check(&n.store, file, crate::time::now_ms())?.apply()
     })
     .await?;
     // The tip may have moved: the miner searches a fresh template.
