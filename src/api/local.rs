@@ -9,7 +9,8 @@ use std::sync::atomic::AtomicBool;
 use super::import::{ExportFile, ImportPlan};
 use super::mining_run::{self, Settings};
 use super::views::*;
-use super::{check_limit, ApiError, BlockRef, Ledger, MineHooks, MineRequest};
+use super::{ApiError, BlockRef, Ledger, MineHooks, MineRequest};
+use crate::bounds;
 use crate::consensus::{Transaction, Txid};
 use crate::export::to_line;
 use crate::store::{Store, StoreError, TxStatus};
@@ -25,7 +26,7 @@ pub fn submit(store: &Store, author: &str, data: Vec<u8>) -> Result<SubmitView, 
 }
 
 pub fn pending(store: &Store, from: u64, limit: usize) -> Result<PendingView, ApiError> {
-    check_limit(limit)?;
+    bounds::page(limit)?;
     let total = store.state()?.pending;
     let mut rows = Vec::new();
     let mut next = None;
@@ -56,7 +57,7 @@ pub fn block(store: &Store, r: BlockRef) -> Result<BlockView, ApiError> {
 }
 
 pub fn chain(store: &Store, from: Option<u64>, limit: usize) -> Result<ChainView, ApiError> {
-    check_limit(limit)?;
+    bounds::page(limit)?;
     let tip = store.state()?.height;
     let from = from.unwrap_or(tip);
     if from > tip {
@@ -117,7 +118,7 @@ pub fn txs(
     from: (u64, u32),
     limit: usize,
 ) -> Result<TxsView, ApiError> {
-    check_limit(limit)?;
+    bounds::page(limit)?;
     let mut rows = Vec::new();
     let mut next = None;
     for (shown, item) in store.txs_by_author(author, from).enumerate() {

@@ -11,14 +11,12 @@ use std::time::{Duration, Instant};
 
 use super::views::{MineSummary, MinedView};
 use super::{ApiError, MineHooks, MineRequest};
+use crate::bounds::DEFAULT_CHECKPOINT_EVERY;
 use crate::consensus::Block;
 use crate::mining::{MineResult, Mined, Miner, Progress};
 use crate::store::schema::MiningCheckpoint;
 use crate::store::{Store, StoreError};
 use crate::time::now_ms;
-
-/// Default time between search checkpoints.
-pub const CHECKPOINT_EVERY: Duration = Duration::from_secs(5);
 
 /// How old a search must be before new entries restart it.
 pub const RESTART_AFTER: Duration = Duration::from_millis(100);
@@ -42,7 +40,7 @@ impl Settings {
             blocks: req.blocks,
             checkpoint_every: req
                 .checkpoint_every
-                .map_or(CHECKPOINT_EVERY, Duration::from_secs_f64),
+                .map_or(DEFAULT_CHECKPOINT_EVERY, Duration::from_secs_f64),
         })
     }
 }

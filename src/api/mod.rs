@@ -12,12 +12,10 @@ pub mod views;
 use std::io::Write;
 use std::path::Path;
 
+use crate::bounds::{self, BoundError};
 use crate::consensus::{BlockHash, Txid};
 use crate::store::StoreError;
 use views::*;
-
-/// Largest page of `pending`, `chain` and `txs`.
-pub const MAX_PAGE: usize = 10_000;
 
 /// A block by height or by hash.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,16 +73,6 @@ pub fn parse_position(s: &str) -> Result<(u64, u32), ApiError> {
     })
 }
 
-/// Checks a page size.
-pub fn check_limit(limit: usize) -> Result<usize, ApiError> {
-    if limit > MAX_PAGE {
-        return Err(ApiError::BadRequest(format!(
-            "a page holds at most {MAX_PAGE} entries (asked for {limit})"
-        )));
-    }
-    Ok(limit)
-}
-
 /// What a mining run is asked to do.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -92,30 +80,25 @@ pub struct MineRequest {
     /// Stop after this many blocks (`None`: until stopped).
     #[serde(default)]
     pub blocks: Option<u64>,
-    /// Mining threads, 1 to 256 (`None`: every core).
+    /// Mining threads, within [`bounds::THREADS`] (`None`: every core).
     #[serde(default)]
     pub threads: Option<u16>,
-    /// Seconds between checkpoints of a long search.
+    /// Seconds between checkpoints of a long search, within
+    /// [`bounds::CHECKPOINT_EVERY`].
     #[serde(default)]
     pub checkpoint_every: Option<f64>,
 }
 
 impl MineRequest {
+    /// Checks the request's bounds ([`crate::bounds`]), naming its fields.
     pub fn check(&self) -> Result<(), ApiError> {
         if let Some(t) = self.threads {
-            if !(1..=crate::mining::MAX_THREADS as u16).contains(&t) {
-                return Err(ApiError::BadRequest(format!(
-                    "threads must be between 1 and {} (got {t})",
-                    crate::mining::MAX_THREADS
-                )));
-            }
+            bounds::THREADS.check("threads", t).map_err(|e| e.got(t))?;
         }
         if let Some(s) = self.checkpoint_every {
-            if !(s.is_finite() && (0.01..=86_400.0).contains(&s)) {
-                return Err(ApiError::BadRequest(
-                    "--checkpoint-every must be between 0.01 and 86400 seconds".into(),
-                ));
-            }
+            bounds::CHECKPOINT_EVERY
+                .check("checkpoint_every", s)
+                .map_err(|e| e.got(s))?;
         }
         Ok(())
     }
@@ -187,6 +170,12 @@ pub enum ApiError {
     /// The node did not answer as a node does.
     #[error("the node for this ledger at {address} {reason}")]
     Unreachable { address: String, reason: String },
+}
+
+impl From<BoundError> for ApiError {
+    fn from(e: BoundError) -> Self {
+        ApiError::BadRequest(e.to_string())
+    }
 }
 
 impl From<crate::consensus::transaction::TxError> for ApiError {

@@ -24,12 +24,10 @@ use super::{Event, Node};
 use crate::api::import::{ExportFile, ImportPlan};
 use crate::api::views::{ErrorView, StatusView};
 use crate::api::{self, local, ApiError, BlockRef, MineRequest};
+use crate::bounds::DEFAULT_PAGE;
 
 /// The OpenAPI description the node serves at `/v1/openapi.json`.
 pub const OPENAPI: &str = include_str!("../../docs/openapi.json");
-
-/// Default page size of `pending`, `chain` and `txs`.
-pub const DEFAULT_PAGE: usize = 20;
 
 type Shared = Arc<Node>;
 
