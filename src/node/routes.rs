@@ -85,6 +85,14 @@ fn bad(msg: impl Into<String>) -> Failure {
     Failure(StatusCode::BAD_REQUEST, msg.into())
 }
 
+/// A request body that did not arrive within the read timeout.
+fn too_slow() -> Failure {
+    Failure(
+        StatusCode::REQUEST_TIMEOUT,
+        "the request body did not arrive in time".into(),
+    )
+}
+
 type Answer = Result<Response, Failure>;
 
 fn json<T: serde::Serialize>(v: &T) -> Answer {
@@ -238,12 +246,7 @@ async fn json_body<T: for<'de> Deserialize<'de>>(node: &Node, body: Body) -> Res
     }
     let read = axum::body::to_bytes(body, limit);
     let bytes: Bytes = match tokio::time::timeout(node.limits.read_timeout, read).await {
-        Err(_) => {
-            return Err(Failure(
-                StatusCode::REQUEST_TIMEOUT,
-                "the request body did not arrive in time".into(),
-            ))
-        }
+        Err(_) => return Err(too_slow()),
         Ok(Err(_)) => {
             return Err(Failure(
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -417,7 +420,6 @@ async fn export(State(node): State<Shared>) -> Answer {
 /// then imported as `sledger import` would. `name` is what messages call
 /// the file.
 async fn import(State(node): State<Shared>, RawQuery(raw): RawQuery, body: Body) -> Answer {
-    use std::io::Write;
     let q = query(raw, &["name"])?;
     let name = q
         .get("name")
@@ -436,42 +438,7 @@ async fn import(State(node): State<Shared>, RawQuery(raw): RawQuery, body: Body)
             .to_owned()
     ));
     let guard = RemoveOnDrop(spool.clone());
-    let spool_error = |source| {
-        ApiError::Store(crate::store::StoreError::Io {
-            context: "cannot spool the import".into(),
-            source,
-        })
-    };
-    let mut file = std::fs::File::create(&spool).map_err(spool_error)?;
-    let mut chunks = body.into_data_stream();
-    let mut total = 0u64;
-    loop {
-        let data = match tokio::time::timeout(node.limits.read_timeout, chunks.next()).await {
-            Err(_) => {
-                return Err(Failure(
-                    StatusCode::REQUEST_TIMEOUT,
-                    "the request body did not arrive in time".into(),
-                ))
-            }
-            Ok(None) => break,
-            Ok(Some(Err(e))) => return Err(bad(format!("cannot read the request body: {e}"))),
-            Ok(Some(Ok(d))) => d,
-        };
-        {
-            total += data.len() as u64;
-            if total > node.limits.import_bytes {
-                return Err(Failure(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    format!(
-                        "the import is over the node's limit of {} bytes",
-                        node.limits.import_bytes
-                    ),
-                ));
-            }
-            file.write_all(&data).map_err(spool_error)?;
-        }
-    }
-    drop(file);
+    spool_body(&node, body, &spool).await?;
     let n = node.clone();
     let v = blocking(move || {
         let _guard = guard;
@@ -484,6 +451,40 @@ async fn import(State(node): State<Shared>, RawQuery(raw): RawQuery, body: Body)
     // The tip may have moved: the miner searches a fresh template.
     node.mining.new_entries();
     json(&v)
+}
+
+/// Writes a request body to `spool`, bounded in size by the import limit
+/// and in time between chunks by the read timeout.
+async fn spool_body(node: &Node, body: Body, spool: &std::path::Path) -> Result<(), Failure> {
+    use std::io::Write;
+    let spool_error = |source| {
+        ApiError::Store(crate::store::StoreError::Io {
+            context: "cannot spool the import".into(),
+            source,
+        })
+    };
+    let mut file = std::fs::File::create(spool).map_err(spool_error)?;
+    let mut chunks = body.into_data_stream();
+    let mut total = 0u64;
+    loop {
+        let data = match tokio::time::timeout(node.limits.read_timeout, chunks.next()).await {
+            Err(_) => return Err(too_slow()),
+            Ok(None) => return Ok(()),
+            Ok(Some(Err(e))) => return Err(bad(format!("cannot read the request body: {e}"))),
+            Ok(Some(Ok(d))) => d,
+        };
+        total += data.len() as u64;
+        if total > node.limits.import_bytes {
+            return Err(Failure(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!(
+                    "the import is over the node's limit of {} bytes",
+                    node.limits.import_bytes
+                ),
+            ));
+        }
+        file.write_all(&data).map_err(spool_error)?;
+    }
 }
 
 /// Spooled imports are named `import.<pid>.<random>.partial`; a node
