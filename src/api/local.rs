@@ -207,12 +207,10 @@ pub fn verify(store: &Store, progress: &mut dyn FnMut(u64, u64)) -> Result<Verif
 pub fn export(store: &Store, out: &mut dyn Write) -> Result<u64, ApiError> {
     let mut n = 0u64;
     for b in store.blocks_from(0) {
-        writeln!(out, "{}", to_line(&b?.block))
-            .map_err(|e| ApiError::Io(format!("cannot write the export: {e}")))?;
+        writeln!(out, "{}", to_line(&b?.block)).map_err(ApiError::export_write)?;
         n += 1;
     }
-    out.flush()
-        .map_err(|e| ApiError::Io(format!("cannot write the export: {e}")))?;
+    out.flush().map_err(ApiError::export_write)?;
     Ok(n)
 }
 

@@ -172,6 +172,13 @@ pub enum ApiError {
     Unreachable { address: String, reason: String },
 }
 
+impl ApiError {
+    /// The export's lines could not be written where the caller asked.
+    pub fn export_write(e: std::io::Error) -> ApiError {
+        ApiError::Io(format!("cannot write the export: {e}"))
+    }
+}
+
 impl From<BoundError> for ApiError {
     fn from(e: BoundError) -> Self {
         ApiError::BadRequest(e.to_string())
