@@ -6,7 +6,35 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::consensus::transaction::TxError;
 use crate::consensus::{Block, BlockHash, BlockHeader, Difficulty, MerkleNode, Transaction, Txid};
+
+/// Why an export line is not a block.
+#[derive(Debug, thiserror::Error)]
+pub enum LineError {
+    /// Not JSON, or not a block line's fields.
+    #[error("not a block: {0}")]
+    NotABlock(#[from] serde_json::Error),
+    /// The header's fields do not hash to the line's `hash`.
+    #[error("block {claimed} hashes to {actual}")]
+    BlockHash {
+        claimed: BlockHash,
+        actual: BlockHash,
+    },
+    #[error("transaction {txid} needs exactly one of data and data_hex")]
+    DataFields { txid: Txid },
+    #[error("data_hex of {txid}: {source}")]
+    DataHex {
+        txid: Txid,
+        source: hex::FromHexError,
+    },
+    /// The transaction's fields break a transaction rule.
+    #[error("transaction {txid}: {source}")]
+    Transaction { txid: Txid, source: TxError },
+    /// The transaction's fields do not hash to its `txid`.
+    #[error("transaction {claimed} hashes to {actual}")]
+    Txid { claimed: Txid, actual: Txid },
+}
 
 /// One line of an export.
 #[derive(Debug, Serialize, Deserialize)]
@@ -58,24 +86,23 @@ impl TxJson {
     }
 
     /// The transaction, checked against its txid.
-    pub fn to_tx(&self) -> Result<Transaction, String> {
+    pub fn to_tx(&self) -> Result<Transaction, LineError> {
+        let txid = self.txid;
         let data = match (&self.data, &self.data_hex) {
             (Some(s), None) => s.as_bytes().to_vec(),
             (None, Some(h)) => {
-                hex::decode(h).map_err(|e| format!("data_hex of {}: {e}", self.txid))?
+                hex::decode(h).map_err(|source| LineError::DataHex { txid, source })?
             }
-            _ => {
-                return Err(format!(
-                    "transaction {} needs exactly one of data and data_hex",
-                    self.txid
-                ))
-            }
+            _ => return Err(LineError::DataFields { txid }),
         };
         let tx = Transaction::new(self.author.clone(), self.timestamp, data)
-            .map_err(|e| format!("transaction {}: {e}", self.txid))?;
+            .map_err(|source| LineError::Transaction { txid, source })?;
         let actual = tx.txid();
-        if actual != self.txid {
-            return Err(format!("transaction {} hashes to {actual}", self.txid));
+        if actual != txid {
+            return Err(LineError::Txid {
+                claimed: txid,
+                actual,
+            });
         }
         Ok(tx)
     }
@@ -100,7 +127,7 @@ impl BlockLine {
     }
 
     /// The block, with its hash and every txid checked.
-    pub fn to_block(&self) -> Result<Block, String> {
+    pub fn to_block(&self) -> Result<Block, LineError> {
         let h = &self.header;
         let header = BlockHeader {
             version: h.version,
@@ -113,7 +140,10 @@ impl BlockLine {
         };
         let actual = header.hash();
         if actual != self.hash {
-            return Err(format!("block {} hashes to {actual}", self.hash));
+            return Err(LineError::BlockHash {
+                claimed: self.hash,
+                actual,
+            });
         }
         let txs = self
             .txs
@@ -130,8 +160,8 @@ pub fn to_line(block: &Block) -> String {
 }
 
 /// Parses and checks one export line.
-pub fn parse_line(line: &str) -> Result<Block, String> {
-    let parsed: BlockLine = serde_json::from_str(line).map_err(|e| format!("not a block: {e}"))?;
+pub fn parse_line(line: &str) -> Result<Block, LineError> {
+    let parsed: BlockLine = serde_json::from_str(line)?;
     parsed.to_block()
 }
 
@@ -151,12 +181,15 @@ mod tests {
         assert!(line.contains("\"data\":\"hello\""));
         assert!(line.contains("\"data_hex\":\"ff00\""));
         assert_eq!(parse_line(&line).unwrap(), b);
-        assert!(parse_line(&line.replace("hello", "hellO"))
-            .unwrap_err()
-            .contains("hashes to"));
-        assert!(parse_line(&line.replace("\"nonce\":0", "\"nonce\":1"))
-            .unwrap_err()
-            .contains("hashes to"));
-        assert!(parse_line("{").unwrap_err().starts_with("not a block"));
+        let err = |l: &str| parse_line(l).unwrap_err().to_string();
+        assert!(err(&line.replace("hello", "hellO")).contains("hashes to"));
+        assert!(err(&line.replace("\"nonce\":0", "\"nonce\":1")).contains("hashes to"));
+        assert!(err("{").starts_with("not a block"));
+        let both = line.replace(
+            "\"data\":\"hello\"",
+            "\"data\":\"hello\",\"data_hex\":\"00\"",
+        );
+        assert!(err(&both).ends_with("needs exactly one of data and data_hex"));
+        assert!(err(&line.replace("\"ff00\"", "\"f\"")).starts_with("data_hex of "));
     }
 }

@@ -3,10 +3,12 @@
 //! See `ARCHITECTURE.md` for the map of the code. In short:
 //! [`consensus`] owns the bytes and the rules, [`mining`] the nonce search,
 //! [`store`] the sled trees and every state change, [`export`] the JSON-lines
-//! format, and [`cli`] the command line.
+//! format, [`bounds`] the bounds on every argument, and [`cli`] the command
+//! line.
 
 pub mod api;
 pub mod bench;
+pub mod bounds;
 pub mod cli;
 pub mod consensus;
 pub mod export;

@@ -1,21 +1,23 @@
 //! `import`: add the blocks of an export file, checking every one before
-//! writing any. Lines must run from genesis up; blocks already stored are
-//! skipped; a file that extends the tip goes in batches of whole blocks, a
-//! competing branch block by block through fork choice.
+//! writing any, in two steps. A plan reads the whole file and checks it,
+//! writing nothing: [`ImportPlan::check`] against an existing ledger,
+//! [`NewLedgerPlan::check`] as a ledger of its own. Applying the plan
+//! reads the file again and writes it. Lines must run from genesis up;
+//! blocks already stored are skipped; a file that extends the tip goes in
+//! batches of whole blocks, a competing branch block by block through fork
+//! choice.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::sync::Mutex;
+use std::path::{Path, PathBuf};
 
 use super::views::{ImportView, TipRef};
 use super::ApiError;
-use crate::consensus::{rules, Block, BlockError};
+use crate::consensus::{rules, Block, BlockError, BlockHash};
 use crate::export::parse_line;
 use crate::store::dry_run::DryRun;
 use crate::store::fork::Accepted;
 use crate::store::Store;
-use crate::time::now_ms;
 
 /// Blocks per import transaction, and their total size bound.
 const BATCH_BLOCKS: usize = 512;
@@ -50,191 +52,305 @@ fn bounded_lines(mut r: impl BufRead) -> impl Iterator<Item = std::io::Result<St
     })
 }
 
-/// The blocks of an export file, one per non-empty line, with line numbers.
-fn blocks_of<'a>(
-    path: &Path,
-    name: &'a str,
-) -> Result<impl Iterator<Item = Result<(usize, Block), ApiError>> + 'a, ApiError> {
-    let file = File::open(path).map_err(|e| ApiError::Io(format!("cannot open {name}: {e}")))?;
-    Ok(bounded_lines(BufReader::new(file))
-        .enumerate()
-        .filter_map(move |(i, line)| {
-            let n = i + 1;
-            match line {
-                Err(e) => Some(Err(ApiError::BadRequest(format!("{name}: line {n}: {e}")))),
-                Ok(l) if l.trim().is_empty() => None,
-                Ok(l) => Some(
-                    parse_line(&l)
-                        .map(|b| (n, b))
-                        .map_err(|e| ApiError::BadRequest(format!("{name}: line {n}: {e}"))),
-                ),
-            }
-        }))
+/// An export file, and what messages call it (its path as given, or a
+/// name the client chose for an upload).
+#[derive(Debug, Clone)]
+pub struct ExportFile {
+    pub path: PathBuf,
+    pub name: String,
 }
 
-/// Imports `path` (called `name` in messages) into `existing`, or into a
-/// new ledger at `data_dir` when there is none (the created store is
-/// returned). `lock` is held while writing.
-pub fn import(
-    existing: Option<&Store>,
-    data_dir: &Path,
-    path: &Path,
-    name: &str,
-    lock: Option<&Mutex<()>>,
-) -> Result<(ImportView, Option<Store>), ApiError> {
-    let now = now_ms();
-    let at = |n: usize, e: &dyn std::fmt::Display| {
-        ApiError::BadRequest(format!("{name}: line {n}: {e}"))
-    };
-    let _held = lock.map(|l| l.lock());
+impl ExportFile {
+    /// The file at `path`, called by its path.
+    pub fn at(path: &Path) -> ExportFile {
+        ExportFile {
+            path: path.to_path_buf(),
+            name: path.display().to_string(),
+        }
+    }
 
-    // Pass 1: check every block; nothing is written. Lines must run from
-    // genesis up, one height after another. Blocks this ledger already has
-    // are skipped (their bodies still checked); the first new one must have
-    // a known parent: the tip (the file extends this chain) or any other
-    // stored block (the file brings a competing branch).
-    let mut genesis: Option<Block> = None;
-    let mut dry: Option<DryRun<'_>> = None;
-    let mut extends_tip = true;
-    let mut expected_height = 0u64;
-    let mut previous: Option<crate::consensus::BlockHash> = None;
-    let (mut new_blocks, mut known) = (0u64, 0u64);
-    for item in blocks_of(path, name)? {
-        let (n, block) = item?;
-        let h = block.header.height;
-        if h != expected_height {
-            return Err(at(
-                n,
-                &format!("expected the block at height {expected_height}, found height {h}"),
-            ));
+    /// The blocks of the file, one per non-empty line, with line numbers.
+    fn blocks(
+        &self,
+    ) -> Result<impl Iterator<Item = Result<(usize, Block), ApiError>> + '_, ApiError> {
+        let file = File::open(&self.path)
+            .map_err(|e| ApiError::Io(format!("cannot open {}: {e}", self.name)))?;
+        Ok(bounded_lines(BufReader::new(file))
+            .enumerate()
+            .filter_map(move |(i, line)| {
+                let n = i + 1;
+                match line {
+                    Err(e) => Some(Err(self.bad_line(n, &e))),
+                    Ok(l) if l.trim().is_empty() => None,
+                    Ok(l) => Some(
+                        parse_line(&l)
+                            .map(|b| (n, b))
+                            .map_err(|e| self.bad_line(n, &e)),
+                    ),
+                }
+            }))
+    }
+
+    /// Line `n` is wrong.
+    fn bad_line(&self, n: usize, e: &dyn std::fmt::Display) -> ApiError {
+        ApiError::BadRequest(format!("{}: line {n}: {e}", self.name))
+    }
+
+    /// Writing near line `n` found the ledger or the file no longer as
+    /// they were checked.
+    fn changed(&self, n: Option<usize>, e: &dyn std::fmt::Display) -> ApiError {
+        let name = &self.name;
+        ApiError::Conflict(match n {
+            Some(n) => format!("{name} changed while importing (near line {n}): {e}"),
+            None => format!("{name} changed while importing: {e}"),
+        })
+    }
+}
+
+/// The order lines must come in: from genesis up, one height after
+/// another, each block on the previous line's.
+#[derive(Default)]
+struct LineOrder {
+    expected_height: u64,
+    previous: Option<BlockHash>,
+}
+
+impl LineOrder {
+    /// Checks that `block`, on line `n`, comes next; returns its hash.
+    fn next(&mut self, file: &ExportFile, n: usize, block: &Block) -> Result<BlockHash, ApiError> {
+        let (h, expected) = (block.header.height, self.expected_height);
+        if h != expected {
+            let e = format!("expected the block at height {expected}, found height {h}");
+            return Err(file.bad_line(n, &e));
         }
-        expected_height += 1;
+        self.expected_height += 1;
         let hash = block.hash();
-        if let Some(p) = previous {
+        if let Some(p) = self.previous {
             if block.header.prev_hash != p {
-                return Err(at(
-                    n,
-                    &format!("block {hash} does not build on the previous line's block {p}"),
-                ));
+                let e = format!("block {hash} does not build on the previous line's block {p}");
+                return Err(file.bad_line(n, &e));
             }
         }
-        previous = Some(hash);
-        match &existing {
-            Some(s) if dry.is_none() && s.header(&hash)?.is_some() => {
-                // A block it has must still be the block it has: its
-                // body is pinned by the header's Merkle root.
-                rules::check_body(&block).map_err(|e| at(n, &e))?;
-                known += 1;
-            }
-            Some(s) => {
-                if dry.is_none() {
-                    if h == 0 {
+        self.previous = Some(hash);
+        Ok(hash)
+    }
+
+    /// Refuses a file without blocks.
+    fn finish(&self, file: &ExportFile) -> Result<(), ApiError> {
+        if self.expected_height == 0 {
+            return Err(ApiError::BadRequest(format!(
+                "{} holds no blocks",
+                file.name
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// An import into an existing ledger, checked: every block of the file
+/// passed every rule against `store`, and nothing is written yet. The
+/// caller holds whatever lock keeps other writers out until it is applied.
+pub struct ImportPlan<'s> {
+    store: &'s Store,
+    file: ExportFile,
+    now: u64,
+    /// The file's new blocks extend the tip (else they are a competing
+    /// branch).
+    extends_tip: bool,
+    new_blocks: u64,
+    known: u64,
+}
+
+impl<'s> ImportPlan<'s> {
+    /// Pass 1: checks every block of `file` against `store`. Blocks the
+    /// ledger already has are skipped (their bodies still checked); the
+    /// first new one must have a known parent: the tip (the file extends
+    /// this chain) or any other stored block (the file brings a competing
+    /// branch).
+    pub fn check(store: &'s Store, file: ExportFile, now: u64) -> Result<Self, ApiError> {
+        let mut order = LineOrder::default();
+        let mut dry: Option<DryRun<'s>> = None;
+        let mut extends_tip = true;
+        let (mut new_blocks, mut known) = (0u64, 0u64);
+        for item in file.blocks()? {
+            let (n, block) = item?;
+            let hash = order.next(&file, n, &block)?;
+            let d = match dry.as_mut() {
+                Some(d) => d,
+                None if store.header(&hash)?.is_some() => {
+                    // A block it has must still be the block it has: its
+                    // body is pinned by the header's Merkle root.
+                    rules::check_body(&block).map_err(|e| file.bad_line(n, &e))?;
+                    known += 1;
+                    continue;
+                }
+                None => {
+                    if block.header.height == 0 {
                         let e = BlockError::ForeignGenesis {
-                            expected: s.genesis_hash(),
+                            expected: store.genesis_hash(),
                             got: hash,
                         };
-                        return Err(at(n, &e));
+                        return Err(file.bad_line(n, &e));
                     }
                     let parent = block.header.prev_hash;
-                    extends_tip = parent == s.state()?.tip;
-                    dry = Some(if extends_tip {
-                        DryRun::on_store(s)?
+                    extends_tip = parent == store.state()?.tip;
+                    dry.insert(if extends_tip {
+                        DryRun::on_store(store)?
                     } else {
-                        DryRun::on_branch(s, &parent)?
-                    });
+                        DryRun::on_branch(store, &parent)?
+                    })
                 }
-                dry.as_mut()
-                    .expect("set above")
-                    .check(&block, now)
-                    .map_err(|e| at(n, &e))?;
-                new_blocks += 1;
-            }
-            None if h == 0 => {
-                dry = Some(DryRun::on_genesis(&block, now).map_err(|e| at(n, &e))?);
-                genesis = Some(block);
-                new_blocks += 1;
-            }
-            None => {
-                dry.as_mut()
-                    .expect("genesis came first")
-                    .check(&block, now)
-                    .map_err(|e| at(n, &e))?;
-                new_blocks += 1;
-            }
+            };
+            d.check(&block, now).map_err(|e| file.bad_line(n, &e))?;
+            new_blocks += 1;
         }
-    }
-    if expected_height == 0 {
-        return Err(ApiError::BadRequest(format!("{name} holds no blocks")));
+        order.finish(&file)?;
+        Ok(ImportPlan {
+            store,
+            file,
+            now,
+            extends_tip,
+            new_blocks,
+            known,
+        })
     }
 
-    // Pass 2: write. A file that extends the tip goes in batches of whole
-    // blocks, each one transaction; a competing branch goes block by block
-    // through fork choice, which reorganises when the branch has more work.
-    let created = match existing {
-        Some(_) => None,
-        None => Some(Store::create(
-            data_dir,
-            genesis.as_ref().expect("checked in pass 1"),
-            now,
-        )?),
-    };
-    let store = existing.or(created.as_ref()).expect("one of the two");
-    let changed = |n: usize, e: &dyn std::fmt::Display| {
-        ApiError::Conflict(format!(
-            "{name} changed while importing (near line {n}): {e}"
-        ))
-    };
-    let mut batch: Vec<Block> = Vec::new();
-    let mut batch_bytes = 0usize;
-    let (mut reorganized, mut disconnected) = (false, 0u64);
-    for item in blocks_of(path, name)? {
-        let (n, block) = item?;
-        if store.header(&block.hash())?.is_some() {
-            continue;
+    /// Pass 2: writes the file's new blocks. A file that extends the tip
+    /// goes in batches of whole blocks, each one transaction; a competing
+    /// branch goes block by block through fork choice, which reorganises
+    /// when the branch has more work.
+    pub fn apply(self) -> Result<ImportView, ApiError> {
+        let reorg = if self.extends_tip {
+            self.append_in_batches()?;
+            Reorg::default()
+        } else {
+            self.accept_branch()?
+        };
+        let state = self.store.state()?;
+        Ok(ImportView {
+            imported: self.new_blocks,
+            already_present: self.known,
+            reorganized: reorg.reorganized,
+            disconnected: reorg.disconnected,
+            extends_tip: self.extends_tip,
+            tip: TipRef {
+                height: state.height,
+                hash: state.tip,
+                timestamp: None,
+            },
+        })
+    }
+
+    fn append_in_batches(&self) -> Result<(), ApiError> {
+        let (store, file) = (self.store, &self.file);
+        let mut batch: Vec<Block> = Vec::new();
+        let mut batch_bytes = 0usize;
+        for item in file.blocks()? {
+            let (n, block) = item?;
+            if store.header(&block.hash())?.is_some() {
+                continue;
+            }
+            batch_bytes += block.encoded_len();
+            batch.push(block);
+            if batch.len() >= BATCH_BLOCKS || batch_bytes >= BATCH_BYTES {
+                store
+                    .append_batch(&batch, self.now)
+                    .map_err(|e| file.changed(Some(n), &e))?;
+                batch.clear();
+                batch_bytes = 0;
+            }
         }
-        if !extends_tip {
+        if !batch.is_empty() {
+            store
+                .append_batch(&batch, self.now)
+                .map_err(|e| file.changed(None, &e))?;
+        }
+        Ok(())
+    }
+
+    fn accept_branch(&self) -> Result<Reorg, ApiError> {
+        let (store, file) = (self.store, &self.file);
+        let mut reorg = Reorg::default();
+        for item in file.blocks()? {
+            let (n, block) = item?;
+            if store.header(&block.hash())?.is_some() {
+                continue;
+            }
             match store
-                .accept_block(&block, now)
-                .map_err(|e| changed(n, &e))?
+                .accept_block(&block, self.now)
+                .map_err(|e| file.changed(Some(n), &e))?
             {
-                Accepted::Reorganized {
-                    disconnected: d, ..
-                } => {
-                    reorganized = true;
-                    disconnected += d;
+                Accepted::Reorganized { disconnected, .. } => {
+                    reorg.reorganized = true;
+                    reorg.disconnected += disconnected;
                 }
-                Accepted::Orphan => return Err(changed(n, &"its parent is gone")),
+                Accepted::Orphan => return Err(file.changed(Some(n), &"its parent is gone")),
                 _ => {}
             }
-            continue;
         }
-        batch_bytes += block.encoded_len();
-        batch.push(block);
-        if batch.len() >= BATCH_BLOCKS || batch_bytes >= BATCH_BYTES {
-            store
-                .append_batch(&batch, now)
-                .map_err(|e| changed(n, &e))?;
-            batch.clear();
-            batch_bytes = 0;
+        Ok(reorg)
+    }
+}
+
+/// What a branch's blocks did to the active chain.
+#[derive(Default)]
+struct Reorg {
+    reorganized: bool,
+    disconnected: u64,
+}
+
+/// A new ledger from an export file, checked: its genesis block and every
+/// block on it passed every rule, and nothing is written yet.
+pub struct NewLedgerPlan {
+    file: ExportFile,
+    now: u64,
+    genesis: Block,
+    blocks: u64,
+}
+
+impl NewLedgerPlan {
+    /// Pass 1: checks every block of `file`, from its genesis block up.
+    pub fn check(file: ExportFile, now: u64) -> Result<Self, ApiError> {
+        let mut order = LineOrder::default();
+        let mut dry: Option<DryRun<'_>> = None;
+        let mut genesis: Option<Block> = None;
+        let mut blocks = 0u64;
+        for item in file.blocks()? {
+            let (n, block) = item?;
+            order.next(&file, n, &block)?;
+            match dry.as_mut() {
+                // The first line is at height 0 (`LineOrder`).
+                None => {
+                    dry = Some(DryRun::on_genesis(&block, now).map_err(|e| file.bad_line(n, &e))?);
+                    genesis = Some(block);
+                }
+                Some(d) => {
+                    d.check(&block, now).map_err(|e| file.bad_line(n, &e))?;
+                }
+            }
+            blocks += 1;
         }
+        order.finish(&file)?;
+        Ok(NewLedgerPlan {
+            file,
+            now,
+            genesis: genesis.expect("a file with blocks starts at genesis"),
+            blocks,
+        })
     }
-    if !batch.is_empty() {
-        store
-            .append_batch(&batch, now)
-            .map_err(|e| ApiError::Conflict(format!("{name} changed while importing: {e}")))?;
+
+    /// Pass 2: creates the ledger at `data_dir` with the file's genesis
+    /// block, then appends the rest.
+    pub fn create(self, data_dir: &Path) -> Result<ImportView, ApiError> {
+        let store = Store::create(data_dir, &self.genesis, self.now)?;
+        ImportPlan {
+            store: &store,
+            file: self.file,
+            now: self.now,
+            extends_tip: true,
+            new_blocks: self.blocks,
+            known: 0,
+        }
+        .apply()
     }
-    let state = store.state()?;
-    let view = ImportView {
-        imported: new_blocks,
-        already_present: known,
-        reorganized,
-        disconnected,
-        extends_tip,
-        tip: TipRef {
-            height: state.height,
-            hash: state.tip,
-            timestamp: None,
-        },
-    };
-    Ok((view, created))
 }

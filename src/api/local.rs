@@ -5,13 +5,14 @@
 use std::io::Write;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
-use std::time::Duration;
 
+use super::import::{ExportFile, ImportPlan};
+use super::mining_run::{self, Settings};
 use super::views::*;
-use super::{check_limit, mine, ApiError, BlockRef, Ledger, MineHooks, MineRequest};
+use super::{ApiError, BlockRef, Ledger, MineHooks, MineRequest};
+use crate::bounds;
 use crate::consensus::{Transaction, Txid};
 use crate::export::to_line;
-use crate::mining::Miner;
 use crate::store::{Store, StoreError, TxStatus};
 use crate::time::now_ms;
 
@@ -25,7 +26,7 @@ pub fn submit(store: &Store, author: &str, data: Vec<u8>) -> Result<SubmitView, 
 }
 
 pub fn pending(store: &Store, from: u64, limit: usize) -> Result<PendingView, ApiError> {
-    check_limit(limit)?;
+    bounds::page(limit)?;
     let total = store.state()?.pending;
     let mut rows = Vec::new();
     let mut next = None;
@@ -56,7 +57,7 @@ pub fn block(store: &Store, r: BlockRef) -> Result<BlockView, ApiError> {
 }
 
 pub fn chain(store: &Store, from: Option<u64>, limit: usize) -> Result<ChainView, ApiError> {
-    check_limit(limit)?;
+    bounds::page(limit)?;
     let tip = store.state()?.height;
     let from = from.unwrap_or(tip);
     if from > tip {
@@ -117,7 +118,7 @@ pub fn txs(
     from: (u64, u32),
     limit: usize,
 ) -> Result<TxsView, ApiError> {
-    check_limit(limit)?;
+    bounds::page(limit)?;
     let mut rows = Vec::new();
     let mut next = None;
     for (shown, item) in store.txs_by_author(author, from).enumerate() {
@@ -206,25 +207,11 @@ pub fn verify(store: &Store, progress: &mut dyn FnMut(u64, u64)) -> Result<Verif
 pub fn export(store: &Store, out: &mut dyn Write) -> Result<u64, ApiError> {
     let mut n = 0u64;
     for b in store.blocks_from(0) {
-        writeln!(out, "{}", to_line(&b?.block))
-            .map_err(|e| ApiError::Io(format!("cannot write the export: {e}")))?;
+        writeln!(out, "{}", to_line(&b?.block)).map_err(ApiError::export_write)?;
         n += 1;
     }
-    out.flush()
-        .map_err(|e| ApiError::Io(format!("cannot write the export: {e}")))?;
+    out.flush().map_err(ApiError::export_write)?;
     Ok(n)
-}
-
-/// The miner a request asks for.
-pub fn miner_for(req: &MineRequest) -> Miner {
-    req.threads
-        .map_or_else(Miner::all_cores, |n| Miner::new(n.into()))
-}
-
-/// The checkpoint interval a request asks for.
-pub fn checkpoint_every(req: &MineRequest) -> Duration {
-    req.checkpoint_every
-        .map_or(mine::CHECKPOINT_EVERY, Duration::from_secs_f64)
 }
 
 /// A ledger this process opened.
@@ -275,10 +262,7 @@ impl Ledger for LocalLedger {
         export(&self.store, out)
     }
     fn import(&self, file: &Path) -> Result<ImportView, ApiError> {
-        let name = file.display().to_string();
-        let (view, _) =
-            super::import::import(Some(&self.store), self.store.data_dir(), file, &name, None)?;
-        Ok(view)
+        ImportPlan::check(&self.store, ExportFile::at(file), now_ms())?.apply()
     }
     fn mine(
         &self,
@@ -286,24 +270,16 @@ impl Ledger for LocalLedger {
         stop: &AtomicBool,
         hooks: MineHooks<'_>,
     ) -> Result<MineSummary, ApiError> {
-        req.check()?;
-        let each = hooks.mined;
-        mine::mine_blocks(
+        mining_run::run(
             &self.store,
-            &miner_for(req),
-            req.blocks,
-            checkpoint_every(req),
-            mine::Control {
+            &Settings::new(req)?,
+            mining_run::Control {
                 stop,
                 restart: stop,
                 new_entries: None,
                 append_lock: None,
             },
-            mine::Hooks {
-                note: hooks.note,
-                searching: hooks.searching,
-                mined: &mut |m, resumed| each(&MinedView::new(m, resumed)),
-            },
+            hooks,
         )
     }
     fn schema_versions(&self) -> Result<(u32, u32), ApiError> {

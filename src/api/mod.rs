@@ -7,18 +7,16 @@
 pub mod import;
 pub mod json;
 pub mod local;
-pub mod mine;
+pub mod mining_run;
 pub mod views;
 
 use std::io::Write;
 use std::path::Path;
 
+use crate::bounds::{self, BoundError};
 use crate::consensus::{BlockHash, Txid};
 use crate::store::StoreError;
 use views::*;
-
-/// Largest page of `pending`, `chain` and `txs`.
-pub const MAX_PAGE: usize = 10_000;
 
 /// A block by height or by hash.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,16 +74,6 @@ pub fn parse_position(s: &str) -> Result<(u64, u32), ApiError> {
     })
 }
 
-/// Checks a page size.
-pub fn check_limit(limit: usize) -> Result<usize, ApiError> {
-    if limit > MAX_PAGE {
-        return Err(ApiError::BadRequest(format!(
-            "a page holds at most {MAX_PAGE} entries (asked for {limit})"
-        )));
-    }
-    Ok(limit)
-}
-
 /// What a mining run is asked to do.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -93,43 +81,41 @@ pub struct MineRequest {
     /// Stop after this many blocks (`None`: until stopped).
     #[serde(default)]
     pub blocks: Option<u64>,
-    /// Mining threads, 1 to 256 (`None`: every core).
+    /// Mining threads, within [`bounds::THREADS`] (`None`: every core).
     #[serde(default)]
     pub threads: Option<u16>,
-    /// Seconds between checkpoints of a long search.
+    /// Seconds between checkpoints of a long search, within
+    /// [`bounds::CHECKPOINT_EVERY`].
     #[serde(default)]
     pub checkpoint_every: Option<f64>,
 }
 
 impl MineRequest {
+    /// Checks the request's bounds ([`crate::bounds`]), naming its fields.
     pub fn check(&self) -> Result<(), ApiError> {
         if let Some(t) = self.threads {
-            if !(1..=crate::mining::MAX_THREADS as u16).contains(&t) {
-                return Err(ApiError::BadRequest(format!(
-                    "threads must be between 1 and {} (got {t})",
-                    crate::mining::MAX_THREADS
-                )));
-            }
+            bounds::THREADS.check("threads", t).map_err(|e| e.got(t))?;
         }
         if let Some(s) = self.checkpoint_every {
-            if !(s.is_finite() && (0.01..=86_400.0).contains(&s)) {
-                return Err(ApiError::BadRequest(
-                    "--checkpoint-every must be between 0.01 and 86400 seconds".into(),
-                ));
-            }
+            bounds::CHECKPOINT_EVERY
+                .check("checkpoint_every", s)
+                .map_err(|e| e.got(s))?;
         }
         Ok(())
     }
 }
 
-/// What a mining run tells its caller along the way.
+/// What a mining run tells its caller along the way: the caller of
+/// [`Ledger::mine`], and a node's background run
+/// ([`crate::node::mining_slot`]), both through [`mining_run::run`].
 pub struct MineHooks<'a> {
-    /// A line for the person watching (a resumed search, a busy node).
+    /// A line for the person watching (a resumed or discarded checkpoint,
+    /// a discarded block, a busy node).
     pub note: &'a mut dyn FnMut(String),
-    /// The search under way: its template and hashes a second (local runs
-    /// only).
+    /// The search under way: its template and hashes a second, about every
+    /// 20 ms (not called while following a node's run).
     pub searching: &'a mut dyn FnMut(&crate::consensus::Block, f64),
-    /// Each block sealed.
+    /// Each block sealed and appended; an error ends the run.
     pub mined: &'a mut dyn FnMut(&MinedView) -> Result<(), ApiError>,
 }
 
@@ -188,26 +174,15 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    /// The HTTP status a node answers with.
-    pub fn status(&self) -> u16 {
-        match self {
-            ApiError::BadRequest(_) => 400,
-            ApiError::Conflict(_) => 409,
-            ApiError::Io(_) => 400,
-            ApiError::Internal(_) => 500,
-            ApiError::Node { status, .. } => *status,
-            ApiError::Unreachable { .. } => 502,
-            ApiError::Store(e) => match e {
-                StoreError::NoSuchBlock(_)
-                | StoreError::NoSuchHeight { .. }
-                | StoreError::NoSuchTx(_) => 404,
-                StoreError::AlreadyPending(_) | StoreError::AlreadyInChain(_) => 409,
-                StoreError::InvalidBlock { .. } | StoreError::Rejected(_) => 422,
-                StoreError::Conflict => 409,
-                StoreError::DiskFull | StoreError::NotSaved => 507,
-                _ => 500,
-            },
-        }
+    /// The export's lines could not be written where the caller asked.
+    pub fn export_write(e: std::io::Error) -> ApiError {
+        ApiError::Io(format!("cannot write the export: {e}"))
+    }
+}
+
+impl From<BoundError> for ApiError {
+    fn from(e: BoundError) -> Self {
+        ApiError::BadRequest(e.to_string())
     }
 }
 

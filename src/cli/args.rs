@@ -1,8 +1,19 @@
-//! Every command-line argument, in one place (clap derive).
+//! Every command-line argument, in one place (clap derive): the raw flags
+//! as parsed. [`super::checked`] turns them into what the commands run
+//! with; the bounds are [`crate::bounds`]'.
 
 use std::path::PathBuf;
 
+use clap::builder::RangedI64ValueParser;
 use clap::{Args, Parser, Subcommand};
+
+use crate::bounds;
+
+/// `--threads`: a count outside [`bounds::THREADS`] is bad usage (clap's
+/// message, exit code 2).
+fn threads_arg() -> RangedI64ValueParser<u16> {
+    clap::value_parser!(u16).range(i64::from(bounds::THREADS.min)..=i64::from(bounds::THREADS.max))
+}
 
 /// A persistent proof-of-work ledger on sled.
 #[derive(Debug, Parser)]
@@ -135,7 +146,7 @@ pub struct InitArgs {
     #[arg(long)]
     pub fixed_difficulty: bool,
     /// Threads for mining the genesis block, 1 to 256 [default: all cores]
-    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
+    #[arg(long, value_parser = threads_arg())]
     pub threads: Option<u16>,
 }
 
@@ -158,7 +169,7 @@ pub struct PageArgs {
     #[arg(long, default_value_t = 0)]
     pub from: u64,
     /// At most this many
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = bounds::DEFAULT_PAGE)]
     pub limit: usize,
 }
 
@@ -171,7 +182,7 @@ pub struct TxsArgs {
     #[arg(long, value_name = "HEIGHT.INDEX")]
     pub from: Option<String>,
     /// At most this many
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = bounds::DEFAULT_PAGE)]
     pub limit: usize,
 }
 
@@ -181,7 +192,7 @@ pub struct ChainArgs {
     #[arg(long)]
     pub from: Option<u64>,
     /// At most this many blocks
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = bounds::DEFAULT_PAGE)]
     pub limit: usize,
     /// List the chain tips (blocks without children) with their work instead
     #[arg(long)]
@@ -194,10 +205,10 @@ pub struct MineArgs {
     #[arg(long, short = 'n')]
     pub blocks: Option<u64>,
     /// Mining threads, 1 to 256 [default: all cores]
-    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
+    #[arg(long, value_parser = threads_arg())]
     pub threads: Option<u16>,
     /// Seconds between checkpoints of a long search
-    #[arg(long, default_value_t = 5.0, value_name = "SECONDS")]
+    #[arg(long, default_value_t = bounds::DEFAULT_CHECKPOINT_EVERY.as_secs_f64(), value_name = "SECONDS")]
     pub checkpoint_every: f64,
 }
 
@@ -216,12 +227,35 @@ pub struct NodeArgs {
     #[arg(long)]
     pub mine: bool,
     /// Mining threads for --mine, 1 to 256 [default: all cores]
-    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
+    #[arg(long, value_parser = threads_arg())]
     pub threads: Option<u16>,
     /// Seconds a client has to send a request's head, and between chunks of its body
-    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+    #[arg(long, default_value_t = crate::node::Limits::default().read_timeout.as_secs_f64(), value_name = "SECONDS")]
     pub read_timeout: f64,
     /// Largest export the node imports, in bytes (spooled to disk first)
     #[arg(long, default_value_t = crate::node::Limits::default().import_bytes, value_name = "BYTES")]
     pub max_import_bytes: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    /// The help texts say the bounds in words: keep them true.
+    #[test]
+    fn help_states_the_thread_bounds() {
+        let said = format!("{} to {}", bounds::THREADS.min, bounds::THREADS.max);
+        let cli = Cli::command();
+        for sub in ["init", "mine", "node"] {
+            let cmd = cli.find_subcommand(sub).expect("a command");
+            let arg = cmd
+                .get_arguments()
+                .find(|a| a.get_id() == "threads")
+                .expect("--threads");
+            let help = arg.get_help().expect("help").to_string();
+            assert!(help.contains(&said), "{sub} --threads: {help:?}");
+        }
+    }
 }

@@ -1,11 +1,12 @@
-//! The command line: parse arguments ([`args`]), open the ledger, run one
-//! command ([`commands`]), print its result ([`output`]), and turn any error
+//! The command line: parse arguments ([`args`]) and check them
+//! ([`checked`]), open the ledger, run one command ([`commands`]), print its result ([`output`]), and turn any error
 //! into one line on stderr and a non-zero exit.
 //!
 //! Exit codes: 0 success, 1 the command failed (bad input, a rejected
 //! block, a failed verification, a ledger problem), 2 bad usage.
 
 pub mod args;
+pub mod checked;
 pub mod commands;
 pub mod output;
 
@@ -21,7 +22,8 @@ use crate::api::Ledger;
 use crate::node::client::RemoteLedger;
 use crate::node::cookie::Cookie;
 use crate::store::{OpenOptions, Store, StoreError};
-use args::{Cli, Command};
+use args::Cli;
+use checked::Command;
 
 /// Default initial difficulty: 2^26 hashes, about a second per block on one
 /// core with SHA extensions (`sledger bench` measures ~69 million a second
@@ -112,14 +114,14 @@ pub fn run(cli: Cli) -> Result<()> {
         json: cli.json,
         no_upgrade: cli.no_upgrade,
     };
-    match cli.command {
+    match Command::check(cli.command)? {
         Command::Init(a) => commands::init::run(&ctx, &a),
         Command::Submit(a) => commands::submit::run(&ctx, &a),
-        Command::Pending(a) => commands::query::pending(&ctx, &a),
-        Command::Mine(a) => commands::mine::run(&ctx, &a),
-        Command::Block { block } => commands::query::block(&ctx, &block),
+        Command::Pending { from, limit } => commands::query::pending(&ctx, from, limit),
+        Command::Mine(req) => commands::mine::run(&ctx, &req),
+        Command::Block(r) => commands::query::block(&ctx, r),
         Command::Chain(a) => commands::query::chain(&ctx, &a),
-        Command::Tx { txid } => commands::query::tx(&ctx, &txid),
+        Command::Tx(txid) => commands::query::tx(&ctx, &txid),
         Command::Verify => commands::verify::run(&ctx),
         Command::Txs(a) => commands::query::txs(&ctx, &a),
         Command::Migrate => commands::migrate::run(&ctx),
@@ -127,8 +129,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Export { output } => commands::transfer::export(&ctx, output.as_deref()),
         Command::Import { file } => commands::transfer::import(&ctx, &file),
         Command::Demo => commands::demo::run(&ctx),
-        Command::Bench(a) => commands::bench::run(&ctx, &a),
-        Command::Node(a) => commands::node::run(&ctx, &a),
+        Command::Bench(b) => commands::bench::run(&ctx, b),
+        Command::Node(config) => commands::node::run(&ctx, config),
     }
 }
 

@@ -1,4 +1,6 @@
-//! Mining: the nonce search over a block header, on all cores.
+//! The nonce search: [`Miner`] seals one block template on all cores. It
+//! knows nothing of stores; a mining run against a store is
+//! [`crate::api::mining_run`].
 //!
 //! A search compresses the header's first 64 bytes once ([`HeaderMidstate`]);
 //! each nonce then costs one SHA-256 compression of the final block. Each
@@ -128,6 +130,11 @@ impl Miner {
     /// A miner on every core.
     pub fn all_cores() -> Self {
         Self::new(std::thread::available_parallelism().map_or(1, |n| n.get()))
+    }
+
+    /// A miner on `threads` threads, or on every core when `None`.
+    pub fn with_threads(threads: Option<usize>) -> Self {
+        threads.map_or_else(Self::all_cores, Self::new)
     }
 
     pub fn threads(&self) -> usize {

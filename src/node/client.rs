@@ -109,6 +109,13 @@ impl RemoteLedger {
         }
     }
 
+    /// The data of an event named `kind`.
+    fn event<T: DeserializeOwned>(&self, kind: &str, data: &str) -> Result<T, ApiError> {
+        serde_json::from_str(data).map_err(|e| {
+            self.unreachable(format!("sent a {kind} event this sledger cannot read: {e}"))
+        })
+    }
+
     fn get<T: DeserializeOwned>(
         &self,
         path: &str,
@@ -199,12 +206,10 @@ impl Ledger for RemoteLedger {
             if line.last() != Some(&b'\n') {
                 return Err(self.unreachable("sent an export cut short"));
             }
-            out.write_all(&line)
-                .map_err(|e| ApiError::Io(format!("cannot write the export: {e}")))?;
+            out.write_all(&line).map_err(ApiError::export_write)?;
             n += 1;
         }
-        out.flush()
-            .map_err(|e| ApiError::Io(format!("cannot write the export: {e}")))?;
+        out.flush().map_err(ApiError::export_write)?;
         Ok(n)
     }
     fn import(&self, file: &Path) -> Result<ImportView, ApiError> {
@@ -270,11 +275,7 @@ impl Ledger for RemoteLedger {
             };
             match event.as_str() {
                 "block" => {
-                    let v: SealedEvent = serde_json::from_str(&data).map_err(|e| {
-                        self.unreachable(format!(
-                            "sent a block event this sledger cannot read: {e}"
-                        ))
-                    })?;
+                    let v: SealedEvent = self.event("block", &data)?;
                     if v.run == run && !enough(&summary) {
                         summary.mined += 1;
                         summary.hashes += v.block.hashes;
@@ -282,11 +283,7 @@ impl Ledger for RemoteLedger {
                     }
                 }
                 "mining" => {
-                    let v: MiningView = serde_json::from_str(&data).map_err(|e| {
-                        self.unreachable(format!(
-                            "sent a mining event this sledger cannot read: {e}"
-                        ))
-                    })?;
+                    let v: MiningView = self.event("mining", &data)?;
                     if v.run == run && !v.active {
                         break Some(v);
                     }

@@ -1,16 +1,17 @@
 //! `sledger node`: a long-running process that owns the store, optionally
 //! mines, and serves the ledger's operations over a local HTTP API
 //! (`docs/API.md`), as bitcoind does for bitcoin-cli. [`server`] owns the
-//! listener and the shutdown, [`routes`] the endpoints, [`miner`] the
-//! mining thread, [`cookie`] the file that tells other processes where the
-//! node is, and [`client`] the other side: the CLI's [`crate::api::Ledger`]
-//! over HTTP.
+//! listener and the shutdown, [`routes`] the endpoints, [`status`] the
+//! HTTP status of each error, [`mining_slot`] the background mining run, [`cookie`] the
+//! file that tells other processes where the node is, and [`client`] the
+//! other side: the CLI's [`crate::api::Ledger`] over HTTP.
 
 pub mod client;
 pub mod cookie;
-pub mod miner;
+pub mod mining_slot;
 pub mod routes;
 pub mod server;
+pub mod status;
 
 use std::net::SocketAddr;
 use std::sync::Mutex;
@@ -75,7 +76,7 @@ pub struct Node {
     pub address: SocketAddr,
     pub limits: Limits,
     pub events: tokio::sync::broadcast::Sender<Event>,
-    pub miner: miner::MinerSlot,
+    pub mining: mining_slot::MiningSlot,
     /// Held by an import and by the miner while it appends a block, so that
     /// an import's checks and its writes see the same tip.
     pub write_lock: Mutex<()>,

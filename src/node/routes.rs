@@ -21,14 +21,13 @@ use serde::Deserialize;
 use tokio_stream::StreamExt;
 
 use super::{Event, Node};
+use crate::api::import::{ExportFile, ImportPlan};
 use crate::api::views::{ErrorView, StatusView};
 use crate::api::{self, local, ApiError, BlockRef, MineRequest};
+use crate::bounds::DEFAULT_PAGE;
 
 /// The OpenAPI description the node serves at `/v1/openapi.json`.
 pub const OPENAPI: &str = include_str!("../../docs/openapi.json");
-
-/// Default page size of `pending`, `chain` and `txs`.
-pub const DEFAULT_PAGE: usize = 20;
 
 type Shared = Arc<Node>;
 
@@ -63,8 +62,7 @@ pub struct Failure(StatusCode, String);
 
 impl From<ApiError> for Failure {
     fn from(e: ApiError) -> Self {
-        let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        Failure(status, e.to_string())
+        Failure(super::status::of(&e), e.to_string())
     }
 }
 
@@ -85,6 +83,14 @@ impl IntoResponse for Failure {
 
 fn bad(msg: impl Into<String>) -> Failure {
     Failure(StatusCode::BAD_REQUEST, msg.into())
+}
+
+/// A request body that did not arrive within the read timeout.
+fn too_slow() -> Failure {
+    Failure(
+        StatusCode::REQUEST_TIMEOUT,
+        "the request body did not arrive in time".into(),
+    )
 }
 
 type Answer = Result<Response, Failure>;
@@ -240,12 +246,7 @@ async fn json_body<T: for<'de> Deserialize<'de>>(node: &Node, body: Body) -> Res
     }
     let read = axum::body::to_bytes(body, limit);
     let bytes: Bytes = match tokio::time::timeout(node.limits.read_timeout, read).await {
-        Err(_) => {
-            return Err(Failure(
-                StatusCode::REQUEST_TIMEOUT,
-                "the request body did not arrive in time".into(),
-            ))
-        }
+        Err(_) => return Err(too_slow()),
         Ok(Err(_)) => {
             return Err(Failure(
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -272,7 +273,7 @@ async fn status(State(node): State<Shared>) -> Answer {
     v.node = Some(crate::api::views::NodeInfo {
         address: node.address.to_string(),
         pid: std::process::id(),
-        mining: node.miner.view(),
+        mining: node.mining.view(),
     });
     json(&v)
 }
@@ -298,7 +299,7 @@ async fn submit(State(node): State<Shared>, body: Body) -> Answer {
     };
     let n = node.clone();
     let v = blocking(move || local::submit(&n.store, &b.author, data)).await?;
-    node.miner.new_entries();
+    node.mining.new_entries();
     json(&v)
 }
 
@@ -419,7 +420,6 @@ async fn export(State(node): State<Shared>) -> Answer {
 /// then imported as `sledger import` would. `name` is what messages call
 /// the file.
 async fn import(State(node): State<Shared>, RawQuery(raw): RawQuery, body: Body) -> Answer {
-    use std::io::Write;
     let q = query(raw, &["name"])?;
     let name = q
         .get("name")
@@ -438,58 +438,53 @@ async fn import(State(node): State<Shared>, RawQuery(raw): RawQuery, body: Body)
             .to_owned()
     ));
     let guard = RemoveOnDrop(spool.clone());
+    spool_body(&node, body, &spool).await?;
+    let n = node.clone();
+    let v = blocking(move || {
+        let _guard = guard;
+        // Held from the checks to the writes, so that both see one tip.
+        let _held = n.write_lock.lock();
+        let file = ExportFile { path: spool, name };
+        ImportPlan::check(&n.store, file, crate::time::now_ms())?.apply()
+    })
+    .await?;
+    // The tip may have moved: the miner searches a fresh template.
+    node.mining.new_entries();
+    json(&v)
+}
+
+/// Writes a request body to `spool`, bounded in size by the import limit
+/// and in time between chunks by the read timeout.
+async fn spool_body(node: &Node, body: Body, spool: &std::path::Path) -> Result<(), Failure> {
+    use std::io::Write;
     let spool_error = |source| {
         ApiError::Store(crate::store::StoreError::Io {
             context: "cannot spool the import".into(),
             source,
         })
     };
-    let mut file = std::fs::File::create(&spool).map_err(spool_error)?;
+    let mut file = std::fs::File::create(spool).map_err(spool_error)?;
     let mut chunks = body.into_data_stream();
     let mut total = 0u64;
     loop {
         let data = match tokio::time::timeout(node.limits.read_timeout, chunks.next()).await {
-            Err(_) => {
-                return Err(Failure(
-                    StatusCode::REQUEST_TIMEOUT,
-                    "the request body did not arrive in time".into(),
-                ))
-            }
-            Ok(None) => break,
+            Err(_) => return Err(too_slow()),
+            Ok(None) => return Ok(()),
             Ok(Some(Err(e))) => return Err(bad(format!("cannot read the request body: {e}"))),
             Ok(Some(Ok(d))) => d,
         };
-        {
-            total += data.len() as u64;
-            if total > node.limits.import_bytes {
-                return Err(Failure(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    format!(
-                        "the import is over the node's limit of {} bytes",
-                        node.limits.import_bytes
-                    ),
-                ));
-            }
-            file.write_all(&data).map_err(spool_error)?;
+        total += data.len() as u64;
+        if total > node.limits.import_bytes {
+            return Err(Failure(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!(
+                    "the import is over the node's limit of {} bytes",
+                    node.limits.import_bytes
+                ),
+            ));
         }
+        file.write_all(&data).map_err(spool_error)?;
     }
-    drop(file);
-    let n = node.clone();
-    let v = blocking(move || {
-        let _guard = guard;
-        let (v, _) = crate::api::import::import(
-            Some(&n.store),
-            n.store.data_dir(),
-            &spool,
-            &name,
-            Some(&n.write_lock),
-        )?;
-        Ok(v)
-    })
-    .await?;
-    // The tip may have moved: the miner searches a fresh template.
-    node.miner.new_entries();
-    json(&v)
 }
 
 /// Spooled imports are named `import.<pid>.<random>.partial`; a node
@@ -518,17 +513,17 @@ impl Drop for RemoveOnDrop {
 }
 
 async fn mining(State(node): State<Shared>) -> Answer {
-    json(&node.miner.view())
+    json(&node.mining.view())
 }
 
 async fn mining_start(State(node): State<Shared>, body: Body) -> Answer {
     let req: MineRequest = json_body(&node, body).await?;
-    let v = node.miner.start(&node, &req)?;
+    let v = node.mining.start(&node, &req)?;
     json(&v)
 }
 
 async fn mining_stop(State(node): State<Shared>) -> Answer {
-    let v = blocking(move || Ok(node.miner.stop())).await?;
+    let v = blocking(move || Ok(node.mining.stop())).await?;
     json(&v)
 }
 

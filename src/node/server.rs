@@ -48,25 +48,8 @@ async fn serve(
         source,
     })?;
     let data_dir = store.data_dir().to_path_buf();
-    let cookie_error = |source| NodeError::Cookie {
-        path: cookie::path(&data_dir),
-        source,
-    };
-    // This process holds the store's lock, so a cookie already there was
-    // left by a node that did not stop cleanly.
-    if let Ok(Some(old)) = Cookie::read(&data_dir) {
-        eprintln!(
-            "replacing a stale node cookie left by a node that did not stop cleanly (pid {}, {})",
-            old.pid, old.address
-        );
-    }
     super::routes::remove_stale_spools(&data_dir);
-    let cookie = Cookie {
-        address: address.to_string(),
-        token: cookie::new_token().map_err(cookie_error)?,
-        pid: std::process::id(),
-    };
-    cookie.write(&data_dir).map_err(cookie_error)?;
+    let cookie = publish(&data_dir, address)?;
 
     let (events, _) = tokio::sync::broadcast::channel(1024);
     let (stopping, _) = tokio::sync::watch::channel(false);
@@ -76,13 +59,13 @@ async fn serve(
         address,
         limits: config.limits.clone(),
         events,
-        miner: Default::default(),
+        mining: Default::default(),
         write_lock: Default::default(),
         stopping,
         imports: tokio::sync::Semaphore::new(1),
     });
     if let Some(req) = &config.mine {
-        if let Err(e) = node.miner.start(&node, req) {
+        if let Err(e) = node.mining.start(&node, req) {
             cookie.remove(&data_dir);
             return Err(e.into());
         }
@@ -124,19 +107,52 @@ async fn serve(
     }
     eprintln!("sledger node: stopping: finishing requests under way");
     drop(listener);
+    drain(&node, graceful, config.limits.drain).await;
+    cookie.remove(&data_dir);
+    eprintln!("sledger node: stopped");
+    Ok(())
+}
+
+/// Writes a fresh cookie for a node at `address` (replacing a stale one).
+fn publish(data_dir: &std::path::Path, address: SocketAddr) -> Result<Cookie, NodeError> {
+    let cookie_error = |source| NodeError::Cookie {
+        path: cookie::path(data_dir),
+        source,
+    };
+    // This process holds the store's lock, so a cookie already there was
+    // left by a node that did not stop cleanly.
+    if let Ok(Some(old)) = Cookie::read(data_dir) {
+        eprintln!(
+            "replacing a stale node cookie left by a node that did not stop cleanly (pid {}, {})",
+            old.pid, old.address
+        );
+    }
+    let cookie = Cookie {
+        address: address.to_string(),
+        token: cookie::new_token().map_err(cookie_error)?,
+        pid: std::process::id(),
+    };
+    cookie.write(data_dir).map_err(cookie_error)?;
+    Ok(cookie)
+}
+
+/// Ends the event streams, gives requests under way up to `limit` to
+/// finish, then stops the mining run (which checkpoints its search).
+async fn drain(
+    node: &Arc<Node>,
+    graceful: hyper_util::server::graceful::GracefulShutdown,
+    limit: std::time::Duration,
+) {
     // `send_replace`: kept even when no stream listens yet.
     node.stopping.send_replace(true);
     tokio::select! {
         _ = graceful.shutdown() => {}
-        _ = tokio::time::sleep(config.limits.drain) => {
-            eprintln!("sledger node: requests still running after {:?}; stopping anyway", config.limits.drain);
+        _ = tokio::time::sleep(limit) => {
+            eprintln!("sledger node: requests still running after {limit:?}; stopping anyway");
         }
     }
     let n = node.clone();
-    let _ = tokio::task::spawn_blocking(move || n.miner.stop()).await;
-    cookie.remove(&data_dir);
-    eprintln!("sledger node: stopped");
-    Ok(())
+    let _ = tokio::task::spawn_blocking(move || n.mining.stop()).await;
 }
 
 /// Resolves on the first SIGTERM or Ctrl-C; a second one exits at once.

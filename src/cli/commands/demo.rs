@@ -5,7 +5,7 @@ use serde_json::json;
 
 use crate::api::local::LocalLedger;
 use crate::api::{Ledger, MineRequest};
-use crate::cli::args::InitArgs;
+use crate::cli::checked::Init;
 use crate::cli::commands::{init, mine};
 use crate::cli::output::{self, print_json};
 use crate::cli::{Ctx, DEFAULT_DIFFICULTY};
@@ -37,15 +37,7 @@ pub fn run(ctx: &Ctx) -> Result<()> {
             "creating a ledger in {} (difficulty {DEFAULT_DIFFICULTY} bits)",
             ctx.data_dir.display()
         ));
-        let args = InitArgs {
-            name: "sledger".into(),
-            difficulty: DEFAULT_DIFFICULTY,
-            block_interval: 1.0,
-            retarget_window: 60,
-            fixed_difficulty: false,
-            threads: None,
-        };
-        let store = init::create(ctx, &init::params_from(&args)?, None)?;
+        let store = init::create(ctx, &init::params_from(&Init::defaults())?, None)?;
         let version = store.schema_version()?;
         Box::new(LocalLedger::new(store, version))
     };

@@ -5,24 +5,22 @@ use std::sync::atomic::Ordering;
 use anyhow::{bail, Context, Result};
 use serde_json::json;
 
-use crate::cli::args::InitArgs;
+use crate::cli::checked::Init;
 use crate::cli::{Ctx, STOP};
 use crate::consensus::{Block, ChainParams, Difficulty};
 use crate::mining::{MineResult, Miner};
 use crate::store::{Store, StoreError};
 use crate::time::now_ms;
 
-/// Checked parameters from the arguments, with a fresh random salt.
-pub fn params_from(a: &InitArgs) -> Result<ChainParams> {
-    if !a.block_interval.is_finite() || a.block_interval <= 0.0 || a.block_interval > 86_400.0 {
-        bail!("--block-interval must be between 0.001 and 86400 seconds");
-    }
+/// The chain parameters `a` asks for, with a fresh random salt, checked
+/// against the consensus rules.
+pub fn params_from(a: &Init) -> Result<ChainParams> {
     let mut salt = [0u8; 16];
     getrandom::getrandom(&mut salt).context("cannot get random bytes for the genesis salt")?;
     let params = ChainParams {
         name: a.name.clone(),
         initial_difficulty: Difficulty(a.difficulty),
-        target_interval_ms: (a.block_interval * 1000.0).round() as u64,
+        target_interval_ms: a.target_interval_ms,
         retarget_window: a.retarget_window,
         fixed_difficulty: a.fixed_difficulty,
         salt,
@@ -38,7 +36,7 @@ pub fn create(ctx: &Ctx, params: &ChainParams, threads: Option<u16>) -> Result<S
         bail!(StoreError::AlreadyExists(ctx.data_dir.clone()));
     }
     crate::cli::stop_on_signal();
-    let miner = threads.map_or_else(Miner::all_cores, |n| Miner::new(n.into()));
+    let miner = Miner::with_threads(threads.map(usize::from));
     let result = miner.mine(
         Block::genesis(params, now_ms()),
         0,
@@ -53,7 +51,7 @@ pub fn create(ctx: &Ctx, params: &ChainParams, threads: Option<u16>) -> Result<S
     Ok(Store::create(&ctx.data_dir, &mined.block, now_ms())?)
 }
 
-pub fn run(ctx: &Ctx, a: &InitArgs) -> Result<()> {
+pub fn run(ctx: &Ctx, a: &Init) -> Result<()> {
     let params = params_from(a)?;
     let store = create(ctx, &params, a.threads)?;
     let genesis = store.genesis_hash();

@@ -1,7 +1,7 @@
 //! `sledger mine`: seal pending transactions into blocks until `--blocks`
 //! are mined or Ctrl-C / SIGTERM. On the store, a long search is
 //! checkpointed every few seconds and when stopped, and resumed by the
-//! next run ([`crate::api::mine`]); through a node, the node mines and this
+//! next run ([`crate::api::mining_run`]); through a node, the node mines and this
 //! command prints the blocks it seals.
 
 use std::sync::atomic::Ordering;
@@ -12,7 +12,6 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::api::views::{MineSummary, MinedView};
 use crate::api::{Ledger, MineHooks, MineRequest};
-use crate::cli::args::MineArgs;
 use crate::cli::output::{self, print_json};
 use crate::cli::{Ctx, STOP};
 
@@ -67,17 +66,11 @@ pub fn mine_with_progress(
     Ok(summary?)
 }
 
-pub fn run(ctx: &Ctx, a: &MineArgs) -> Result<()> {
-    let req = MineRequest {
-        blocks: a.blocks,
-        threads: a.threads,
-        checkpoint_every: Some(a.checkpoint_every),
-    };
-    req.check()?;
+pub fn run(ctx: &Ctx, req: &MineRequest) -> Result<()> {
     let ledger = ctx.ledger()?;
     let json = ctx.json;
     let started = Instant::now();
-    let summary = mine_with_progress(ctx, ledger.as_ref(), &req, &mut |m| {
+    let summary = mine_with_progress(ctx, ledger.as_ref(), req, &mut |m| {
         if json {
             print_json(m);
         } else {

@@ -1,49 +1,27 @@
 //! `sledger node`: run a node on the ledger ([`crate::node`]).
 
 use std::io::Write;
-use std::net::SocketAddr;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use serde_json::json;
 
-use crate::api::MineRequest;
-use crate::cli::args::NodeArgs;
 use crate::cli::output::print_json;
 use crate::cli::Ctx;
-use crate::node::{cookie, server, Config, Limits};
+use crate::node::{cookie, server, Config};
 use crate::store::StoreError;
 
-pub fn run(ctx: &Ctx, a: &NodeArgs) -> Result<()> {
-    if !a.bind.is_loopback() {
-        if !a.allow_remote {
-            bail!(
-                "refusing to listen on {}: it is not a loopback address, so other machines could reach the ledger; pass --allow-remote if that is what you want",
-                a.bind
-            );
-        }
+/// Runs a node as `config` says (checked: a non-loopback address was
+/// allowed with `--allow-remote`).
+pub fn run(ctx: &Ctx, config: Config) -> Result<()> {
+    if !config.listen.ip().is_loopback() {
         eprintln!(
             "WARNING: listening on {}, which other machines can reach. Requests still need the token, but plain HTTP carries it unencrypted: use this only on a network you trust.",
-            a.bind
+            config.listen.ip()
         );
-    }
-    if !(a.read_timeout.is_finite() && (0.1..=3600.0).contains(&a.read_timeout)) {
-        bail!("--read-timeout must be between 0.1 and 3600 seconds");
     }
     let store = ctx
         .open_here()?
         .ok_or_else(|| StoreError::NoLedger(ctx.data_dir.clone()))?;
-    let config = Config {
-        listen: SocketAddr::new(a.bind, a.port),
-        mine: a.mine.then(|| MineRequest {
-            threads: a.threads,
-            ..Default::default()
-        }),
-        limits: Limits {
-            import_bytes: a.max_import_bytes,
-            read_timeout: std::time::Duration::from_secs_f64(a.read_timeout),
-            ..Default::default()
-        },
-    };
     let json = ctx.json;
     server::run(store, config, |c, dir| {
         let path = cookie::path(dir);

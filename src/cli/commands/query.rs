@@ -2,13 +2,13 @@
 
 use anyhow::Result;
 
-use crate::api::{parse_position, parse_txid, BlockRef};
-use crate::cli::args::{ChainArgs, PageArgs, TxsArgs};
+use crate::api::BlockRef;
+use crate::cli::checked::{Chain, Txs};
 use crate::cli::output::{self, print_json};
 use crate::cli::Ctx;
+use crate::consensus::Txid;
 
-pub fn block(ctx: &Ctx, reference: &str) -> Result<()> {
-    let r: BlockRef = reference.parse()?;
+pub fn block(ctx: &Ctx, r: BlockRef) -> Result<()> {
     let v = ctx.ledger()?.block(r)?;
     if ctx.json {
         print_json(&v);
@@ -18,18 +18,21 @@ pub fn block(ctx: &Ctx, reference: &str) -> Result<()> {
     Ok(())
 }
 
-pub fn chain(ctx: &Ctx, a: &ChainArgs) -> Result<()> {
+pub fn chain(ctx: &Ctx, a: &Chain) -> Result<()> {
     let ledger = ctx.ledger()?;
-    if a.tips {
-        let v = ledger.tips()?;
-        if ctx.json {
-            print_json(&v);
-        } else {
-            print!("{}", output::tips_text(&v));
+    let (from, limit) = match *a {
+        Chain::Tips => {
+            let v = ledger.tips()?;
+            if ctx.json {
+                print_json(&v);
+            } else {
+                print!("{}", output::tips_text(&v));
+            }
+            return Ok(());
         }
-        return Ok(());
-    }
-    let v = ledger.chain(a.from, a.limit)?;
+        Chain::Page { from, limit } => (from, limit),
+    };
+    let v = ledger.chain(from, limit)?;
     if ctx.json {
         print_json(&v);
     } else {
@@ -38,9 +41,8 @@ pub fn chain(ctx: &Ctx, a: &ChainArgs) -> Result<()> {
     Ok(())
 }
 
-pub fn tx(ctx: &Ctx, id: &str) -> Result<()> {
-    let txid = parse_txid(id)?;
-    let v = ctx.ledger()?.tx(&txid)?;
+pub fn tx(ctx: &Ctx, txid: &Txid) -> Result<()> {
+    let v = ctx.ledger()?.tx(txid)?;
     if ctx.json {
         print_json(&v);
     } else {
@@ -49,8 +51,8 @@ pub fn tx(ctx: &Ctx, id: &str) -> Result<()> {
     Ok(())
 }
 
-pub fn pending(ctx: &Ctx, a: &PageArgs) -> Result<()> {
-    let v = ctx.ledger()?.pending(a.from, a.limit)?;
+pub fn pending(ctx: &Ctx, from: u64, limit: usize) -> Result<()> {
+    let v = ctx.ledger()?.pending(from, limit)?;
     if ctx.json {
         print_json(&v);
     } else {
@@ -71,12 +73,8 @@ pub fn status(ctx: &Ctx) -> Result<()> {
     Ok(())
 }
 
-pub fn txs(ctx: &Ctx, a: &TxsArgs) -> Result<()> {
-    let from = match &a.from {
-        Some(s) => parse_position(s)?,
-        None => (0, 0),
-    };
-    let v = ctx.ledger()?.txs(&a.author, from, a.limit)?;
+pub fn txs(ctx: &Ctx, a: &Txs) -> Result<()> {
+    let v = ctx.ledger()?.txs(&a.author, a.from, a.limit)?;
     if ctx.json {
         print_json(&v);
     } else {

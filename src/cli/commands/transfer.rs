@@ -9,8 +9,10 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use serde_json::json;
 
+use crate::api::import::{ExportFile, NewLedgerPlan};
 use crate::cli::output::{self, print_json};
 use crate::cli::Ctx;
+use crate::time::now_ms;
 
 pub fn export(ctx: &Ctx, output: Option<&Path>) -> Result<()> {
     let ledger = ctx.ledger()?;
@@ -49,10 +51,7 @@ pub fn export(ctx: &Ctx, output: Option<&Path>) -> Result<()> {
 pub fn import(ctx: &Ctx, path: &Path) -> Result<()> {
     let v = match ctx.ledger_if_any()? {
         Some(ledger) => ledger.import(path)?,
-        None => {
-            let name = path.display().to_string();
-            crate::api::import::import(None, &ctx.data_dir, path, &name, None)?.0
-        }
+        None => NewLedgerPlan::check(ExportFile::at(path), now_ms())?.create(&ctx.data_dir)?,
     };
     if ctx.json {
         print_json(&v);

@@ -1,22 +1,22 @@
-//! The node's miner: at most one mining run at a time, on its own thread,
-//! started and stopped by requests (or `--mine`). Each sealed block goes
-//! out on the event stream; each submit restarts the search so that the
-//! next template holds the new entry at once.
+//! The node's background mining: a slot for at most one mining run
+//! ([`crate::api::mining_run`]) at a time, on its own thread, started and
+//! stopped by requests (or `--mine`). Each sealed block goes out on the
+//! event stream; each submit restarts the search so that the next template
+//! holds the new entry at once.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
 use super::{Event, Node};
-use crate::api::local::{checkpoint_every, miner_for};
-use crate::api::mine::{mine_blocks, Control, Hooks};
-use crate::api::views::{MineSummary, MinedView, MiningView, SealedEvent, TemplateView};
-use crate::api::{ApiError, MineRequest};
+use crate::api::mining_run::{self, Control, Settings};
+use crate::api::views::{MineSummary, MiningView, SealedEvent, TemplateView};
+use crate::api::{ApiError, MineHooks, MineRequest};
 
-/// The miner's state, behind one lock; `control` serialises starting and
+/// The mining run's state, behind one lock; `control` serialises starting and
 /// stopping, so that a start never overlaps a run still stopping.
 #[derive(Default)]
-pub struct MinerSlot {
+pub struct MiningSlot {
     state: Mutex<SlotState>,
     control: Mutex<()>,
 }
@@ -50,12 +50,12 @@ fn relock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-impl MinerSlot {
+impl MiningSlot {
     fn lock(&self) -> MutexGuard<'_, SlotState> {
         relock(&self.state)
     }
 
-    /// What the miner is doing.
+    /// What the node's mining is doing.
     pub fn view(&self) -> MiningView {
         view_of(&self.lock())
     }
@@ -85,7 +85,7 @@ impl MinerSlot {
     /// Starts a run unless one is under way (then says so). Blocks while a
     /// run is stopping.
     pub fn start(&self, node: &Arc<Node>, req: &MineRequest) -> Result<MiningView, ApiError> {
-        req.check()?;
+        let settings = Settings::new(req)?;
         let _control = relock(&self.control);
         let mut st = self.lock();
         if st.run.is_some() {
@@ -94,66 +94,17 @@ impl MinerSlot {
             return Ok(v);
         }
         st.last_id += 1;
-        let id = st.last_id;
-        let miner = miner_for(req);
-        let stop = Arc::new(AtomicBool::new(false));
-        let restart = Arc::new(AtomicBool::new(false));
-        let new_entries = Arc::new(AtomicBool::new(false));
-        let (n, s, r, e, req2) = (
-            node.clone(),
-            stop.clone(),
-            restart.clone(),
-            new_entries.clone(),
-            req.clone(),
-        );
-        let threads = miner.threads();
-        let handle = std::thread::Builder::new()
-            .name("sledger-miner".into())
-            .spawn(move || {
-                // A panic ends the run like an error, so the slot is freed
-                // and followers hear that it ended.
-                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    mine_blocks(
-                        &n.store,
-                        &miner,
-                        req2.blocks,
-                        checkpoint_every(&req2),
-                        Control {
-                            stop: &s,
-                            restart: &r,
-                            new_entries: Some(&e),
-                            append_lock: Some(&n.write_lock),
-                        },
-                        Hooks {
-                            note: &mut |line| eprintln!("{line}"),
-                            searching: &mut |t, _| n.miner.searching(t),
-                            mined: &mut |m, resumed| {
-                                let block = MinedView::new(m, resumed);
-                                n.miner.mined(id);
-                                let _ = n.events.send(Event::Block(SealedEvent { run: id, block }));
-                                Ok(())
-                            },
-                        },
-                    )
-                }))
-                .unwrap_or_else(|_| {
-                    Err(ApiError::Internal(
-                        "internal error: the miner thread panicked; this is a bug in sledger"
-                            .into(),
-                    ))
-                });
-                n.miner.finished(&n, id, result);
-            })
-            .map_err(|e| ApiError::Internal(format!("cannot start the miner thread: {e}")))?;
-        st.run = Some(Run {
-            id,
-            stop,
-            restart,
-            new_entries,
-            threads,
-            blocks_left: req.blocks,
-            handle: Some(handle),
-        });
+        let mut run = Run {
+            id: st.last_id,
+            stop: Arc::new(AtomicBool::new(false)),
+            restart: Arc::new(AtomicBool::new(false)),
+            new_entries: Arc::new(AtomicBool::new(false)),
+            threads: settings.miner.threads(),
+            blocks_left: settings.blocks,
+            handle: None,
+        };
+        run.handle = Some(spawn_run(node.clone(), &run, settings)?);
+        st.run = Some(run);
         let v = view_of(&st);
         // Sent under the lock: events of one run go out in order.
         let _ = node.events.send(Event::Mining(v.clone()));
@@ -214,6 +165,51 @@ impl MinerSlot {
         let v = view_of(&st);
         let _ = node.events.send(Event::Mining(v));
     }
+}
+
+/// Runs `run` on a thread of its own, which frees the slot as it ends.
+fn spawn_run(n: Arc<Node>, run: &Run, settings: Settings) -> Result<JoinHandle<()>, ApiError> {
+    let (id, stop, restart, new_entries) = (
+        run.id,
+        run.stop.clone(),
+        run.restart.clone(),
+        run.new_entries.clone(),
+    );
+    std::thread::Builder::new()
+        .name("sledger-miner".into())
+        .spawn(move || {
+            // A panic ends the run like an error, so the slot is freed
+            // and followers hear that it ended.
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                mining_run::run(
+                    &n.store,
+                    &settings,
+                    Control {
+                        stop: &stop,
+                        restart: &restart,
+                        new_entries: Some(&new_entries),
+                        append_lock: Some(&n.write_lock),
+                    },
+                    MineHooks {
+                        note: &mut |line| eprintln!("{line}"),
+                        searching: &mut |t, _| n.mining.searching(t),
+                        mined: &mut |block| {
+                            n.mining.mined(id);
+                            let block = block.clone();
+                            let _ = n.events.send(Event::Block(SealedEvent { run: id, block }));
+                            Ok(())
+                        },
+                    },
+                )
+            }))
+            .unwrap_or_else(|_| {
+                Err(ApiError::Internal(
+                    "internal error: the miner thread panicked; this is a bug in sledger".into(),
+                ))
+            });
+            n.mining.finished(&n, id, result);
+        })
+        .map_err(|e| ApiError::Internal(format!("cannot start the miner thread: {e}")))
 }
 
 fn view_of(st: &SlotState) -> MiningView {

@@ -1,0 +1,203 @@
+//! The command line's arguments, checked: [`super::args`] is what clap
+//! parsed (the raw flags); [`Command`] is what the commands run with.
+//! Every bound is checked here, against [`crate::bounds`] and under the
+//! flag's name, and every reference parsed, before a command opens a
+//! ledger. (The rules a chain's parameters must follow are consensus
+//! rules, checked when `init` builds them.)
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use clap::Parser;
+
+use super::args::{self, BenchWhat, Cli};
+use crate::api::{parse_position, parse_txid, BlockRef, MineRequest};
+use crate::bounds;
+use crate::consensus::Txid;
+use crate::node::{Config, Limits};
+
+/// A command with checked arguments.
+pub enum Command {
+    Init(Init),
+    Submit(args::SubmitArgs),
+    Pending {
+        from: u64,
+        limit: usize,
+    },
+    Mine(MineRequest),
+    Block(BlockRef),
+    Chain(Chain),
+    Tx(Txid),
+    Txs(Txs),
+    Verify,
+    Migrate,
+    Status,
+    Export {
+        output: Option<PathBuf>,
+    },
+    Import {
+        file: PathBuf,
+    },
+    Demo,
+    /// A node: its address is loopback unless `--allow-remote` was given.
+    Node(Config),
+    Bench(Bench),
+}
+
+/// `init`: a chain's parameters, but for the salt (drawn when it is made).
+#[derive(Debug, Clone)]
+pub struct Init {
+    pub name: String,
+    pub difficulty: u32,
+    pub target_interval_ms: u64,
+    pub retarget_window: u32,
+    pub fixed_difficulty: bool,
+    pub threads: Option<u16>,
+}
+
+impl Init {
+    /// What `sledger init` runs with when given no flags.
+    pub fn defaults() -> Init {
+        let cli = Cli::try_parse_from(["sledger", "init"]).expect("init takes no required flag");
+        match cli.command {
+            args::Command::Init(a) => Init::new(a).expect("init's defaults are in bounds"),
+            _ => unreachable!("parsed as init"),
+        }
+    }
+
+    fn new(a: args::InitArgs) -> Result<Init> {
+        Ok(Init {
+            target_interval_ms: bounds::block_interval_ms("--block-interval", a.block_interval)?,
+            name: a.name,
+            difficulty: a.difficulty,
+            retarget_window: a.retarget_window,
+            fixed_difficulty: a.fixed_difficulty,
+            threads: a.threads,
+        })
+    }
+}
+
+/// `chain`: the tips, or a page of the active chain.
+pub enum Chain {
+    Tips,
+    Page { from: Option<u64>, limit: usize },
+}
+
+/// `txs`: a page of an author's transactions.
+pub struct Txs {
+    pub author: String,
+    pub from: (u64, u32),
+    pub limit: usize,
+}
+
+/// `bench` and its hidden references.
+pub enum Bench {
+    Mining {
+        seconds: f64,
+    },
+    Store {
+        sizes: Vec<u64>,
+        dir: Option<PathBuf>,
+        keep: bool,
+    },
+    RawScan {
+        path: PathBuf,
+        cache_bytes: u64,
+    },
+    RawGet {
+        path: PathBuf,
+        key: Vec<u8>,
+    },
+}
+
+impl Command {
+    /// Checks the arguments of a parsed command.
+    pub fn check(c: args::Command) -> Result<Command> {
+        use args::Command as Raw;
+        Ok(match c {
+            Raw::Init(a) => Command::Init(Init::new(a)?),
+            Raw::Submit(a) => Command::Submit(a),
+            Raw::Pending(a) => Command::Pending {
+                from: a.from,
+                limit: bounds::page(a.limit)?,
+            },
+            Raw::Mine(a) => Command::Mine(mine(a)?),
+            Raw::Block { block } => Command::Block(block.parse()?),
+            Raw::Chain(a) if a.tips => Command::Chain(Chain::Tips),
+            Raw::Chain(a) => Command::Chain(Chain::Page {
+                from: a.from,
+                limit: bounds::page(a.limit)?,
+            }),
+            Raw::Tx { txid } => Command::Tx(parse_txid(&txid)?),
+            Raw::Txs(a) => Command::Txs(Txs {
+                from: a.from.as_deref().map_or(Ok((0, 0)), parse_position)?,
+                limit: bounds::page(a.limit)?,
+                author: a.author,
+            }),
+            Raw::Verify => Command::Verify,
+            Raw::Migrate => Command::Migrate,
+            Raw::Status => Command::Status,
+            Raw::Export { output } => Command::Export { output },
+            Raw::Import { file } => Command::Import { file },
+            Raw::Demo => Command::Demo,
+            Raw::Node(a) => Command::Node(node(a)?),
+            Raw::Bench(a) => Command::Bench(bench(a)?),
+        })
+    }
+}
+
+fn mine(a: args::MineArgs) -> Result<MineRequest> {
+    Ok(MineRequest {
+        blocks: a.blocks,
+        threads: a.threads,
+        checkpoint_every: Some(
+            bounds::CHECKPOINT_EVERY.check("--checkpoint-every", a.checkpoint_every)?,
+        ),
+    })
+}
+
+fn node(a: args::NodeArgs) -> Result<Config> {
+    if !a.bind.is_loopback() && !a.allow_remote {
+        bail!(
+            "refusing to listen on {}: it is not a loopback address, so other machines could reach the ledger; pass --allow-remote if that is what you want",
+            a.bind
+        );
+    }
+    let read_timeout = bounds::READ_TIMEOUT.check("--read-timeout", a.read_timeout)?;
+    Ok(Config {
+        listen: SocketAddr::new(a.bind, a.port),
+        mine: a.mine.then(|| MineRequest {
+            threads: a.threads,
+            ..Default::default()
+        }),
+        limits: Limits {
+            import_bytes: a.max_import_bytes,
+            read_timeout: std::time::Duration::from_secs_f64(read_timeout),
+            ..Default::default()
+        },
+    })
+}
+
+fn bench(a: args::BenchArgs) -> Result<Bench> {
+    Ok(match a.what {
+        None => Bench::Mining {
+            seconds: bounds::BENCH_SECONDS.check("--seconds", a.seconds)?,
+        },
+        Some(BenchWhat::Store { sizes, dir, keep }) => {
+            let name = "--sizes";
+            if sizes.is_empty() {
+                return Err(bounds::BENCH_SIZES.refuse(name).into());
+            }
+            for &n in &sizes {
+                bounds::BENCH_SIZES.check(name, n)?;
+            }
+            Bench::Store { sizes, dir, keep }
+        }
+        Some(BenchWhat::RawScan { path, cache_bytes }) => Bench::RawScan { path, cache_bytes },
+        Some(BenchWhat::RawGet { path, key }) => Bench::RawGet {
+            path,
+            key: hex::decode(key).context("--key must be hex")?,
+        },
+    })
+}
