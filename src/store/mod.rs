@@ -5,7 +5,7 @@
 //! - [`read`]: every read by key; [`iter`]: the streaming walks.
 //! - [`trees`]: each tree behind a typed accessor, listed once; [`codec`]:
 //!   every key and value layout; [`schema`]: names, records, the version.
-//! - [`write`] (entries and blocks), [`stage`] (the steps a write is made
+//! - [`write`](mod@write) (entries and blocks), [`stage`] (the steps a write is made
 //!   of), [`template`] (mining's templates and checkpoints), [`dry_run`]
 //!   (checking blocks without writing), [`fork`], [`reorg`], [`orphans`].
 //! - [`verify`]: the streaming full check; [`migrate`]: schema steps.
