@@ -3,8 +3,8 @@
 //! See `ARCHITECTURE.md` for the map of the code. In short:
 //! [`consensus`] owns the bytes and the rules, [`mining`] the nonce search,
 //! [`store`] the sled trees and every state change, [`export`] the JSON-lines
-//! format, [`bounds`] the bounds on every argument, and [`cli`] the command
-//! line.
+//! format, [`bounds`] the bounds on every argument, [`signal`] what a stop
+//! signal means, and [`cli`] the command line.
 
 pub mod api;
 pub mod bench;
@@ -14,6 +14,7 @@ pub mod consensus;
 pub mod export;
 pub mod mining;
 pub mod node;
+pub mod signal;
 pub mod store;
 #[doc(hidden)]
 pub mod testkit;

@@ -35,6 +35,14 @@ fn new_entries_reach_the_next_block() {
 }
 
 fn stop_with(signal: &str) {
+    stop_with_repeats(signal, 1)
+}
+
+/// Sends `signal` `times` times, about a millisecond apart (as `timeout`
+/// does, to the process and then to its group), and checks the miner
+/// stops cleanly. A stop takes a few milliseconds, so the repeats arrive
+/// while it is under way.
+fn stop_with_repeats(signal: &str, times: usize) {
     let l = Ledger::with_init(&["--difficulty", "14", "--fixed-difficulty"]);
     // Output goes to files: an unread pipe would fill and block the miner.
     let (out_path, err_path) = (l.path("out"), l.path("err"));
@@ -48,10 +56,10 @@ fn stop_with(signal: &str) {
         .unwrap();
     std::thread::sleep(Duration::from_millis(1500));
     let sent = Instant::now();
-    let status = Command::new("kill")
-        .args([signal, &child.id().to_string()])
-        .status()
-        .unwrap();
+    let pid = child.id();
+    // One shell, so the repeats are not a process start apart.
+    let script = vec![format!("kill {signal} {pid}"); times].join("; sleep 0.001; ");
+    let status = Command::new("sh").args(["-c", &script]).status().unwrap();
     assert!(status.success());
     let deadline = sent + Duration::from_secs(5);
     let exit = loop {
@@ -91,4 +99,11 @@ fn ctrl_c_stops_mining_cleanly() {
 #[test]
 fn sigterm_stops_mining_cleanly() {
     stop_with("-TERM");
+}
+
+/// `timeout` signals the process and its group: the echo within the grace
+/// period is the same stop, not a second one that exits at once (130).
+#[test]
+fn a_repeated_sigterm_within_the_grace_period_is_one_stop() {
+    stop_with_repeats("-TERM", 2);
 }

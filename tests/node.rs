@@ -214,6 +214,16 @@ fn every_endpoint_answers_json_and_checks_the_token() {
                     assert_eq!(r.content_type(), "text/event-stream");
                     continue;
                 }
+                ("GET", "/v1/identity") => {
+                    // The one endpoint without a token.
+                    let c = [9u8; 32];
+                    let url = node.url(&format!("{concrete}?challenge={}", hex::encode(c)));
+                    let (code, body) = node.call(ureq::get(&url).call());
+                    assert_eq!(code, 200, "{body}");
+                    let proof = body["proof"].as_str().expect("proof");
+                    assert!(sledger::node::identity::is_proof(&node.token, &c, proof));
+                    continue;
+                }
                 ("GET", "/v1/export") => {
                     let r = node.req("GET", &concrete).call().expect("export");
                     assert_eq!(r.content_type(), "application/x-ndjson");
@@ -717,4 +727,124 @@ fn verify_while_the_node_mines_sees_one_consistent_ledger() {
         assert!(out.status.success(), "run {i}: {:?}", out);
     }
     drop(node);
+}
+
+/// Answers every HTTP request on `listener` with `body` until `done`, and
+/// keeps each request's head: an impostor on a port a node used to hold.
+fn impostor(
+    listener: std::net::TcpListener,
+    body: &'static str,
+    done: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> std::thread::JoinHandle<Vec<String>> {
+    std::thread::spawn(move || {
+        let mut heads = Vec::new();
+        for stream in listener.incoming() {
+            if done.load(std::sync::atomic::Ordering::SeqCst) {
+                break;
+            }
+            let Ok(mut s) = stream else { continue };
+            s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && s.read(&mut byte).unwrap_or(0) == 1 {
+                head.push(byte[0]);
+            }
+            heads.push(String::from_utf8_lossy(&head).into_owned());
+            let _ = write!(
+                s,
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+        heads
+    })
+}
+
+/// Any local user can listen on a killed node's port. The CLI must not
+/// send that impostor the token, nor print the txid it invents: the entry
+/// goes to the store (which the dead node no longer holds) instead.
+#[test]
+fn an_impostor_on_a_dead_nodes_port_gets_no_token_and_no_entry() {
+    let l = Ledger::new();
+    let mut node = Node::start(&l, &[]);
+    let (address, token) = (node.address.clone(), node.token.clone());
+    node.kill();
+    let listener = std::net::TcpListener::bind(&address).expect("take the dead node's port");
+    const FAKE: &str = "abababababababababababababababababababababababababababababababab";
+    let body: &'static str = Box::leak(
+        format!(r#"{{"pid":4242,"address":"{address}","txid":"{FAKE}","status":"pending","proof":"{FAKE}"}}"#)
+            .into_boxed_str(),
+    );
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let server = impostor(listener, body, done.clone());
+    let out = l.run(&["--json", "submit", "-a", "alice", "hello"]);
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let _ = TcpStream::connect(&address);
+    let heads = server.join().expect("impostor thread");
+    for h in &heads {
+        assert!(!h.contains(&token), "the impostor was sent the token:\n{h}");
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !stdout.contains(FAKE),
+        "the CLI printed the impostor's txid: {stdout}"
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let txid = serde_json::from_str::<Value>(stdout.trim()).expect("JSON")["txid"]
+        .as_str()
+        .expect("txid")
+        .to_owned();
+    assert_eq!(l.json(&["tx", &txid])["status"], "pending");
+}
+
+/// `/v1/identity` answers without a token, with a proof only the token's
+/// holder can give; the token's scheme name is read in any case.
+#[test]
+fn the_node_proves_it_holds_the_token_without_sending_it() {
+    let l = Ledger::new();
+    let node = Node::start(&l, &[]);
+    let challenge = [0x5au8; 32];
+    let url = node.url(&format!(
+        "/v1/identity?challenge={}",
+        hex::encode(challenge)
+    ));
+    let (code, v) = node.call(ureq::get(&url).call());
+    assert_eq!(code, 200, "{v}");
+    let proof = v["proof"].as_str().expect("proof");
+    assert!(sledger::node::identity::is_proof(
+        &node.token,
+        &challenge,
+        proof
+    ));
+    assert!(!proof.contains(&node.token));
+    for bad in ["", "?challenge=00", "?challenge=zz", "?nonce=00"] {
+        let (code, v) = node.call(ureq::get(&node.url(&format!("/v1/identity{bad}"))).call());
+        assert_eq!(code, 400, "{bad}: {v}");
+    }
+    for scheme in ["bearer", "BEARER", "Bearer", "bEaReR"] {
+        let r = ureq::get(&node.url("/v1/ping"))
+            .set("Authorization", &format!("{scheme} {}", node.token))
+            .call();
+        assert_eq!(node.call(r).0, 200, "{scheme}");
+    }
+    let r = ureq::get(&node.url("/v1/ping"))
+        .set("Authorization", &format!("Basic {}", node.token))
+        .call();
+    assert_eq!(node.call(r).0, 401);
+}
+
+/// `timeout` signals the process and then its group: the repeat is the same
+/// stop, so the node still drains, checkpoints and removes its cookie.
+#[test]
+fn a_repeated_sigterm_within_the_grace_period_is_one_clean_stop() {
+    let l = Ledger::new();
+    let mut node = Node::start(&l, &["--mine", "--threads", "1"]);
+    std::thread::sleep(Duration::from_millis(300));
+    let status = node.stop_twice();
+    assert_eq!(status.code(), Some(0), "{}", node.stderr());
+    assert!(!l.dir.join("node.cookie").exists(), "{}", node.stderr());
 }

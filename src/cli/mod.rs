@@ -13,6 +13,7 @@ pub mod output;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
@@ -21,6 +22,7 @@ use crate::api::local::LocalLedger;
 use crate::api::Ledger;
 use crate::node::client::RemoteLedger;
 use crate::node::cookie::Cookie;
+use crate::signal::{StopRequest, StopSignals, FORCED_EXIT};
 use crate::store::{OpenOptions, Store, StoreError};
 use args::Cli;
 use checked::Command;
@@ -331,11 +333,13 @@ fn default_data_dir() -> Result<PathBuf> {
     )
 }
 
-/// Makes Ctrl-C and SIGTERM raise [`STOP`]; a second one exits at once.
+/// Makes Ctrl-C and SIGTERM raise [`STOP`]; a repeat within the grace
+/// period is the same stop, a later one exits at once ([`crate::signal`]).
 pub fn stop_on_signal() {
-    let _ = ctrlc::set_handler(|| {
-        if STOP.swap(true, Ordering::SeqCst) {
-            std::process::exit(130);
-        }
+    let mut signals = StopSignals::default();
+    let _ = ctrlc::set_handler(move || match signals.receive(Instant::now()) {
+        StopRequest::Stop => STOP.store(true, Ordering::SeqCst),
+        StopRequest::Echo => {}
+        StopRequest::Force => std::process::exit(FORCED_EXIT),
     });
 }

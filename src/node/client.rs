@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 
 use super::cookie::Cookie;
+use super::identity::{self, IDENTITY_PATH};
 use crate::api::views::*;
 use crate::api::{ApiError, BlockRef, Ledger, MineHooks, MineRequest};
 use crate::consensus::Txid;
@@ -27,8 +28,9 @@ pub struct RemoteLedger {
 }
 
 impl RemoteLedger {
-    /// Connects to the node the cookie names and checks that it answers
-    /// as a node, with this token.
+    /// Connects to the node the cookie names, checks that it proves it
+    /// holds the cookie's token (before the token is sent anywhere), and
+    /// that it answers as a node, with this token.
     pub fn connect(cookie: Cookie) -> Result<RemoteLedger, ApiError> {
         let agent = ureq::AgentBuilder::new()
             .timeout_connect(Duration::from_secs(3))
@@ -42,11 +44,41 @@ impl RemoteLedger {
             agent,
             patient,
         };
+        r.check_identity()?;
         let pong: serde_json::Value = r.get("/v1/ping", &[])?;
         if pong.get("pid").is_none() {
             return Err(r.unreachable("does not answer as a sledger node"));
         }
         Ok(r)
+    }
+
+    /// Asks the server at the cookie's address to prove it holds the token
+    /// ([`identity`]); any other process on that port fails here, and is
+    /// never sent the token.
+    fn check_identity(&self) -> Result<(), ApiError> {
+        let challenge = identity::new_challenge()
+            .map_err(|e| self.unreachable(format!("cannot draw a challenge: {e}")))?;
+        let r = self
+            .agent
+            .get(&self.url(IDENTITY_PATH))
+            .query("challenge", &hex::encode(challenge))
+            .call();
+        let answer: serde_json::Value = self.answer(r).map_err(|e| match e {
+            ApiError::Node { .. } => self.impostor(),
+            other => other,
+        })?;
+        let proof = answer.get("proof").and_then(|p| p.as_str()).unwrap_or("");
+        if identity::is_proof(&self.cookie.token, &challenge, proof) {
+            Ok(())
+        } else {
+            Err(self.impostor())
+        }
+    }
+
+    fn impostor(&self) -> ApiError {
+        self.unreachable(
+            "does not prove it holds the node cookie's token (another process listens there); the token was not sent",
+        )
     }
 
     pub fn address(&self) -> &str {

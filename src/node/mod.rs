@@ -8,6 +8,7 @@
 
 pub mod client;
 pub mod cookie;
+pub mod identity;
 pub mod mining_slot;
 pub mod routes;
 pub mod server;

@@ -20,6 +20,7 @@ use axum::Router;
 use serde::Deserialize;
 use tokio_stream::StreamExt;
 
+use super::identity::{self, IDENTITY_PATH};
 use super::{Event, Node};
 use crate::api::import::{ExportFile, ImportPlan};
 use crate::api::views::{ErrorView, StatusView};
@@ -36,6 +37,7 @@ type Shared = Arc<Node>;
 pub fn router(node: Shared) -> Router {
     Router::new()
         .route("/v1/ping", get(ping))
+        .route(IDENTITY_PATH, get(identity))
         .route("/v1/status", get(status))
         .route("/v1/transactions", post(submit).get(txs))
         .route("/v1/transactions/{txid}", get(tx))
@@ -119,14 +121,17 @@ async fn blocking<T: Send + 'static>(
     }
 }
 
-/// Every request must carry `Authorization: Bearer <token>`.
+/// Every request but [`IDENTITY_PATH`] must carry `Authorization: Bearer
+/// <token>` (the scheme's name in any case, RFC 9110 section 11.1).
 async fn authorize(State(node): State<Shared>, req: Request, next: Next) -> Response {
+    if req.uri().path() == IDENTITY_PATH {
+        return next.run(req).await;
+    }
     let given = req
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
+        .and_then(bearer_token);
     let ok = given.is_some_and(|t| constant_time_eq(t.as_bytes(), node.token.as_bytes()));
     if !ok {
         let mut r = Failure(
@@ -142,6 +147,15 @@ async fn authorize(State(node): State<Shared>, req: Request, next: Next) -> Resp
         return r;
     }
     next.run(req).await
+}
+
+/// The token of an `Authorization` value of the Bearer scheme: the
+/// scheme's name in any case, then spaces, then the token.
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, rest) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| rest.trim_matches(' '))
 }
 
 /// Compares without an early exit, so the time taken does not tell how
@@ -265,6 +279,17 @@ async fn json_body<T: for<'de> Deserialize<'de>>(node: &Node, body: Body) -> Res
 
 async fn ping(State(node): State<Shared>) -> Answer {
     json(&serde_json::json!({ "pid": std::process::id(), "address": node.address.to_string() }))
+}
+
+/// `GET /v1/identity?challenge=<64 hex digits>`: the node's proof that it
+/// holds the token, for a client that has not sent it yet.
+async fn identity(State(node): State<Shared>, RawQuery(raw): RawQuery) -> Answer {
+    let q = query(raw, &["challenge"])?;
+    let challenge = q
+        .get("challenge")
+        .and_then(|c| identity::parse_challenge(c))
+        .ok_or_else(|| bad("challenge must be 64 hex digits (32 random bytes)"))?;
+    json(&serde_json::json!({ "proof": identity::prove(&node.token, &challenge) }))
 }
 
 async fn status(State(node): State<Shared>) -> Answer {

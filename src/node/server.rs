@@ -155,11 +155,14 @@ async fn drain(
     let _ = tokio::task::spawn_blocking(move || n.mining.stop()).await;
 }
 
-/// Resolves on the first SIGTERM or Ctrl-C; a second one exits at once.
+/// Resolves on the first SIGTERM or Ctrl-C; a repeat within the grace
+/// period is the same stop, a later one exits at once ([`crate::signal`]).
 async fn stop_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
+        use crate::signal::{StopRequest, StopSignals, FORCED_EXIT};
+        use std::time::Instant;
         use tokio::signal::unix::{signal, SignalKind};
         let mut term = match signal(SignalKind::terminate()) {
             Ok(s) => s,
@@ -172,12 +175,18 @@ async fn stop_signal() {
             _ = ctrl_c => {}
             _ = term.recv() => {}
         }
+        let mut signals = StopSignals::default();
+        signals.receive(Instant::now());
         tokio::spawn(async move {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
+            loop {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+                if signals.receive(Instant::now()) == StopRequest::Force {
+                    std::process::exit(FORCED_EXIT);
+                }
             }
-            std::process::exit(130);
         });
     }
     #[cfg(not(unix))]

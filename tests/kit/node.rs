@@ -110,6 +110,17 @@ impl Node {
         wait_for(&mut child, Duration::from_secs(30))
     }
 
+    /// Sends SIGTERM twice, a millisecond apart (as `timeout` does, to the
+    /// process and then to its group), and waits for the exit.
+    pub fn stop_twice(&mut self) -> ExitStatus {
+        let mut child = self.child.take().expect("running");
+        let pid = child.id();
+        let script = format!("kill -TERM {pid}; sleep 0.001; kill -TERM {pid}");
+        let sent = Command::new("sh").args(["-c", &script]).status();
+        assert!(sent.expect("sh").success());
+        wait_for(&mut child, Duration::from_secs(30))
+    }
+
     /// Sends SIGKILL and reaps the process.
     pub fn kill(&mut self) {
         let mut child = self.child.take().expect("running");
