@@ -10,6 +10,7 @@ mod crash;
 mod durability;
 mod errors;
 mod forks;
+mod hostile;
 mod migrate;
 mod mining;
 mod node;

@@ -16,6 +16,24 @@ use crate::api::views::*;
 use crate::api::{ApiError, BlockRef, Ledger, MineHooks, MineRequest};
 use crate::consensus::Txid;
 
+/// Sends `request()` up to three times while the connection breaks after it
+/// was made (a node under a flood of connections without the token lets
+/// the oldest go, [`super::admission`]); a refused connection or any
+/// answer is returned at once. Only for requests safe to repeat.
+#[allow(clippy::result_large_err)] // ureq's own result, handed to `answer`
+fn with_retries(request: impl Fn() -> ureq::Request) -> Result<ureq::Response, ureq::Error> {
+    let mut tries = 1;
+    loop {
+        match request().call() {
+            Err(ureq::Error::Transport(t)) if t.kind() == ureq::ErrorKind::Io && tries < 3 => {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(20 * tries));
+            }
+            other => return other,
+        }
+    }
+}
+
 /// A node reached through its cookie.
 pub struct RemoteLedger {
     cookie: Cookie,
@@ -45,7 +63,8 @@ impl RemoteLedger {
             patient,
         };
         r.check_identity()?;
-        let pong: serde_json::Value = r.get("/v1/ping", &[])?;
+        let pong: serde_json::Value =
+            r.answer(with_retries(|| r.request("GET", "/v1/ping", &[])))?;
         if pong.get("pid").is_none() {
             return Err(r.unreachable("does not answer as a sledger node"));
         }
@@ -58,11 +77,11 @@ impl RemoteLedger {
     fn check_identity(&self) -> Result<(), ApiError> {
         let challenge = identity::new_challenge()
             .map_err(|e| self.unreachable(format!("cannot draw a challenge: {e}")))?;
-        let r = self
-            .agent
-            .get(&self.url(IDENTITY_PATH))
-            .query("challenge", &hex::encode(challenge))
-            .call();
+        let r = with_retries(|| {
+            self.agent
+                .get(&self.url(IDENTITY_PATH))
+                .query("challenge", &hex::encode(challenge))
+        });
         let answer: serde_json::Value = self.answer(r).map_err(|e| match e {
             ApiError::Node { .. } => self.impostor(),
             other => other,

@@ -6,7 +6,9 @@
 //! file that tells other processes where the node is, and [`client`] the
 //! other side: the CLI's [`crate::api::Ledger`] over HTTP.
 
+pub mod admission;
 pub mod client;
+pub mod connection;
 pub mod cookie;
 pub mod identity;
 pub mod mining_slot;
@@ -15,7 +17,7 @@ pub mod server;
 pub mod status;
 
 use std::net::SocketAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::api::MineRequest;
@@ -23,6 +25,15 @@ use crate::store::Store;
 
 /// The port a node listens on unless told otherwise.
 pub const DEFAULT_PORT: u16 = 8337;
+
+/// Event streams open at once, apart from the connection slots: a stream
+/// holds its connection for as long as the client wants.
+pub const MAX_STREAMS: usize = 32;
+
+/// Slowest average rate, in bytes per second, at which an import's body
+/// may arrive once its first read timeout has passed: a client that drips
+/// bytes does not hold the one import slot for ever.
+pub const MIN_UPLOAD_RATE: u64 = 64 << 10;
 
 /// Bounds on what a client may send or hold.
 #[derive(Debug, Clone)]
@@ -85,6 +96,8 @@ pub struct Node {
     pub stopping: tokio::sync::watch::Sender<bool>,
     /// One permit: imports run one at a time.
     pub imports: tokio::sync::Semaphore,
+    /// [`MAX_STREAMS`] permits, one per open event stream.
+    pub streams: Arc<tokio::sync::Semaphore>,
 }
 
 /// Why a node could not start or stopped badly.

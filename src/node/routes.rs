@@ -11,7 +11,7 @@ use std::time::Duration;
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, Request, State};
-use axum::http::{header, HeaderValue, Method, StatusCode, Uri};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::middleware::{self, Next};
 use axum::response::sse::{KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -21,7 +21,7 @@ use serde::Deserialize;
 use tokio_stream::StreamExt;
 
 use super::identity::{self, IDENTITY_PATH};
-use super::{Event, Node};
+use super::{Event, Node, MAX_STREAMS, MIN_UPLOAD_RATE};
 use crate::api::import::{ExportFile, ImportPlan};
 use crate::api::views::{ErrorView, StatusView};
 use crate::api::{self, local, ApiError, BlockRef, MineRequest};
@@ -127,13 +127,8 @@ async fn authorize(State(node): State<Shared>, req: Request, next: Next) -> Resp
     if req.uri().path() == IDENTITY_PATH {
         return next.run(req).await;
     }
-    let given = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(bearer_token);
-    let ok = given.is_some_and(|t| constant_time_eq(t.as_bytes(), node.token.as_bytes()));
-    if !ok {
+    if !has_token(&node, req.headers()) {
+        let given = given_token(req.headers());
         let mut r = Failure(
             StatusCode::UNAUTHORIZED,
             match given {
@@ -147,6 +142,18 @@ async fn authorize(State(node): State<Shared>, req: Request, next: Next) -> Resp
         return r;
     }
     next.run(req).await
+}
+
+/// Whether `headers` carry this node's token.
+pub fn has_token(node: &Node, headers: &HeaderMap) -> bool {
+    given_token(headers).is_some_and(|t| constant_time_eq(t.as_bytes(), node.token.as_bytes()))
+}
+
+fn given_token(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(bearer_token)
 }
 
 /// The token of an `Authorization` value of the Bearer scheme: the
@@ -478,8 +485,9 @@ async fn import(State(node): State<Shared>, RawQuery(raw): RawQuery, body: Body)
     json(&v)
 }
 
-/// Writes a request body to `spool`, bounded in size by the import limit
-/// and in time between chunks by the read timeout.
+/// Writes a request body to `spool`, bounded in size by the import limit,
+/// in time between chunks by the read timeout, and in rate by
+/// [`MIN_UPLOAD_RATE`].
 async fn spool_body(node: &Node, body: Body, spool: &std::path::Path) -> Result<(), Failure> {
     use std::io::Write;
     let spool_error = |source| {
@@ -491,7 +499,14 @@ async fn spool_body(node: &Node, body: Body, spool: &std::path::Path) -> Result<
     let mut file = std::fs::File::create(spool).map_err(spool_error)?;
     let mut chunks = body.into_data_stream();
     let mut total = 0u64;
+    let started = tokio::time::Instant::now();
     loop {
+        if too_slow_upload(total, started.elapsed(), node.limits.read_timeout) {
+            return Err(Failure(
+                StatusCode::REQUEST_TIMEOUT,
+                format!("the import body arrives slower than the node's minimum of {MIN_UPLOAD_RATE} bytes a second"),
+            ));
+        }
         let data = match tokio::time::timeout(node.limits.read_timeout, chunks.next()).await {
             Err(_) => return Err(too_slow()),
             Ok(None) => return Ok(()),
@@ -510,6 +525,12 @@ async fn spool_body(node: &Node, body: Body, spool: &std::path::Path) -> Result<
         }
         file.write_all(&data).map_err(spool_error)?;
     }
+}
+
+/// Whether an upload that brought `total` bytes in `elapsed` is below
+/// [`MIN_UPLOAD_RATE`], after a first `grace` in which any rate will do.
+fn too_slow_upload(total: u64, elapsed: Duration, grace: Duration) -> bool {
+    elapsed > grace && (total as f64) < MIN_UPLOAD_RATE as f64 * elapsed.as_secs_f64()
 }
 
 /// Spooled imports are named `import.<pid>.<random>.partial`; a node
@@ -557,6 +578,15 @@ async fn mining_stop(State(node): State<Shared>) -> Answer {
 /// second keeps the connection alive. The stream ends when the node stops.
 async fn events(State(node): State<Shared>) -> Answer {
     use axum::response::sse::Event as SseEvent;
+    // Streams have a cap of their own: each holds its connection for ever.
+    let place = node.streams.clone().try_acquire_owned().map_err(|_| {
+        Failure(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "too many event streams are open (at most {MAX_STREAMS}); close one and try again"
+            ),
+        )
+    })?;
     let rx = node.events.subscribe();
     // Ends the stream when the node begins to stop.
     let stop = tokio_stream::wrappers::WatchStream::new(node.stopping.subscribe())
@@ -573,7 +603,10 @@ async fn events(State(node): State<Shared>) -> Answer {
     let stream = events
         .merge(stop)
         .take_while(Option::is_some)
-        .map(|e| Ok::<_, std::convert::Infallible>(e.expect("taken while Some")));
+        .map(move |e| {
+            let _held_while_streaming = &place;
+            Ok::<_, std::convert::Infallible>(e.expect("taken while Some"))
+        });
     Ok(Sse::new(stream)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(1)))
         .into_response())

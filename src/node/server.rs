@@ -1,15 +1,15 @@
-//! The node's lifetime: listen, publish the cookie, serve connections with
-//! bounded heads, bodies and connection counts, and on SIGTERM or Ctrl-C
+//! The node's lifetime: listen, publish the cookie, admit each connection
+//! ([`super::admission`]) and serve it ([`super::connection`]), and on
+//! SIGTERM or Ctrl-C
 //! stop accepting, let in-flight requests finish, checkpoint the miner,
 //! remove the cookie and return.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 
+use super::admission::Admission;
 use super::cookie::{self, Cookie};
 use super::{Config, Node, NodeError};
 use crate::store::Store;
@@ -63,6 +63,7 @@ async fn serve(
         write_lock: Default::default(),
         stopping,
         imports: tokio::sync::Semaphore::new(1),
+        streams: Arc::new(tokio::sync::Semaphore::new(super::MAX_STREAMS)),
     });
     if let Some(req) = &config.mine {
         if let Err(e) = node.mining.start(&node, req) {
@@ -74,13 +75,9 @@ async fn serve(
 
     let app = super::routes::router(node.clone());
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let permits = Arc::new(tokio::sync::Semaphore::new(config.limits.connections));
+    let admission = Admission::new(config.limits.connections);
     let mut signal = Box::pin(stop_signal());
     loop {
-        let permit = tokio::select! {
-            _ = &mut signal => break,
-            p = permits.clone().acquire_owned() => p.expect("the semaphore is never closed"),
-        };
         let (stream, _) = tokio::select! {
             _ = &mut signal => break,
             conn = listener.accept() => match conn {
@@ -92,18 +89,8 @@ async fn serve(
                 }
             },
         };
-        let service = TowerToHyperService::new(app.clone());
-        let mut builder = hyper::server::conn::http1::Builder::new();
-        builder
-            .timer(TokioTimer::new())
-            .header_read_timeout(config.limits.read_timeout)
-            .max_header_size(MAX_HEAD_BYTES);
-        let conn = builder.serve_connection(TokioIo::new(stream), service);
-        let conn = graceful.watch(conn);
-        tokio::spawn(async move {
-            let _ = conn.await;
-            drop(permit);
-        });
+        let ticket = admission.admit();
+        super::connection::spawn(stream, app.clone(), node.clone(), ticket, &graceful);
     }
     eprintln!("sledger node: stopping: finishing requests under way");
     drop(listener);
