@@ -3,7 +3,8 @@
 //! See `ARCHITECTURE.md` for the map of the code. In short:
 //! [`consensus`] owns the bytes and the rules, [`mining`] the nonce search,
 //! [`store`] the sled trees and every state change, [`export`] the JSON-lines
-//! format, [`bounds`] the bounds on every argument, and [`cli`] the command
+//! format, [`bounds`] the bounds on every argument, [`fsx`] the
+//! files it creates, and [`cli`] the command
 //! line.
 
 pub mod api;
@@ -12,6 +13,7 @@ pub mod bounds;
 pub mod cli;
 pub mod consensus;
 pub mod export;
+pub mod fsx;
 pub mod mining;
 pub mod node;
 pub mod store;

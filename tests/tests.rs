@@ -9,6 +9,7 @@ mod cli;
 mod crash;
 mod durability;
 mod errors;
+mod files;
 mod forks;
 mod migrate;
 mod mining;

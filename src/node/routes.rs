@@ -463,7 +463,8 @@ async fn spool_body(node: &Node, body: Body, spool: &std::path::Path) -> Result<
             source,
         })
     };
-    let mut file = std::fs::File::create(spool).map_err(spool_error)?;
+    let mut file = crate::fsx::create_new(spool, crate::fsx::Mode::Exactly(crate::fsx::OWNER_ONLY))
+        .map_err(spool_error)?;
     let mut chunks = body.into_data_stream();
     let mut total = 0u64;
     loop {
