@@ -4,9 +4,9 @@
 //! `export -o` writes where the user pointed it (symlinks followed,
 //! devices and pipes written through, a file's mode kept, errors reported).
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -93,4 +93,107 @@ fn the_import_spool_is_readable_by_its_owner_only() {
     assert_eq!(mode(&spool), 0o600, "{}", spool.display());
     drop(s);
     drop(node);
+}
+
+/// A ledger with three blocks (genesis and two mined).
+fn three_blocks() -> Ledger {
+    let l = Ledger::new();
+    l.submit("alice", "one");
+    l.mine(2);
+    l
+}
+
+/// `export -o` through a symlink to /dev/full: the write fails, the exit
+/// is non-zero with one line, "exported" is not said, the link stays.
+#[test]
+fn export_to_a_full_device_fails_and_says_so() {
+    let l = three_blocks();
+    let link = l.tmp.path().join("full");
+    std::os::unix::fs::symlink("/dev/full", &link).unwrap();
+    let line = l.fails(
+        &["export", "-o", link.to_str().unwrap()],
+        "cannot write the export",
+    );
+    assert!(!line.contains("exported"), "{line}");
+    assert!(std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+}
+
+/// A symlink is followed: the link stays a link, its target gets the
+/// export, and no temporary file is left beside either.
+#[test]
+fn export_follows_a_symlink() {
+    let l = three_blocks();
+    let dir = l.tmp.path().join("out");
+    std::fs::create_dir(&dir).unwrap();
+    let target = dir.join("real.jsonl");
+    std::fs::write(&target, "old").unwrap();
+    let link = l.tmp.path().join("link.jsonl");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    l.ok(&["export", "-o", link.to_str().unwrap()]);
+    assert!(std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), l.export());
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+}
+
+/// A named pipe is written through: its reader gets the export and the
+/// pipe is still a pipe.
+#[test]
+fn export_writes_through_a_fifo() {
+    let l = three_blocks();
+    let fifo = l.tmp.path().join("pipe");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || {
+            let mut s = String::new();
+            std::fs::File::open(&fifo)
+                .unwrap()
+                .read_to_string(&mut s)
+                .unwrap();
+            s
+        })
+    };
+    l.ok(&["export", "-o", fifo.to_str().unwrap()]);
+    let kind = std::fs::symlink_metadata(&fifo).unwrap().file_type();
+    // Asserted before joining: a reader whose fifo was replaced never ends.
+    assert!(kind.is_fifo(), "the fifo was replaced: {kind:?}");
+    assert_eq!(reader.join().unwrap(), l.export());
+}
+
+/// An existing file keeps its mode (0640), and gets the export.
+#[test]
+fn export_keeps_an_existing_files_mode() {
+    let l = three_blocks();
+    let out = l.tmp.path().join("e.jsonl");
+    std::fs::write(&out, "old").unwrap();
+    std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o640)).unwrap();
+    l.ok(&["export", "-o", out.to_str().unwrap()]);
+    assert_eq!(mode(&out), 0o640);
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), l.export());
+}
+
+/// `-o -` and a symlink to /dev/stdout both write the export to standard
+/// output.
+#[test]
+fn export_to_stdout() {
+    let l = three_blocks();
+    let expected = l.export();
+    assert_eq!(l.ok(&["export", "-o", "-"]), expected);
+    let link = l.tmp.path().join("stdout");
+    std::os::unix::fs::symlink("/dev/stdout", &link).unwrap();
+    assert_eq!(l.ok(&["export", "-o", link.to_str().unwrap()]), expected);
+    assert!(std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
 }
