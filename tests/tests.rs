@@ -17,3 +17,4 @@ mod node;
 mod node_load;
 mod properties;
 mod store;
+mod text;

@@ -40,7 +40,8 @@ pub fn export(ctx: &Ctx, output: Option<&Path>) -> Result<()> {
     if ctx.json {
         print_json(&json!({ "blocks": n, "file": p }));
     } else {
-        eprintln!("exported {n} blocks to {}", p.display());
+        let shown = output::escape_text(&p.display().to_string());
+        eprintln!("exported {n} blocks to {shown}");
     }
     Ok(())
 }
