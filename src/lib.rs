@@ -3,8 +3,9 @@
 //! See `ARCHITECTURE.md` for the map of the code. In short:
 //! [`consensus`] owns the bytes and the rules, [`mining`] the nonce search,
 //! [`store`] the sled trees and every state change, [`export`] the JSON-lines
-//! format, [`bounds`] the bounds on every argument, [`signal`] what a stop
-//! signal means, and [`cli`] the command line.
+//! format, [`bounds`] the bounds on every argument, [`fsx`] the files it
+//! creates, [`signal`] what a stop signal means, and [`cli`] the command
+//! line.
 
 pub mod api;
 pub mod bench;
@@ -12,6 +13,7 @@ pub mod bounds;
 pub mod cli;
 pub mod consensus;
 pub mod export;
+pub mod fsx;
 pub mod mining;
 pub mod node;
 pub mod signal;

@@ -676,7 +676,8 @@ fn an_import_that_moves_the_tip_does_not_stop_the_miner() {
     // A copy with the same genesis and a much longer chain.
     let other = Ledger::empty();
     other.ok(&["import", base.to_str().expect("utf-8")]);
-    other.ok(&["mine", "-n", "150"]);
+    // Long enough that the node, mining meanwhile, cannot catch up under load.
+    other.ok(&["mine", "-n", "400"]);
     let longer = other.path("longer.jsonl");
     other.ok(&["export", "-o", longer.to_str().expect("utf-8")]);
     let node = Node::start(&l, &["--mine", "--threads", "1"]);

@@ -38,7 +38,7 @@ impl std::str::FromStr for BlockRef {
         }
         s.parse().map(BlockRef::Hash).map_err(|_| {
             ApiError::BadRequest(format!(
-                "malformed block reference {s:?}: expected a height or a 64-digit hex hash"
+                "malformed block reference \"{s}\": expected a height or a 64-digit hex hash"
             ))
         })
     }
@@ -57,7 +57,7 @@ impl std::fmt::Display for BlockRef {
 pub fn parse_txid(s: &str) -> Result<Txid, ApiError> {
     s.parse().map_err(|_| {
         ApiError::BadRequest(format!(
-            "malformed transaction id {s:?}: expected 64 hex digits"
+            "malformed transaction id \"{s}\": expected 64 hex digits"
         ))
     })
 }
@@ -69,7 +69,7 @@ pub fn parse_position(s: &str) -> Result<(u64, u32), ApiError> {
         .and_then(|(h, i)| Some((h.parse().ok()?, i.parse().ok()?)));
     parsed.ok_or_else(|| {
         ApiError::BadRequest(format!(
-            "malformed position {s:?}: expected HEIGHT.INDEX, e.g. 12.0"
+            "malformed position \"{s}\": expected HEIGHT.INDEX, e.g. 12.0"
         ))
     })
 }

@@ -67,7 +67,7 @@ pub enum Command {
     Status,
     /// Write the chain as JSON lines, one block per line
     Export {
-        /// Write here instead of standard output
+        /// Write here instead of standard output ("-": standard output); symlinks are followed, devices and pipes written through, a file replaced atomically keeping its mode
         #[arg(long, short, value_name = "FILE")]
         output: Option<PathBuf>,
     },

@@ -68,7 +68,7 @@ pub fn main() -> ExitCode {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(cli))) {
         Ok(Ok(())) => ExitCode::SUCCESS,
         Ok(Err(e)) => {
-            eprintln!("sledger: {}", one_line(&e));
+            eprintln!("sledger: {}", output::escape_text(&one_line(&e)));
             ExitCode::from(1)
         }
         Err(_) => {
@@ -77,7 +77,7 @@ pub fn main() -> ExitCode {
                 .ok()
                 .and_then(|p| p.clone())
                 .unwrap_or_default();
-            eprintln!("sledger: {}", panic_line(&msg, &at));
+            eprintln!("sledger: {}", output::escape_text(&panic_line(&msg, &at)));
             ExitCode::from(1)
         }
     }

@@ -16,19 +16,56 @@ pub fn print_json<T: Serialize + ?Sized>(v: &T) {
     }
 }
 
-/// A short, single-line, printable preview of entry data.
+/// Chain text (an author, data, a ledger's name) and error lines as text
+/// output shows them: each character that could make one text display as
+/// another is written as `\u{X}`, X its code point in lowercase hex without
+/// leading zeros (Rust's notation), and a backslash as `\\`, so the
+/// escaped text reads back unambiguously. The characters: C0 controls
+/// (U+0000 to U+001F, newline and tab included), DEL (U+007F), C1
+/// controls (U+0080 to U+009F), the Arabic letter mark (U+061C), zero-width
+/// and direction marks (U+200B to U+200F), line and paragraph separators
+/// (U+2028, U+2029), bidirectional embeddings and overrides (U+202A to
+/// U+202E), the word joiner and invisible operators (U+2060 to U+2064),
+/// bidirectional isolates (U+2066 to U+2069) and the byte order mark
+/// (U+FEFF). README.md, "Output", states the same rule.
+pub fn escape_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c == '\\' {
+            out.push_str("\\\\");
+        } else if is_hidden(c) {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Whether `c` is one of the characters [`escape_text`] escapes.
+fn is_hidden(c: char) -> bool {
+    matches!(
+        c,
+        '\u{0}'..='\u{1f}'
+            | '\u{7f}'..='\u{9f}'
+            | '\u{61c}'
+            | '\u{200b}'..='\u{200f}'
+            | '\u{2028}'..='\u{202e}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{feff}'
+    )
+}
+
+/// A short, single-line preview of entry data: its first `max` characters
+/// escaped ([`escape_text`]) in double quotes, `…` after them when there
+/// are more; data that is not UTF-8 is shown by its size.
 pub fn preview(data: &[u8], max: usize) -> String {
     match std::str::from_utf8(data) {
         Ok(s) => {
-            let clean: String = s
-                .chars()
-                .map(|c| if c.is_control() { ' ' } else { c })
-                .collect();
-            if clean.chars().count() > max {
-                format!("{:?}…", clean.chars().take(max).collect::<String>())
-            } else {
-                format!("{clean:?}")
-            }
+            let head: String = s.chars().take(max).collect();
+            let more = if head.len() < s.len() { "…" } else { "" };
+            format!("\"{}\"{more}", escape_text(&head))
         }
         Err(_) => format!("<{} bytes of binary data>", data.len()),
     }
@@ -59,7 +96,7 @@ pub fn block_text(b: &BlockView) -> String {
         out.push_str(&format!(
             "    {} {} {}\n",
             tx.txid,
-            tx.author,
+            escape_text(&tx.author),
             preview(&tx.data_bytes(), 60)
         ));
     }
@@ -109,7 +146,7 @@ pub fn tx_text(tx: &TxFields) -> String {
     format!(
         "transaction {}\n  author    {}\n  time      {}\n  data      {} ({} bytes)\n",
         tx.txid,
-        tx.author,
+        escape_text(&tx.author),
         format_ms(tx.timestamp),
         preview(&data, 200),
         data.len()
@@ -136,7 +173,7 @@ pub fn pending_text(p: &PendingView) -> String {
             r.seq,
             r.tx.txid,
             format_ms(r.tx.timestamp),
-            r.tx.author,
+            escape_text(&r.tx.author),
             preview(&r.tx.data_bytes(), 40)
         ));
     }
@@ -169,9 +206,9 @@ pub fn status_text(s: &StatusView) -> String {
     let p = &s.params;
     let mut out = String::new();
     out.push_str(&format!(
-        "ledger      {:?} in {}\n",
-        s.name,
-        s.data_dir.display()
+        "ledger      \"{}\" in {}\n",
+        escape_text(&s.name),
+        escape_text(&s.data_dir.display().to_string())
     ));
     out.push_str(&format!("genesis     {}\n", s.genesis));
     out.push_str(&format!(
@@ -245,4 +282,32 @@ pub fn import_text(v: &ImportView) -> String {
         "imported {} block(s), {} already present{fork}; tip at height {} {}\n",
         v.imported, v.already_present, v.tip.height, v.tip.hash
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escape_text_writes_hidden_characters_and_backslashes_as_escapes() {
+        assert_eq!(escape_text("plain ünïcode ✓"), "plain ünïcode ✓");
+        assert_eq!(escape_text("ali\u{202e}ecb"), "ali\\u{202e}ecb");
+        assert_eq!(
+            escape_text("\u{0}\t\n\u{7f}\u{85}\u{9f}\u{61c}\u{200b}\u{2028}\u{2064}\u{2069}\u{feff}"),
+            "\\u{0}\\u{9}\\u{a}\\u{7f}\\u{85}\\u{9f}\\u{61c}\\u{200b}\\u{2028}\\u{2064}\\u{2069}\\u{feff}"
+        );
+        assert_eq!(escape_text("a\\u{202e}"), "a\\\\u{202e}");
+        // Just outside the ranges: printed as they are.
+        assert_eq!(
+            escape_text("\u{a0}\u{200a}\u{2065}\u{2070}"),
+            "\u{a0}\u{200a}\u{2065}\u{2070}"
+        );
+    }
+
+    #[test]
+    fn preview_escapes_and_cuts() {
+        assert_eq!(preview(b"a\nb", 10), "\"a\\u{a}b\"");
+        assert_eq!(preview("ab\u{200b}cd".as_bytes(), 3), "\"ab\\u{200b}\"…");
+        assert_eq!(preview(&[0xff, 0], 3), "<2 bytes of binary data>");
+    }
 }

@@ -18,7 +18,7 @@ pub fn sha256(bytes: &[u8]) -> [u8; 32] {
 
 /// A hash string that is not 64 hex digits.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("malformed hash {0:?}: expected 64 hex digits")]
+#[error("malformed hash \"{0}\": expected 64 hex digits")]
 pub struct ParseHashError(pub String);
 
 macro_rules! hash_newtype {

@@ -10,8 +10,13 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::fsx::{self, Mode};
+
 /// File name of the cookie in the data directory.
 pub const COOKIE_FILE: &str = "node.cookie";
+
+/// File name the cookie is written to before it is renamed into place.
+pub const TEMP_FILE: &str = "node.cookie.tmp";
 
 /// What the cookie holds (one line of JSON).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,32 +58,22 @@ impl Cookie {
         })
     }
 
-    /// Writes the cookie readable and writable by the owner only: to a
-    /// temporary file created with mode 0600, synced, then renamed.
+    /// Writes the cookie readable and writable by the owner only: to
+    /// `node.cookie.tmp`, created exclusively with mode 0600 (see
+    /// [`crate::fsx`]), synced, then renamed. This process holds the
+    /// store's lock, so a `node.cookie.tmp` already there was left by a
+    /// node killed while writing it, or planted: it is removed first (a
+    /// symlink is removed, never followed).
     pub fn write(&self, data_dir: &Path) -> std::io::Result<()> {
-        let p = path(data_dir);
-        let tmp = data_dir.join(format!("{COOKIE_FILE}.{}.tmp", std::process::id()));
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
+        let tmp = data_dir.join(TEMP_FILE);
+        match std::fs::remove_file(&tmp) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
         }
-        let result = (|| {
-            let mut f = options.open(&tmp)?;
-            writeln!(
-                f,
-                "{}",
-                serde_json::to_string(self).map_err(std::io::Error::other)?
-            )?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, &p)
-        })();
-        if result.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-        result
+        let line = serde_json::to_string(self).map_err(std::io::Error::other)?;
+        fsx::replace(&path(data_dir), &tmp, Mode::Exactly(fsx::OWNER_ONLY), |f| {
+            writeln!(f, "{line}")
+        })
     }
 
     /// Removes the cookie if it is still this one (a newer node may have

@@ -195,12 +195,12 @@ fn query(raw: Option<String>, allowed: &[&str]) -> Result<HashMap<String, String
     for (k, v) in form_urlencoded(&raw)? {
         if !allowed.contains(&k.as_str()) {
             return Err(bad(format!(
-                "unknown query parameter {k:?} (this endpoint takes: {})",
+                "unknown query parameter \"{k}\" (this endpoint takes: {})",
                 allowed.join(", ")
             )));
         }
         if out.insert(k.clone(), v).is_some() {
-            return Err(bad(format!("query parameter {k:?} given twice")));
+            return Err(bad(format!("query parameter \"{k}\" given twice")));
         }
     }
     Ok(out)
@@ -220,7 +220,7 @@ fn form_urlencoded(raw: &str) -> Result<Vec<(String, String)>, Failure> {
                         .get(i + 1..i + 3)
                         .and_then(|h| std::str::from_utf8(h).ok())
                         .and_then(|h| u8::from_str_radix(h, 16).ok())
-                        .ok_or_else(|| bad(format!("malformed query string {raw:?}")))?;
+                        .ok_or_else(|| bad(format!("malformed query string \"{raw}\"")))?;
                     out.push(hex);
                     i += 2;
                 }
@@ -247,7 +247,7 @@ fn number<T: std::str::FromStr>(
         .map(|v| {
             v.parse().map_err(|_| {
                 bad(format!(
-                    "query parameter {key:?} must be a whole number, not {v:?}"
+                    "query parameter \"{key}\" must be a whole number, not \"{v}\""
                 ))
             })
         })
@@ -496,7 +496,8 @@ async fn spool_body(node: &Node, body: Body, spool: &std::path::Path) -> Result<
             source,
         })
     };
-    let mut file = std::fs::File::create(spool).map_err(spool_error)?;
+    let mut file = crate::fsx::create_new(spool, crate::fsx::Mode::Exactly(crate::fsx::OWNER_ONLY))
+        .map_err(spool_error)?;
     let mut chunks = body.into_data_stream();
     let mut total = 0u64;
     let started = tokio::time::Instant::now();

@@ -2,7 +2,7 @@
 //! started, its address and token read from its first line and its cookie,
 //! requests with the token, and stopped (SIGTERM) or killed (SIGKILL).
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -23,18 +23,33 @@ impl Node {
     /// Starts `sledger --json node --port 0 <extra>` on `l` and waits until
     /// it listens (its first line); its stderr goes to a file in `l.tmp`.
     pub fn start(l: &Ledger, extra: &[&str]) -> Node {
+        Self::start_after(l, extra, |_| {})
+    }
+
+    /// Like [`Node::start`], under umask 022, but `before` runs with the
+    /// node's pid before the node itself starts: the process is spawned as
+    /// `sh`, which waits for a line on its stdin and then `exec`s the node
+    /// (keeping its pid). Lets a test plant files the node will meet.
+    pub fn start_after(l: &Ledger, extra: &[&str], before: impl FnOnce(u32)) -> Node {
         let stderr_path = l.tmp.path().join(format!("node-{}.err", rand_suffix()));
-        let mut child = Command::new(bin())
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(r#"umask 022 && read _ && exec "$0" "$@""#)
+            .arg(bin())
             .arg("--data-dir")
             .arg(&l.dir)
             .args(["--json", "node", "--port", "0"])
             .args(extra)
             .env_remove("SLEDGER_DATA_DIR")
-            .stdin(Stdio::null())
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&stderr_path).expect("stderr file"))
             .spawn()
             .expect("start node");
+        before(child.id());
+        let mut go = child.stdin.take().expect("stdin");
+        go.write_all(b"go\n").expect("let the node start");
+        drop(go);
         let mut first = String::new();
         BufReader::new(child.stdout.take().expect("stdout"))
             .read_line(&mut first)

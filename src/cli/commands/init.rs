@@ -6,6 +6,7 @@ use anyhow::{bail, Context, Result};
 use serde_json::json;
 
 use crate::cli::checked::Init;
+use crate::cli::output::escape_text;
 use crate::cli::{Ctx, STOP};
 use crate::consensus::{Block, ChainParams, Difficulty};
 use crate::mining::{MineResult, Miner};
@@ -63,9 +64,9 @@ pub fn run(ctx: &Ctx, a: &Init) -> Result<()> {
         }));
     } else {
         println!(
-            "created ledger {:?} in {}",
-            params.name,
-            ctx.data_dir.display()
+            "created ledger \"{}\" in {}",
+            escape_text(&params.name),
+            escape_text(&ctx.data_dir.display().to_string())
         );
         println!("genesis {genesis}");
         println!(

@@ -2,50 +2,106 @@
 //! (`docs/FORMAT.md`, "Export format"; the import itself is
 //! [`crate::api::import`]).
 
-use std::fs::File;
+use std::fs::OpenOptions;
 use std::io::BufWriter;
-use std::path::Path;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use serde_json::json;
 
 use crate::api::import::{ExportFile, NewLedgerPlan};
+use crate::api::Ledger;
 use crate::cli::output::{self, print_json};
 use crate::cli::Ctx;
+use crate::fsx::{self, Mode};
 use crate::time::now_ms;
 
 pub fn export(ctx: &Ctx, output: Option<&Path>) -> Result<()> {
     let ledger = ctx.ledger()?;
-    let Some(p) = output else {
+    let Some(p) = output.filter(|p| *p != Path::new("-")) else {
         let mut out = BufWriter::new(std::io::stdout().lock());
         ledger.export(&mut out)?;
         return Ok(());
     };
-    // Write beside the target and rename it into place only when complete
-    // and on disk, so a failed export never destroys an earlier one.
-    let mut tmp_name = p.file_name().unwrap_or_default().to_os_string();
-    tmp_name.push(".partial");
-    let tmp = p.with_file_name(tmp_name);
-    let file = File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-    let mut out = BufWriter::new(file);
-    let written: Result<u64> = (|| {
-        let n = ledger.export(&mut out)?;
-        let file = out.into_inner().context("cannot write the export")?;
-        file.sync_all().context("cannot write the export")?;
-        std::fs::rename(&tmp, p)
-            .with_context(|| format!("cannot rename {} to {}", tmp.display(), p.display()))?;
-        Ok(n)
-    })();
-    if written.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    let n = written?;
+    let n = match Destination::of(p)? {
+        Destination::Through(path) => export_through(ledger.as_ref(), &path)?,
+        Destination::File { path, mode } => {
+            // Written beside the file and renamed into place only when
+            // complete and on disk, so a failed export never destroys an
+            // earlier one.
+            let temp = fsx::temp_beside(&path).context("cannot name a temporary file")?;
+            fsx::replace(&path, &temp, mode, |f| -> Result<u64> {
+                let mut out = BufWriter::new(f);
+                Ok(ledger.export(&mut out)?)
+            })?
+        }
+    };
     if ctx.json {
         print_json(&json!({ "blocks": n, "file": p }));
     } else {
-        eprintln!("exported {n} blocks to {}", p.display());
+        let shown = output::escape_text(&p.display().to_string());
+        eprintln!("exported {n} blocks to {shown}");
     }
     Ok(())
+}
+
+/// Where `export -o PATH` writes, symlinks followed.
+enum Destination {
+    /// Something that exists and is not a regular file (a device, a named
+    /// pipe, a terminal): written straight through, no temporary file.
+    Through(PathBuf),
+    /// A regular file, existing (its mode kept) or new (umask applies).
+    File { path: PathBuf, mode: Mode },
+}
+
+impl Destination {
+    fn of(p: &Path) -> Result<Destination> {
+        match std::fs::metadata(p) {
+            Ok(m) if m.is_file() => Ok(Destination::File {
+                path: std::fs::canonicalize(p)
+                    .with_context(|| format!("cannot resolve {}", p.display()))?,
+                mode: Mode::Exactly(m.permissions().mode() & 0o777),
+            }),
+            Ok(_) => Ok(Destination::Through(p.to_path_buf())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Destination::File {
+                path: dangling_target(p)?,
+                mode: Mode::Umasked,
+            }),
+            Err(e) => Err(e).with_context(|| format!("cannot write to {}", p.display())),
+        }
+    }
+}
+
+/// The file a path that does not exist names: itself, or the end of the
+/// chain of symlinks it is (a dangling link is written through, as a
+/// shell's `>` does).
+fn dangling_target(p: &Path) -> Result<PathBuf> {
+    let mut path = p.to_path_buf();
+    for _ in 0..40 {
+        match std::fs::symlink_metadata(&path) {
+            Ok(m) if m.file_type().is_symlink() => {
+                let next = std::fs::read_link(&path)
+                    .with_context(|| format!("cannot resolve {}", path.display()))?;
+                path = path.parent().unwrap_or(Path::new("")).join(next);
+            }
+            _ => return Ok(path),
+        }
+    }
+    anyhow::bail!(
+        "cannot resolve {}: too many levels of symbolic links",
+        p.display()
+    )
+}
+
+/// Writes the export straight into `path` (a device or a pipe), flushed;
+/// nothing is created.
+fn export_through(ledger: &dyn Ledger, path: &Path) -> Result<u64> {
+    let file = OpenOptions::new()
+        .write(true)
+        .open(path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    Ok(ledger.export(&mut BufWriter::new(file))?)
 }
 
 pub fn import(ctx: &Ctx, path: &Path) -> Result<()> {
