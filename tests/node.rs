@@ -718,3 +718,89 @@ fn verify_while_the_node_mines_sees_one_consistent_ledger() {
     }
     drop(node);
 }
+
+/// Request bodies are read as strictly as export lines (#13.7): an array
+/// is not an object, `null` is not absent, a key may not repeat, and
+/// integers are plain digits. Each is a 400 that changes nothing.
+#[test]
+fn json_bodies_are_read_strictly() {
+    let l = Ledger::new();
+    let node = Node::start(&l, &[]);
+    let cases: Vec<(&str, &str, &str)> = vec![
+        ("/v1/mining/start", "[]", "object"),
+        ("/v1/mining/start", "[1]", "object"),
+        ("/v1/mining/start", "null", "object"),
+        ("/v1/mining/start", "\u{c}", "malformed JSON"),
+        ("/v1/mining/start", r#"{"blocks":null}"#, "blocks"),
+        ("/v1/mining/start", r#"{"blocks":1.0}"#, "blocks"),
+        ("/v1/mining/start", r#"{"blocks":1e0}"#, "blocks"),
+        ("/v1/mining/start", r#"{"blocks":-0}"#, "blocks"),
+        (
+            "/v1/mining/start",
+            r#"{"threads":1,"threads":1}"#,
+            "threads",
+        ),
+        ("/v1/transactions", r#"["a","x"]"#, "object"),
+        (
+            "/v1/transactions",
+            r#"{"author":"a","data":"x","data_hex":null}"#,
+            "data_hex",
+        ),
+        (
+            "/v1/transactions",
+            r#"{"author":"a","data":null,"data_hex":"00"}"#,
+            "data",
+        ),
+        (
+            "/v1/transactions",
+            r#"{"author":"a","author":"b","data":"x"}"#,
+            "author",
+        ),
+        (
+            "/v1/transactions",
+            "\u{feff}{\"author\":\"a\",\"data\":\"x\"}",
+            "JSON",
+        ),
+        (
+            "/v1/transactions",
+            r#"{"author":"a","data_hex":"0x00"}"#,
+            "data_hex",
+        ),
+        (
+            "/v1/transactions",
+            r#"{"author":"a","data_hex":"000"}"#,
+            "data_hex",
+        ),
+    ];
+    for (path, body, needle) in cases {
+        let r = node
+            .req("POST", path)
+            .set("Content-Type", "application/json")
+            .send_string(body);
+        let (code, v) = node.call(r);
+        let e = v["error"].as_str().unwrap_or_default();
+        assert_eq!(code, 400, "POST {path} {body:?}: {v}");
+        assert!(
+            e.contains(needle),
+            "POST {path} {body:?}: {e:?} lacks {needle:?}"
+        );
+        assert_eq!(
+            node.get("/v1/mining").1["active"],
+            false,
+            "{body:?} started mining"
+        );
+        assert_eq!(
+            node.get("/v1/pending").1["total"],
+            0,
+            "{body:?} was submitted"
+        );
+    }
+    // An empty body (or JSON whitespace) is `{}`; upper-case hex is read.
+    let (code, v) = node.post(
+        "/v1/transactions",
+        json!({"author": "a", "data_hex": "FF00"}),
+    );
+    assert_eq!(code, 200, "{v}");
+    let (code, v) = node.call(node.req("POST", "/v1/mining/stop").send_string(" \r\n\t"));
+    assert_eq!(code, 200, "{v}");
+}

@@ -11,6 +11,7 @@ use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
+use super::json::is_json_whitespace;
 use super::views::{ImportView, TipRef};
 use super::ApiError;
 use crate::consensus::{rules, Block, BlockError, BlockHash};
@@ -69,7 +70,8 @@ impl ExportFile {
         }
     }
 
-    /// The blocks of the file, one per non-empty line, with line numbers.
+    /// The blocks of the file, one per line that is not blank (JSON
+    /// whitespace only), with line numbers.
     fn blocks(
         &self,
     ) -> Result<impl Iterator<Item = Result<(usize, Block), ApiError>> + '_, ApiError> {
@@ -81,7 +83,7 @@ impl ExportFile {
                 let n = i + 1;
                 match line {
                     Err(e) => Some(Err(self.bad_line(n, &e))),
-                    Ok(l) if l.trim().is_empty() => None,
+                    Ok(l) if l.bytes().all(is_json_whitespace) => None,
                     Ok(l) => Some(
                         parse_line(&l)
                             .map(|b| (n, b))

@@ -17,13 +17,12 @@ use axum::response::sse::{KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use serde::Deserialize;
 use tokio_stream::StreamExt;
 
 use super::{Event, Node};
 use crate::api::import::{ExportFile, ImportPlan};
 use crate::api::views::{ErrorView, StatusView};
-use crate::api::{self, local, ApiError, BlockRef, MineRequest};
+use crate::api::{self, json, local, ApiError, BlockRef, MineRequest};
 use crate::bounds::DEFAULT_PAGE;
 
 /// The OpenAPI description the node serves at `/v1/openapi.json`.
@@ -234,8 +233,9 @@ fn number<T: std::str::FromStr>(
 }
 
 /// Reads a JSON body: at most the body limit, and no slower than the
-/// read timeout.
-async fn json_body<T: for<'de> Deserialize<'de>>(node: &Node, body: Body) -> Result<T, Failure> {
+/// read timeout; one object, read strictly ([`json::Object`]). A body of
+/// JSON whitespace only is `{}`.
+async fn json_body(node: &Node, body: Body) -> Result<json::Object, Failure> {
     let limit = node.limits.body_bytes;
     // Refuse an announced length over the limit before reading any of it.
     if http_body::Body::size_hint(&body).lower() > limit as u64 {
@@ -255,12 +255,16 @@ async fn json_body<T: for<'de> Deserialize<'de>>(node: &Node, body: Body) -> Res
         }
         Ok(Ok(b)) => b,
     };
-    let bytes = if bytes.iter().all(u8::is_ascii_whitespace) {
+    let bytes = if bytes.iter().all(|b| json::is_json_whitespace(*b)) {
         Bytes::from_static(b"{}")
     } else {
         bytes
     };
-    serde_json::from_slice(&bytes).map_err(|e| bad(format!("malformed JSON request: {e}")))
+    json::Object::parse(&bytes).map_err(malformed)
+}
+
+fn malformed(e: json::JsonError) -> Failure {
+    bad(format!("malformed JSON request: {e}"))
 }
 
 async fn ping(State(node): State<Shared>) -> Answer {
@@ -280,25 +284,34 @@ async fn status(State(node): State<Shared>) -> Answer {
 
 /// `POST /v1/transactions`: `{"author": ..., "data": "text"}` or
 /// `{"author": ..., "data_hex": "00ff"}`.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct SubmitBody {
     author: String,
-    #[serde(default)]
-    data: Option<String>,
-    #[serde(default)]
-    data_hex: Option<String>,
+    data: Vec<u8>,
+}
+
+impl SubmitBody {
+    fn read(mut o: json::Object) -> Result<Self, Failure> {
+        o.only(&["author", "data", "data_hex"]).map_err(malformed)?;
+        let author = o.get("author").map_err(malformed)?;
+        let text: Option<String> = o.opt("data").map_err(malformed)?;
+        let hex: Option<String> = o.opt("data_hex").map_err(malformed)?;
+        let data = match (text, hex) {
+            (Some(d), None) => d.into_bytes(),
+            (None, Some(h)) => hex::decode(&h).map_err(|e| {
+                bad(format!(
+                    "data_hex is not hex ({e}): give two hex digits per byte, no prefix"
+                ))
+            })?,
+            _ => return Err(bad("give exactly one of data and data_hex")),
+        };
+        Ok(SubmitBody { author, data })
+    }
 }
 
 async fn submit(State(node): State<Shared>, body: Body) -> Answer {
-    let b: SubmitBody = json_body(&node, body).await?;
-    let data = match (b.data, b.data_hex) {
-        (Some(d), None) => d.into_bytes(),
-        (None, Some(h)) => hex::decode(&h).map_err(|_| bad("data_hex is not hex"))?,
-        _ => return Err(bad("give exactly one of data and data_hex")),
-    };
+    let b = SubmitBody::read(json_body(&node, body).await?)?;
     let n = node.clone();
-    let v = blocking(move || local::submit(&n.store, &b.author, data)).await?;
+    let v = blocking(move || local::submit(&n.store, &b.author, b.data)).await?;
     node.mining.new_entries();
     json(&v)
 }
@@ -517,7 +530,7 @@ async fn mining(State(node): State<Shared>) -> Answer {
 }
 
 async fn mining_start(State(node): State<Shared>, body: Body) -> Answer {
-    let req: MineRequest = json_body(&node, body).await?;
+    let req = MineRequest::read(json_body(&node, body).await?).map_err(malformed)?;
     let v = node.mining.start(&node, &req)?;
     json(&v)
 }
