@@ -10,6 +10,7 @@ mod crash;
 mod durability;
 mod errors;
 mod forks;
+mod format;
 mod migrate;
 mod mining;
 mod node;
