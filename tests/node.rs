@@ -804,3 +804,44 @@ fn json_bodies_are_read_strictly() {
     let (code, v) = node.call(node.req("POST", "/v1/mining/stop").send_string(" \r\n\t"));
     assert_eq!(code, 200, "{v}");
 }
+
+/// The node answers as docs/API.md and the OpenAPI document say (#13.8):
+/// a leading `+` is not a number, a malformed chunk is a 400 (not 413),
+/// and an import whose block breaks a rule is a 422.
+#[test]
+fn query_numbers_chunks_and_import_statuses() {
+    let l = Ledger::new();
+    let other = Ledger::new();
+    let node = Node::start(&l, &[]);
+    for path in [
+        "/v1/pending?limit=%2B5",
+        "/v1/chain?from=%2B0",
+        "/v1/transactions?author=a&from=%2B0.0",
+        "/v1/transactions?author=a&from=0.%2B0",
+    ] {
+        let (code, v) = node.get(path);
+        assert_eq!(code, 400, "{path}: {v}");
+    }
+    let r = node
+        .req("POST", "/v1/import?name=other.jsonl")
+        .send_string(&other.export());
+    let (code, v) = node.call(r);
+    assert_eq!(code, 422, "{v}");
+    assert!(
+        v["error"].as_str().unwrap().contains("other.jsonl: line 1"),
+        "{v}"
+    );
+    let mut s = TcpStream::connect(&node.address).expect("connect");
+    write!(
+        s,
+        "POST /v1/mining/start HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\nzz\r\n{{}}\r\n0\r\n\r\n",
+        node.token
+    )
+    .expect("write");
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let mut buf = String::new();
+    let _ = s.read_to_string(&mut buf);
+    assert!(buf.starts_with("HTTP/1.1 400"), "{buf}");
+    assert_eq!(node.get("/v1/mining").1["active"], false);
+}

@@ -62,10 +62,13 @@ pub fn parse_txid(s: &str) -> Result<Txid, ApiError> {
     })
 }
 
-/// Parses a `HEIGHT.INDEX` position of the author index.
+/// Parses a `HEIGHT.INDEX` position of the author index: each part
+/// decimal digits only (no sign), within `u64` and `u32`.
 pub fn parse_position(s: &str) -> Result<(u64, u32), ApiError> {
+    let digits = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
     let parsed = s
         .split_once('.')
+        .filter(|(h, i)| digits(h) && digits(i))
         .and_then(|(h, i)| Some((h.parse().ok()?, i.parse().ok()?)));
     parsed.ok_or_else(|| {
         ApiError::BadRequest(format!(
@@ -169,6 +172,10 @@ pub enum ApiError {
     /// The request conflicts with the node's state.
     #[error("{0}")]
     Conflict(String),
+    /// Well-formed input that breaks a consensus rule (a block of an
+    /// import file).
+    #[error("{0}")]
+    Rejected(String),
     /// A file or stream of the client's could not be read or written.
     #[error("{0}")]
     Io(String),

@@ -217,15 +217,18 @@ fn form_urlencoded(raw: &str) -> Result<Vec<(String, String)>, Failure> {
         .collect()
 }
 
+/// A query parameter that is a whole number: decimal digits only (no
+/// sign, no space), within `T`.
 fn number<T: std::str::FromStr>(
     q: &HashMap<String, String>,
     key: &str,
 ) -> Result<Option<T>, Failure> {
     q.get(key)
         .map(|v| {
-            v.parse().map_err(|_| {
+            let digits = !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit());
+            digits.then(|| v.parse().ok()).flatten().ok_or_else(|| {
                 bad(format!(
-                    "query parameter {key:?} must be a whole number, not {v:?}"
+                    "query parameter {key:?} must be a whole number in decimal digits, not {v:?}"
                 ))
             })
         })
@@ -244,16 +247,10 @@ async fn json_body(node: &Node, body: Body) -> Result<json::Object, Failure> {
             format!("the request body is over the limit of {limit} bytes"),
         ));
     }
-    let read = axum::body::to_bytes(body, limit);
+    let read = read_bounded(body, limit);
     let bytes: Bytes = match tokio::time::timeout(node.limits.read_timeout, read).await {
         Err(_) => return Err(too_slow()),
-        Ok(Err(_)) => {
-            return Err(Failure(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!("the request body is over the limit of {limit} bytes, or was cut off"),
-            ))
-        }
-        Ok(Ok(b)) => b,
+        Ok(r) => r?,
     };
     let bytes = if bytes.iter().all(|b| json::is_json_whitespace(*b)) {
         Bytes::from_static(b"{}")
@@ -261,6 +258,24 @@ async fn json_body(node: &Node, body: Body) -> Result<json::Object, Failure> {
         bytes
     };
     json::Object::parse(&bytes).map_err(malformed)
+}
+
+/// The whole body, if it is at most `limit` bytes (413 if over); a body
+/// that cannot be read (a malformed chunk, a connection cut) is a 400.
+async fn read_bounded(body: Body, limit: usize) -> Result<Bytes, Failure> {
+    let mut chunks = body.into_data_stream();
+    let mut out = Vec::new();
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk.map_err(|e| bad(format!("cannot read the request body: {e}")))?;
+        if out.len() + chunk.len() > limit {
+            return Err(Failure(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("the request body is over the limit of {limit} bytes"),
+            ));
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(Bytes::from(out))
 }
 
 fn malformed(e: json::JsonError) -> Failure {
