@@ -845,3 +845,36 @@ fn query_numbers_chunks_and_import_statuses() {
     assert!(buf.starts_with("HTTP/1.1 400"), "{buf}");
     assert_eq!(node.get("/v1/mining").1["active"], false);
 }
+
+/// The OpenAPI document states the node's own bounds and rules (#13.8).
+#[test]
+fn the_openapi_document_states_the_nodes_rules() {
+    let d: Value = serde_json::from_str(sledger::node::routes::OPENAPI).unwrap();
+    let s = &d["components"]["schemas"];
+    let mine = &s["MineRequest"]["properties"];
+    let every = sledger::bounds::CHECKPOINT_EVERY;
+    assert_eq!(
+        mine["checkpoint_every"]["maximum"].as_f64(),
+        Some(every.max)
+    );
+    assert_eq!(
+        mine["checkpoint_every"]["minimum"].as_f64(),
+        Some(every.min)
+    );
+    for f in ["blocks", "threads", "checkpoint_every"] {
+        assert!(mine[f].get("nullable").is_none(), "{f}: null is refused");
+    }
+    assert_eq!(
+        s["SubmitRequest"]["oneOf"].as_array().map(Vec::len),
+        Some(2)
+    );
+    let p = &d["paths"];
+    let block = &p["/v1/blocks/{block}"]["get"]["parameters"][0]["schema"];
+    assert_eq!(block["pattern"], "^([0-9]{1,63}|[0-9a-fA-F]{64})$");
+    for path in ["/v1/pending", "/v1/chain"] {
+        let from = &p[path]["get"]["parameters"][0];
+        assert_eq!(from["name"], "from");
+        assert_eq!(from["schema"]["maximum"].as_u64(), Some(u64::MAX), "{path}");
+        assert!(from["schema"].get("format").is_none(), "{path}: not int64");
+    }
+}
