@@ -127,12 +127,39 @@ def median_time_past(times):
     return recent[len(recent) // 2]
 
 
-def check_block(line, chain, seen, now):
-    """Checks one export line on top of `chain`, then extends it; returns the tx count."""
+def unique_keys(pairs):
+    """An object's fields; a key given twice is refused (FORMAT.md, "Reading JSON")."""
+    obj = {}
+    for k, v in pairs:
+        if k in obj:
+            raise Bad(f"key {k!r} given twice")
+        obj[k] = v
+    return obj
+
+
+def no_constant(name):
+    raise Bad(f"{name} is not JSON")
+
+
+def read_json(line):
+    """One JSON document, read as FORMAT.md says: no repeated key, no NaN or
+    Infinity, and an integer is digits only (a minus sign makes it a float
+    here, which no integer field accepts; so `-0` is refused)."""
     try:
-        b = json.loads(line)
+        return json.loads(line, object_pairs_hook=unique_keys, parse_constant=no_constant,
+                          parse_int=lambda s: float(s) if s.startswith("-") else int(s))
     except ValueError as e:
         raise Bad(f"not JSON: {e}")
+
+
+def is_blank(line):
+    """Only JSON whitespace (space, tab, CR, LF): not a form feed, not U+3000."""
+    return not line.strip(" \t\r\n")
+
+
+def check_block(line, chain, seen, now):
+    """Checks one export line on top of `chain`, then extends it; returns the tx count."""
+    b = read_json(line)
     if not isinstance(b, dict):
         raise Bad("not a JSON object")
     exact_keys(b, ("hash", "header", "txs"), "block")
@@ -146,7 +173,7 @@ def check_block(line, chain, seen, now):
         if not isinstance(t, dict):
             raise Bad(f"transaction {i} is not an object")
         exact_keys(t, ("txid", "author", "timestamp"), f"transaction {i}", ("data", "data_hex"))
-        has_text, has_hex = t.get("data") is not None, t.get("data_hex") is not None
+        has_text, has_hex = "data" in t, "data_hex" in t  # null is present, and not a string
         if has_text == has_hex:
             raise Bad(f"transaction {i} needs exactly one of data and data_hex")
         data = get(t, "data", str).encode("utf-8") if has_text \
@@ -228,7 +255,7 @@ def main():
         for n, raw in enumerate(src, 1):
             try:
                 line = raw.decode("utf-8")
-                if line.strip():
+                if not is_blank(line):
                     ntx += check_block(line, chain, seen, now)
             except UnicodeError as e:  # bad UTF-8 bytes, or a lone surrogate escape
                 return fail(n, f"invalid text: {e}")

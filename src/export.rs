@@ -6,15 +6,17 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::api::json::{self, JsonError, Object};
 use crate::consensus::transaction::TxError;
 use crate::consensus::{Block, BlockHash, BlockHeader, Difficulty, MerkleNode, Transaction, Txid};
 
 /// Why an export line is not a block.
 #[derive(Debug, thiserror::Error)]
 pub enum LineError {
-    /// Not JSON, or not a block line's fields.
+    /// Not JSON, or not a block line's fields (read strictly:
+    /// [`crate::api::json`]).
     #[error("not a block: {0}")]
-    NotABlock(#[from] serde_json::Error),
+    NotABlock(#[from] JsonError),
     /// The header's fields do not hash to the line's `hash`.
     #[error("block {claimed} hashes to {actual}")]
     BlockHash {
@@ -37,8 +39,7 @@ pub enum LineError {
 }
 
 /// One line of an export.
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Serialize)]
 pub struct BlockLine {
     pub hash: BlockHash,
     pub header: HeaderJson,
@@ -58,8 +59,7 @@ pub struct HeaderJson {
 }
 
 /// A transaction; its data is `data` when it is valid UTF-8, else `data_hex`.
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Serialize)]
 pub struct TxJson {
     pub txid: Txid,
     pub author: String,
@@ -70,7 +70,43 @@ pub struct TxJson {
     pub data_hex: Option<String>,
 }
 
+impl HeaderJson {
+    /// The header's fields, from its JSON object.
+    fn read(mut o: Object) -> Result<Self, JsonError> {
+        o.only(&[
+            "version",
+            "height",
+            "prev_hash",
+            "merkle_root",
+            "timestamp",
+            "difficulty",
+            "nonce",
+        ])?;
+        Ok(HeaderJson {
+            version: o.get("version")?,
+            height: o.get("height")?,
+            prev_hash: o.get("prev_hash")?,
+            merkle_root: o.get("merkle_root")?,
+            timestamp: o.get("timestamp")?,
+            difficulty: o.get("difficulty")?,
+            nonce: o.get("nonce")?,
+        })
+    }
+}
+
 impl TxJson {
+    /// The transaction's fields, from its JSON object.
+    fn read(mut o: Object) -> Result<Self, JsonError> {
+        o.only(&["txid", "author", "timestamp", "data", "data_hex"])?;
+        Ok(TxJson {
+            txid: o.get("txid")?,
+            author: o.get("author")?,
+            timestamp: o.get("timestamp")?,
+            data: o.opt("data")?,
+            data_hex: o.opt("data_hex")?,
+        })
+    }
+
     pub fn new(tx: &Transaction) -> Self {
         let (data, data_hex) = match std::str::from_utf8(tx.data()) {
             Ok(s) => (Some(s.to_owned()), None),
@@ -109,6 +145,21 @@ impl TxJson {
 }
 
 impl BlockLine {
+    /// A line's fields, read strictly from its text.
+    pub fn read(line: &str) -> Result<Self, JsonError> {
+        let mut o = Object::parse(line.as_bytes())?;
+        o.only(&["hash", "header", "txs"])?;
+        Ok(BlockLine {
+            hash: o.get("hash")?,
+            header: HeaderJson::read(o.object("header")?)?,
+            txs: o
+                .objects("txs")?
+                .into_iter()
+                .map(TxJson::read)
+                .collect::<Result<_, _>>()?,
+        })
+    }
+
     pub fn new(block: &Block) -> Self {
         let h = &block.header;
         BlockLine {
@@ -154,15 +205,15 @@ impl BlockLine {
     }
 }
 
-/// One export line for `block`, without the newline.
+/// One export line for `block`, without the newline; every control
+/// character in its strings is an escape.
 pub fn to_line(block: &Block) -> String {
-    serde_json::to_string(&BlockLine::new(block)).expect("plain data serializes")
+    json::to_string_escaped(&BlockLine::new(block)).expect("plain data serializes")
 }
 
 /// Parses and checks one export line.
 pub fn parse_line(line: &str) -> Result<Block, LineError> {
-    let parsed: BlockLine = serde_json::from_str(line)?;
-    parsed.to_block()
+    BlockLine::read(line)?.to_block()
 }
 
 #[cfg(test)]

@@ -380,3 +380,38 @@ fn a_new_ledger_is_readable_by_its_owner_only() {
         assert_eq!(mode, 0o700, "{} is {mode:o}", dir.display());
     }
 }
+
+/// The export escapes every control character (U+0000 to U+001F and U+007F
+/// to U+009F) and writes other text raw; import reads the escapes back
+/// (#13.7).
+#[test]
+fn the_export_escapes_every_control_character() {
+    let l = Ledger::new();
+    let text = "a\u{1}b\u{7f}c\u{80}d\u{85}e\u{9f}f\u{a0}g\u{2028}h\u{e9}";
+    l.submit("esc", text);
+    l.mine(1);
+    let export = l.export();
+    let line = export.lines().nth(1).expect("block 1");
+    assert!(
+        line.contains(r#""data":"a\u0001b\u007fc\u0080d\u0085e\u009ff"#),
+        "{line}"
+    );
+    assert!(line.contains("f\u{a0}g\u{2028}h\u{e9}"), "{line}");
+    assert!(
+        !line.chars().any(char::is_control),
+        "a raw control character: {line:?}"
+    );
+    let file = l.path("esc.jsonl");
+    std::fs::write(&file, &export).unwrap();
+    let copy = Ledger::empty();
+    copy.ok(&["import", file.to_str().unwrap()]);
+    assert_eq!(copy.export(), export);
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/check_export.py");
+    if let Ok(out) = std::process::Command::new("python3")
+        .arg(script)
+        .arg(&file)
+        .output()
+    {
+        assert!(out.status.success(), "{:?}", out);
+    }
+}

@@ -203,3 +203,199 @@ fn a_directory_that_is_not_a_ledger() {
     drop(sled::open(l.store_dir()).unwrap());
     l.fails(&["status"], "is not a sledger ledger");
 }
+
+/// Runs `docs/check_export.py` on `file`; `None` without python3.
+fn python_checker_accepts(file: &std::path::Path) -> Option<bool> {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/check_export.py");
+    let out = std::process::Command::new("python3")
+        .arg(script)
+        .arg(file)
+        .output()
+        .ok()?;
+    Some(out.status.success())
+}
+
+/// The export format refuses what `docs/FORMAT.md` says it refuses, and
+/// accepts what it says it accepts (#13.7); the independent Python checker
+/// agrees on every case.
+#[test]
+fn import_reads_the_export_format_strictly() {
+    let src = Ledger::new();
+    src.submit("a", "alpha");
+    src.mine(1);
+    let export = src.export();
+    let lines: Vec<&str> = export.lines().collect();
+    assert_eq!(lines.len(), 2);
+    let (g, b1) = (lines[0], lines[1]);
+    let v: serde_json::Value = serde_json::from_str(g).unwrap();
+    let h = &v["header"];
+    let header_array = serde_json::json!([
+        h["version"],
+        h["height"],
+        h["prev_hash"],
+        h["merkle_root"],
+        h["timestamp"],
+        h["difficulty"],
+        h["nonce"]
+    ]);
+    let t = &v["txs"][0];
+    let tx_array = serde_json::json!([t["txid"], t["author"], t["timestamp"], t["data"]]);
+    let refused: Vec<(String, &str)> = vec![
+        (
+            format!(
+                "{}\n",
+                serde_json::json!([v["hash"], v["header"], v["txs"]])
+            ),
+            "line 1",
+        ),
+        (
+            format!(
+                "{}\n",
+                serde_json::json!({"hash": v["hash"], "header": header_array, "txs": v["txs"]})
+            ),
+            "line 1",
+        ),
+        (
+            format!(
+                "{}\n",
+                serde_json::json!({"hash": v["hash"], "header": v["header"], "txs": [tx_array]})
+            ),
+            "line 1",
+        ),
+        (
+            format!(
+                "{g}\n{}\n",
+                b1.replacen(
+                    "\"data\":\"alpha\"",
+                    "\"data\":\"alpha\",\"data_hex\":null",
+                    1
+                )
+            ),
+            "line 2",
+        ),
+        (
+            format!(
+                "{g}\n{}\n",
+                b1.replacen(
+                    "\"data\":\"alpha\"",
+                    "\"data\":null,\"data_hex\":\"616c706861\"",
+                    1
+                )
+            ),
+            "line 2",
+        ),
+        (format!("{g}\n\x0c\n{b1}\n"), "line 2"),
+        (format!("{g}\n\u{3000}\n{b1}\n"), "line 2"),
+        (format!("{g}\n \u{a0}\n{b1}\n"), "line 2"),
+        (
+            format!(
+                "{g}\n{}\n",
+                b1.replacen("\"author\":\"a\"", "\"author\":\"z\",\"author\":\"a\"", 1)
+            ),
+            "line 2",
+        ),
+        (
+            format!(
+                "{g}\n{}\n",
+                b1.replacen("\"version\":1", "\"version\":1,\"version\":1", 1)
+            ),
+            "line 2",
+        ),
+        (
+            format!("{}\n{b1}\n", g.replacen("\"height\":0", "\"height\":-0", 1)),
+            "line 1",
+        ),
+        (
+            format!(
+                "{}\n{b1}\n",
+                g.replacen("\"version\":1", "\"version\":1.0", 1)
+            ),
+            "line 1",
+        ),
+        (
+            format!(
+                "{}\n{b1}\n",
+                g.replacen("\"version\":1", "\"version\":1e0", 1)
+            ),
+            "line 1",
+        ),
+        (format!("\u{feff}{export}"), "line 1"),
+        (
+            format!(
+                "{g}\n{}\n",
+                b1.replacen("\"data\":\"alpha\"", "\"data_hex\":\"0x616c706861\"", 1)
+            ),
+            "line 2",
+        ),
+        (
+            format!(
+                "{g}\n{}\n",
+                b1.replacen("\"data\":\"alpha\"", "\"data_hex\":\"616c70686\"", 1)
+            ),
+            "line 2",
+        ),
+        (
+            format!(
+                "{g}\n{}\n",
+                b1.replacen("\"data\":\"alpha\"", "\"data_hex\":\"61 6c706861\"", 1)
+            ),
+            "line 2",
+        ),
+        (String::new(), "holds no blocks"),
+        (" \t\r\n\n".into(), "holds no blocks"),
+        (format!("{b1}\n"), "line 1"),
+        (format!("{g}\n{g}\n"), "line 2"),
+    ];
+    let accepted: Vec<String> = vec![
+        export.replace('\n', "\r\n"),
+        export.trim_end_matches('\n').to_owned(),
+        format!("\n \t\r\n{g}\n\t\n{b1}\n\n"),
+        format!(" {g} \t\n{b1}\r\n"),
+        format!(
+            "{g}\n{}\n",
+            b1.replacen("\"data\":\"alpha\"", "\"data_hex\":\"616C706861\"", 1)
+        ),
+        export.replacen(
+            &v["hash"].as_str().unwrap().to_string(),
+            &v["hash"].as_str().unwrap().to_uppercase(),
+            2,
+        ),
+    ];
+    let file = src.path("strict.jsonl");
+    for (i, (content, needle)) in refused.iter().enumerate() {
+        std::fs::write(&file, content).unwrap();
+        let fresh = Ledger::empty();
+        let line = fresh.fails(&["import", file.to_str().unwrap()], needle);
+        assert!(
+            !fresh.dir.exists(),
+            "refused case {i} created a ledger: {line}"
+        );
+        if let Some(ok) = python_checker_accepts(&file) {
+            assert!(
+                !ok,
+                "the Python checker accepts refused case {i}: {content:?}"
+            );
+        }
+    }
+    for (i, content) in accepted.iter().enumerate() {
+        std::fs::write(&file, content).unwrap();
+        let fresh = Ledger::empty();
+        let out = fresh.run(&["import", file.to_str().unwrap()]);
+        assert!(
+            out.status.success(),
+            "accepted case {i} refused: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            fresh.export(),
+            export,
+            "accepted case {i} imports the same chain"
+        );
+        if let Some(ok) = python_checker_accepts(&file) {
+            assert!(
+                ok,
+                "the Python checker refuses accepted case {i}: {content:?}"
+            );
+        }
+    }
+}

@@ -777,3 +777,163 @@ fn a_repeated_sigterm_within_the_grace_period_is_one_clean_stop() {
     assert_eq!(status.code(), Some(0), "{}", node.stderr());
     assert!(!l.dir.join("node.cookie").exists(), "{}", node.stderr());
 }
+
+/// Request bodies are read as strictly as export lines (#13.7): an array
+/// is not an object, `null` is not absent, a key may not repeat, and
+/// integers are plain digits. Each is a 400 that changes nothing.
+#[test]
+fn json_bodies_are_read_strictly() {
+    let l = Ledger::new();
+    let node = Node::start(&l, &[]);
+    let cases: Vec<(&str, &str, &str)> = vec![
+        ("/v1/mining/start", "[]", "object"),
+        ("/v1/mining/start", "[1]", "object"),
+        ("/v1/mining/start", "null", "object"),
+        ("/v1/mining/start", "\u{c}", "malformed JSON"),
+        ("/v1/mining/start", r#"{"blocks":null}"#, "blocks"),
+        ("/v1/mining/start", r#"{"blocks":1.0}"#, "blocks"),
+        ("/v1/mining/start", r#"{"blocks":1e0}"#, "blocks"),
+        ("/v1/mining/start", r#"{"blocks":-0}"#, "blocks"),
+        (
+            "/v1/mining/start",
+            r#"{"threads":1,"threads":1}"#,
+            "threads",
+        ),
+        ("/v1/transactions", r#"["a","x"]"#, "object"),
+        (
+            "/v1/transactions",
+            r#"{"author":"a","data":"x","data_hex":null}"#,
+            "data_hex",
+        ),
+        (
+            "/v1/transactions",
+            r#"{"author":"a","data":null,"data_hex":"00"}"#,
+            "data",
+        ),
+        (
+            "/v1/transactions",
+            r#"{"author":"a","author":"b","data":"x"}"#,
+            "author",
+        ),
+        (
+            "/v1/transactions",
+            "\u{feff}{\"author\":\"a\",\"data\":\"x\"}",
+            "JSON",
+        ),
+        (
+            "/v1/transactions",
+            r#"{"author":"a","data_hex":"0x00"}"#,
+            "data_hex",
+        ),
+        (
+            "/v1/transactions",
+            r#"{"author":"a","data_hex":"000"}"#,
+            "data_hex",
+        ),
+    ];
+    for (path, body, needle) in cases {
+        let r = node
+            .req("POST", path)
+            .set("Content-Type", "application/json")
+            .send_string(body);
+        let (code, v) = node.call(r);
+        let e = v["error"].as_str().unwrap_or_default();
+        assert_eq!(code, 400, "POST {path} {body:?}: {v}");
+        assert!(
+            e.contains(needle),
+            "POST {path} {body:?}: {e:?} lacks {needle:?}"
+        );
+        assert_eq!(
+            node.get("/v1/mining").1["active"],
+            false,
+            "{body:?} started mining"
+        );
+        assert_eq!(
+            node.get("/v1/pending").1["total"],
+            0,
+            "{body:?} was submitted"
+        );
+    }
+    // An empty body (or JSON whitespace) is `{}`; upper-case hex is read.
+    let (code, v) = node.post(
+        "/v1/transactions",
+        json!({"author": "a", "data_hex": "FF00"}),
+    );
+    assert_eq!(code, 200, "{v}");
+    let (code, v) = node.call(node.req("POST", "/v1/mining/stop").send_string(" \r\n\t"));
+    assert_eq!(code, 200, "{v}");
+}
+
+/// The node answers as docs/API.md and the OpenAPI document say (#13.8):
+/// a leading `+` is not a number, a malformed chunk is a 400 (not 413),
+/// and an import whose block breaks a rule is a 422.
+#[test]
+fn query_numbers_chunks_and_import_statuses() {
+    let l = Ledger::new();
+    let other = Ledger::new();
+    let node = Node::start(&l, &[]);
+    for path in [
+        "/v1/pending?limit=%2B5",
+        "/v1/chain?from=%2B0",
+        "/v1/transactions?author=a&from=%2B0.0",
+        "/v1/transactions?author=a&from=0.%2B0",
+    ] {
+        let (code, v) = node.get(path);
+        assert_eq!(code, 400, "{path}: {v}");
+    }
+    let r = node
+        .req("POST", "/v1/import?name=other.jsonl")
+        .send_string(&other.export());
+    let (code, v) = node.call(r);
+    assert_eq!(code, 422, "{v}");
+    assert!(
+        v["error"].as_str().unwrap().contains("other.jsonl: line 1"),
+        "{v}"
+    );
+    let mut s = TcpStream::connect(&node.address).expect("connect");
+    write!(
+        s,
+        "POST /v1/mining/start HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\nzz\r\n{{}}\r\n0\r\n\r\n",
+        node.token
+    )
+    .expect("write");
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let mut buf = String::new();
+    let _ = s.read_to_string(&mut buf);
+    assert!(buf.starts_with("HTTP/1.1 400"), "{buf}");
+    assert_eq!(node.get("/v1/mining").1["active"], false);
+}
+
+/// The OpenAPI document states the node's own bounds and rules (#13.8).
+#[test]
+fn the_openapi_document_states_the_nodes_rules() {
+    let d: Value = serde_json::from_str(sledger::node::routes::OPENAPI).unwrap();
+    let s = &d["components"]["schemas"];
+    let mine = &s["MineRequest"]["properties"];
+    let every = sledger::bounds::CHECKPOINT_EVERY;
+    assert_eq!(
+        mine["checkpoint_every"]["maximum"].as_f64(),
+        Some(every.max)
+    );
+    assert_eq!(
+        mine["checkpoint_every"]["minimum"].as_f64(),
+        Some(every.min)
+    );
+    for f in ["blocks", "threads", "checkpoint_every"] {
+        assert!(mine[f].get("nullable").is_none(), "{f}: null is refused");
+    }
+    assert_eq!(
+        s["SubmitRequest"]["oneOf"].as_array().map(Vec::len),
+        Some(2)
+    );
+    let p = &d["paths"];
+    let block = &p["/v1/blocks/{block}"]["get"]["parameters"][0]["schema"];
+    assert_eq!(block["pattern"], "^([0-9]{1,63}|[0-9a-fA-F]{64})$");
+    for path in ["/v1/pending", "/v1/chain"] {
+        let from = &p[path]["get"]["parameters"][0];
+        assert_eq!(from["name"], "from");
+        assert_eq!(from["schema"]["maximum"].as_u64(), Some(u64::MAX), "{path}");
+        assert!(from["schema"].get("format").is_none(), "{path}: not int64");
+    }
+}

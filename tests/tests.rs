@@ -11,6 +11,7 @@ mod durability;
 mod errors;
 mod files;
 mod forks;
+mod format;
 mod hostile;
 mod migrate;
 mod mining;

@@ -11,13 +11,14 @@ use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
+use super::json::is_json_whitespace;
 use super::views::{ImportView, TipRef};
 use super::ApiError;
 use crate::consensus::{rules, Block, BlockError, BlockHash};
 use crate::export::parse_line;
 use crate::store::dry_run::DryRun;
 use crate::store::fork::Accepted;
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 
 /// Blocks per import transaction, and their total size bound.
 const BATCH_BLOCKS: usize = 512;
@@ -69,7 +70,8 @@ impl ExportFile {
         }
     }
 
-    /// The blocks of the file, one per non-empty line, with line numbers.
+    /// The blocks of the file, one per line that is not blank (JSON
+    /// whitespace only), with line numbers.
     fn blocks(
         &self,
     ) -> Result<impl Iterator<Item = Result<(usize, Block), ApiError>> + '_, ApiError> {
@@ -81,7 +83,7 @@ impl ExportFile {
                 let n = i + 1;
                 match line {
                     Err(e) => Some(Err(self.bad_line(n, &e))),
-                    Ok(l) if l.trim().is_empty() => None,
+                    Ok(l) if l.bytes().all(is_json_whitespace) => None,
                     Ok(l) => Some(
                         parse_line(&l)
                             .map(|b| (n, b))
@@ -91,9 +93,23 @@ impl ExportFile {
             }))
     }
 
-    /// Line `n` is wrong.
+    /// Line `n` is not a block, or not the block that comes next.
     fn bad_line(&self, n: usize, e: &dyn std::fmt::Display) -> ApiError {
         ApiError::BadRequest(format!("{}: line {n}: {e}", self.name))
+    }
+
+    /// Line `n` is a block that breaks a consensus rule.
+    fn rejected_line(&self, n: usize, e: &dyn std::fmt::Display) -> ApiError {
+        ApiError::Rejected(format!("{}: line {n}: {e}", self.name))
+    }
+
+    /// Checking line `n` against the rules failed: the block breaks one,
+    /// or the store could not be read.
+    fn check_failed(&self, n: usize, e: StoreError) -> ApiError {
+        match e {
+            StoreError::Rejected(_) | StoreError::InvalidBlock { .. } => self.rejected_line(n, &e),
+            other => ApiError::Store(other),
+        }
     }
 
     /// Writing near line `n` found the ledger or the file no longer as
@@ -180,7 +196,7 @@ impl<'s> ImportPlan<'s> {
                 None if store.header(&hash)?.is_some() => {
                     // A block it has must still be the block it has: its
                     // body is pinned by the header's Merkle root.
-                    rules::check_body(&block).map_err(|e| file.bad_line(n, &e))?;
+                    rules::check_body(&block).map_err(|e| file.rejected_line(n, &e))?;
                     known += 1;
                     continue;
                 }
@@ -190,7 +206,7 @@ impl<'s> ImportPlan<'s> {
                             expected: store.genesis_hash(),
                             got: hash,
                         };
-                        return Err(file.bad_line(n, &e));
+                        return Err(file.rejected_line(n, &e));
                     }
                     let parent = block.header.prev_hash;
                     extends_tip = parent == store.state()?.tip;
@@ -201,7 +217,7 @@ impl<'s> ImportPlan<'s> {
                     })
                 }
             };
-            d.check(&block, now).map_err(|e| file.bad_line(n, &e))?;
+            d.check(&block, now).map_err(|e| file.check_failed(n, e))?;
             new_blocks += 1;
         }
         order.finish(&file)?;
@@ -321,11 +337,12 @@ impl NewLedgerPlan {
             match dry.as_mut() {
                 // The first line is at height 0 (`LineOrder`).
                 None => {
-                    dry = Some(DryRun::on_genesis(&block, now).map_err(|e| file.bad_line(n, &e))?);
+                    dry =
+                        Some(DryRun::on_genesis(&block, now).map_err(|e| file.check_failed(n, e))?);
                     genesis = Some(block);
                 }
                 Some(d) => {
-                    d.check(&block, now).map_err(|e| file.bad_line(n, &e))?;
+                    d.check(&block, now).map_err(|e| file.check_failed(n, e))?;
                 }
             }
             blocks += 1;

@@ -62,10 +62,13 @@ pub fn parse_txid(s: &str) -> Result<Txid, ApiError> {
     })
 }
 
-/// Parses a `HEIGHT.INDEX` position of the author index.
+/// Parses a `HEIGHT.INDEX` position of the author index: each part
+/// decimal digits only (no sign), within `u64` and `u32`.
 pub fn parse_position(s: &str) -> Result<(u64, u32), ApiError> {
+    let digits = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
     let parsed = s
         .split_once('.')
+        .filter(|(h, i)| digits(h) && digits(i))
         .and_then(|(h, i)| Some((h.parse().ok()?, i.parse().ok()?)));
     parsed.ok_or_else(|| {
         ApiError::BadRequest(format!(
@@ -75,22 +78,32 @@ pub fn parse_position(s: &str) -> Result<(u64, u32), ApiError> {
 }
 
 /// What a mining run is asked to do.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct MineRequest {
     /// Stop after this many blocks (`None`: until stopped).
-    #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub blocks: Option<u64>,
     /// Mining threads, within [`bounds::THREADS`] (`None`: every core).
-    #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub threads: Option<u16>,
     /// Seconds between checkpoints of a long search, within
     /// [`bounds::CHECKPOINT_EVERY`].
-    #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub checkpoint_every: Option<f64>,
 }
 
 impl MineRequest {
+    /// The request in a JSON object (every field optional; `null` is not
+    /// absent, and is refused).
+    pub fn read(mut o: json::Object) -> Result<Self, json::JsonError> {
+        o.only(&["blocks", "threads", "checkpoint_every"])?;
+        Ok(MineRequest {
+            blocks: o.opt("blocks")?,
+            threads: o.opt("threads")?,
+            checkpoint_every: o.opt("checkpoint_every")?,
+        })
+    }
+
     /// Checks the request's bounds ([`crate::bounds`]), naming its fields.
     pub fn check(&self) -> Result<(), ApiError> {
         if let Some(t) = self.threads {
@@ -159,6 +172,10 @@ pub enum ApiError {
     /// The request conflicts with the node's state.
     #[error("{0}")]
     Conflict(String),
+    /// Well-formed input that breaks a consensus rule (a block of an
+    /// import file).
+    #[error("{0}")]
+    Rejected(String),
     /// A file or stream of the client's could not be read or written.
     #[error("{0}")]
     Io(String),

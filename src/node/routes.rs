@@ -17,14 +17,13 @@ use axum::response::sse::{KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use serde::Deserialize;
 use tokio_stream::StreamExt;
 
 use super::identity::{self, IDENTITY_PATH};
 use super::{Event, Node, MAX_STREAMS, MIN_UPLOAD_RATE};
 use crate::api::import::{ExportFile, ImportPlan};
 use crate::api::views::{ErrorView, StatusView};
-use crate::api::{self, local, ApiError, BlockRef, MineRequest};
+use crate::api::{self, json, local, ApiError, BlockRef, MineRequest};
 use crate::bounds::DEFAULT_PAGE;
 
 /// The OpenAPI description the node serves at `/v1/openapi.json`.
@@ -239,15 +238,18 @@ fn form_urlencoded(raw: &str) -> Result<Vec<(String, String)>, Failure> {
         .collect()
 }
 
+/// A query parameter that is a whole number: decimal digits only (no
+/// sign, no space), within `T`.
 fn number<T: std::str::FromStr>(
     q: &HashMap<String, String>,
     key: &str,
 ) -> Result<Option<T>, Failure> {
     q.get(key)
         .map(|v| {
-            v.parse().map_err(|_| {
+            let digits = !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit());
+            digits.then(|| v.parse().ok()).flatten().ok_or_else(|| {
                 bad(format!(
-                    "query parameter \"{key}\" must be a whole number, not \"{v}\""
+                    "query parameter \"{key}\" must be a whole number in decimal digits, not \"{v}\""
                 ))
             })
         })
@@ -255,8 +257,9 @@ fn number<T: std::str::FromStr>(
 }
 
 /// Reads a JSON body: at most the body limit, and no slower than the
-/// read timeout.
-async fn json_body<T: for<'de> Deserialize<'de>>(node: &Node, body: Body) -> Result<T, Failure> {
+/// read timeout; one object, read strictly ([`json::Object`]). A body of
+/// JSON whitespace only is `{}`.
+async fn json_body(node: &Node, body: Body) -> Result<json::Object, Failure> {
     let limit = node.limits.body_bytes;
     // Refuse an announced length over the limit before reading any of it.
     if http_body::Body::size_hint(&body).lower() > limit as u64 {
@@ -265,23 +268,39 @@ async fn json_body<T: for<'de> Deserialize<'de>>(node: &Node, body: Body) -> Res
             format!("the request body is over the limit of {limit} bytes"),
         ));
     }
-    let read = axum::body::to_bytes(body, limit);
+    let read = read_bounded(body, limit);
     let bytes: Bytes = match tokio::time::timeout(node.limits.read_timeout, read).await {
         Err(_) => return Err(too_slow()),
-        Ok(Err(_)) => {
-            return Err(Failure(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!("the request body is over the limit of {limit} bytes, or was cut off"),
-            ))
-        }
-        Ok(Ok(b)) => b,
+        Ok(r) => r?,
     };
-    let bytes = if bytes.iter().all(u8::is_ascii_whitespace) {
+    let bytes = if bytes.iter().all(|b| json::is_json_whitespace(*b)) {
         Bytes::from_static(b"{}")
     } else {
         bytes
     };
-    serde_json::from_slice(&bytes).map_err(|e| bad(format!("malformed JSON request: {e}")))
+    json::Object::parse(&bytes).map_err(malformed)
+}
+
+/// The whole body, if it is at most `limit` bytes (413 if over); a body
+/// that cannot be read (a malformed chunk, a connection cut) is a 400.
+async fn read_bounded(body: Body, limit: usize) -> Result<Bytes, Failure> {
+    let mut chunks = body.into_data_stream();
+    let mut out = Vec::new();
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk.map_err(|e| bad(format!("cannot read the request body: {e}")))?;
+        if out.len() + chunk.len() > limit {
+            return Err(Failure(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("the request body is over the limit of {limit} bytes"),
+            ));
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(Bytes::from(out))
+}
+
+fn malformed(e: json::JsonError) -> Failure {
+    bad(format!("malformed JSON request: {e}"))
 }
 
 async fn ping(State(node): State<Shared>) -> Answer {
@@ -312,25 +331,34 @@ async fn status(State(node): State<Shared>) -> Answer {
 
 /// `POST /v1/transactions`: `{"author": ..., "data": "text"}` or
 /// `{"author": ..., "data_hex": "00ff"}`.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct SubmitBody {
     author: String,
-    #[serde(default)]
-    data: Option<String>,
-    #[serde(default)]
-    data_hex: Option<String>,
+    data: Vec<u8>,
+}
+
+impl SubmitBody {
+    fn read(mut o: json::Object) -> Result<Self, Failure> {
+        o.only(&["author", "data", "data_hex"]).map_err(malformed)?;
+        let author = o.get("author").map_err(malformed)?;
+        let text: Option<String> = o.opt("data").map_err(malformed)?;
+        let hex: Option<String> = o.opt("data_hex").map_err(malformed)?;
+        let data = match (text, hex) {
+            (Some(d), None) => d.into_bytes(),
+            (None, Some(h)) => hex::decode(&h).map_err(|e| {
+                bad(format!(
+                    "data_hex is not hex ({e}): give two hex digits per byte, no prefix"
+                ))
+            })?,
+            _ => return Err(bad("give exactly one of data and data_hex")),
+        };
+        Ok(SubmitBody { author, data })
+    }
 }
 
 async fn submit(State(node): State<Shared>, body: Body) -> Answer {
-    let b: SubmitBody = json_body(&node, body).await?;
-    let data = match (b.data, b.data_hex) {
-        (Some(d), None) => d.into_bytes(),
-        (None, Some(h)) => hex::decode(&h).map_err(|_| bad("data_hex is not hex"))?,
-        _ => return Err(bad("give exactly one of data and data_hex")),
-    };
+    let b = SubmitBody::read(json_body(&node, body).await?)?;
     let n = node.clone();
-    let v = blocking(move || local::submit(&n.store, &b.author, data)).await?;
+    let v = blocking(move || local::submit(&n.store, &b.author, b.data)).await?;
     node.mining.new_entries();
     json(&v)
 }
@@ -564,7 +592,7 @@ async fn mining(State(node): State<Shared>) -> Answer {
 }
 
 async fn mining_start(State(node): State<Shared>, body: Body) -> Answer {
-    let req: MineRequest = json_body(&node, body).await?;
+    let req = MineRequest::read(json_body(&node, body).await?).map_err(malformed)?;
     let v = node.mining.start(&node, &req)?;
     json(&v)
 }

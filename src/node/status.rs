@@ -13,6 +13,7 @@ pub fn of(e: &ApiError) -> StatusCode {
     match e {
         ApiError::BadRequest(_) | ApiError::Io(_) => StatusCode::BAD_REQUEST,
         ApiError::Conflict(_) => StatusCode::CONFLICT,
+        ApiError::Rejected(_) => StatusCode::UNPROCESSABLE_ENTITY,
         ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         ApiError::Node { status, .. } => {
             StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
@@ -48,6 +49,7 @@ mod tests {
             (ApiError::BadRequest("x".into()), 400),
             (ApiError::Io("x".into()), 400),
             (ApiError::Conflict("x".into()), 409),
+            (ApiError::Rejected("x".into()), 422),
             (StoreError::NoSuchHeight { height: 9, tip: 1 }.into(), 404),
             (StoreError::Conflict.into(), 409),
             (StoreError::DiskFull.into(), 507),
