@@ -221,3 +221,65 @@ fn verify_catches_a_broken_index() {
         f.reason
     );
 }
+
+/// Verify checks what the store holds beyond the active chain (#13): a
+/// block record under a key that is not its hash, a tip that names no
+/// block (which opening the store already refuses), an invalid mark on an
+/// active block, each found.
+#[test]
+fn verify_checks_every_stored_block_tip_and_invalid_mark() {
+    type Tamper = fn(&sled::Db, &[u8], sled::IVec);
+    let cases: [(Tamper, &str); 3] = [
+        (
+            |db, _, record| {
+                let blocks = db.open_tree("blocks").unwrap();
+                blocks.insert([0xab; 32], record).unwrap();
+            },
+            "is stored under",
+        ),
+        (
+            |db, _, _| {
+                db.open_tree("tips")
+                    .unwrap()
+                    .insert([0xcd; 32], &[])
+                    .unwrap();
+            },
+            "cdcdcdcd",
+        ),
+        (
+            |db, genesis, _| {
+                db.open_tree("invalid")
+                    .unwrap()
+                    .insert(genesis, &b"x"[..])
+                    .unwrap();
+            },
+            "is marked invalid",
+        ),
+    ];
+    for (tamper, needle) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let genesis;
+        {
+            let s = new_store(dir.path());
+            mine_one(&s);
+            genesis = s.block_at(0).unwrap().hash;
+            s.verify(now_ms(), &mut |_| {}).expect("valid before");
+        }
+        let db = open_sled(&dir.path().join("store"));
+        let record = db
+            .open_tree("blocks")
+            .unwrap()
+            .get(genesis.as_bytes())
+            .unwrap()
+            .unwrap();
+        tamper(&db, genesis.as_bytes(), record);
+        db.flush().unwrap();
+        drop(db);
+        // Opening may already refuse it (a tip without a block); else verify.
+        let e = Store::open(dir.path())
+            .map_err(|e| e.to_string())
+            .and_then(|s| s.verify(now_ms(), &mut |_| {}).map_err(|f| f.reason))
+            .expect_err(needle);
+        assert!(e.contains(needle), "{needle}: {e}");
+    }
+}

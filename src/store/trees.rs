@@ -483,6 +483,28 @@ impl AuthorGroups<Tree> {
     }
 }
 
+impl Blocks<Tree> {
+    /// Every stored block's key and header record, in key order.
+    pub fn headers(
+        &self,
+    ) -> impl Iterator<Item = Result<(BlockHash, HeaderRecord), StoreError>> + '_ {
+        self.0.iter().map(|e| {
+            let (k, v) = e?;
+            Ok((codec::decode_hash_key(&k)?, codec::decode_block_header(&v)?))
+        })
+    }
+}
+
+impl Invalid<Tree> {
+    /// Every block marked invalid.
+    pub fn all(&self) -> impl Iterator<Item = Result<BlockHash, StoreError>> + '_ {
+        self.0
+            .iter()
+            .keys()
+            .map(|k| Ok(codec::decode_hash_key(&k?)?))
+    }
+}
+
 impl Tips<Tree> {
     pub fn all(&self) -> impl Iterator<Item = Result<BlockHash, StoreError>> + '_ {
         self.0

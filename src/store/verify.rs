@@ -5,7 +5,7 @@
 use super::schema::{ChainState, TxLocation};
 use super::{Cursor, Store};
 use crate::consensus::rules;
-use crate::consensus::{BlockHash, Transaction, Work};
+use crate::consensus::{BlockHash, Difficulty, Transaction, Work};
 
 /// What a successful verification covered.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,6 +98,7 @@ impl Store {
         self.verify_index_sizes(transactions)
             .or_else(|e| fail(None, e))?;
         let pending = self.verify_pending(&state).or_else(|e| fail(None, e))?;
+        self.verify_beyond_the_chain().or_else(|e| fail(None, e))?;
         Ok(VerifyReport {
             blocks: walk.blocks,
             transactions,
@@ -234,6 +235,55 @@ impl Store {
             return Err(format!(
                 "the author index has {indexed} entries for {transactions} transactions"
             ));
+        }
+        Ok(())
+    }
+
+    /// What the store holds beyond the active chain: every stored block
+    /// (side branches too) is stored under its hash, links to a stored
+    /// parent one height below, and carries its parent's work plus its
+    /// own; every tip names a stored block; no block marked invalid is
+    /// on the active chain.
+    fn verify_beyond_the_chain(&self) -> Result<(), String> {
+        let h = self.h();
+        for entry in h.blocks.headers() {
+            let (key, record) = entry.map_err(|e| e.to_string())?;
+            let hash = record.header().hash();
+            if hash != key {
+                return Err(format!("the block {hash} is stored under {key}"));
+            }
+            let own = Difficulty(record.difficulty).work();
+            let expected = if record.height == 0 {
+                Some(own)
+            } else {
+                match h
+                    .blocks
+                    .header(&record.prev_hash)
+                    .map_err(|e| e.to_string())?
+                {
+                    Some(p) if p.height + 1 == record.height => p.chain_work.checked_add(own),
+                    _ => return Err(format!("the block {hash} has no stored parent below it")),
+                }
+            };
+            if expected != Some(record.chain_work) {
+                return Err(format!(
+                    "the block {hash} carries the wrong cumulative work"
+                ));
+            }
+        }
+        for tip in h.tips.all() {
+            let tip = tip.map_err(|e| e.to_string())?;
+            if h.blocks.header(&tip).map_err(|e| e.to_string())?.is_none() {
+                return Err(format!("the tip {tip} names no stored block"));
+            }
+        }
+        for marked in h.invalid.all() {
+            let marked = marked.map_err(|e| e.to_string())?;
+            if let Some(r) = h.blocks.header(&marked).map_err(|e| e.to_string())? {
+                if h.heights.hash_at(r.height).map_err(|e| e.to_string())? == Some(marked) {
+                    return Err(format!("the active block {marked} is marked invalid"));
+                }
+            }
         }
         Ok(())
     }
