@@ -451,17 +451,10 @@ fn bad_requests_get_a_json_4xx() {
         "the slow client was not cut off"
     );
     // A slow body: promised but not sent.
-    let mut s = TcpStream::connect(&node.address).expect("connect");
-    write!(
-        s,
+    let buf = node.raw(&format!(
         "POST /v1/transactions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"au",
         node.token
-    )
-    .expect("write");
-    s.set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("timeout");
-    let mut buf = String::new();
-    let _ = s.read_to_string(&mut buf);
+    ));
     assert!(buf.starts_with("HTTP/1.1 408"), "{buf}");
     // Oversize headers: refused, and the node goes on serving.
     let mut s = TcpStream::connect(&node.address).expect("connect");
@@ -890,17 +883,10 @@ fn query_numbers_chunks_and_import_statuses() {
         v["error"].as_str().unwrap().contains("other.jsonl: line 1"),
         "{v}"
     );
-    let mut s = TcpStream::connect(&node.address).expect("connect");
-    write!(
-        s,
+    let buf = node.raw(&format!(
         "POST /v1/mining/start HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\nzz\r\n{{}}\r\n0\r\n\r\n",
         node.token
-    )
-    .expect("write");
-    s.set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("timeout");
-    let mut buf = String::new();
-    let _ = s.read_to_string(&mut buf);
+    ));
     assert!(buf.starts_with("HTTP/1.1 400"), "{buf}");
     assert_eq!(node.get("/v1/mining").1["active"], false);
 }

@@ -118,6 +118,19 @@ impl Node {
         self.call(self.req("POST", path).send_json(body))
     }
 
+    /// Sends `request` as raw bytes on a new connection and reads the
+    /// answer until the node closes it (10 s at most).
+    pub fn raw(&self, request: &str) -> String {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(&self.address).expect("connect");
+        s.write_all(request.as_bytes()).expect("write");
+        s.set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        let mut buf = String::new();
+        let _ = s.read_to_string(&mut buf);
+        buf
+    }
+
     /// Sends SIGTERM and waits for the exit; returns the exit status.
     pub fn stop(&mut self) -> ExitStatus {
         let mut child = self.child.take().expect("running");
