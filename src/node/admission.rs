@@ -55,7 +55,8 @@ impl Admission {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let evicted = Arc::new(Notify::new());
         let mut unproven = self.unproven.lock().expect("admission lock");
-        while unproven.len() >= MAX_UNPROVEN {
+        // One joins at a time, so at most one has to go.
+        if unproven.len() >= MAX_UNPROVEN {
             if let Some((_, oldest)) = unproven.pop_front() {
                 // Stored if the connection is not waiting on it yet.
                 oldest.notify_one();

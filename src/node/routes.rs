@@ -126,8 +126,8 @@ async fn authorize(State(node): State<Shared>, req: Request, next: Next) -> Resp
     if req.uri().path() == IDENTITY_PATH {
         return next.run(req).await;
     }
-    if !has_token(&node, req.headers()) {
-        let given = given_token(req.headers());
+    let given = given_token(req.headers());
+    if !given.is_some_and(|t| is_token(&node, t)) {
         let mut r = Failure(
             StatusCode::UNAUTHORIZED,
             match given {
@@ -145,7 +145,12 @@ async fn authorize(State(node): State<Shared>, req: Request, next: Next) -> Resp
 
 /// Whether `headers` carry this node's token.
 pub fn has_token(node: &Node, headers: &HeaderMap) -> bool {
-    given_token(headers).is_some_and(|t| constant_time_eq(t.as_bytes(), node.token.as_bytes()))
+    given_token(headers).is_some_and(|t| is_token(node, t))
+}
+
+/// Whether `given` is this node's token, compared in constant time.
+fn is_token(node: &Node, given: &str) -> bool {
+    constant_time_eq(given.as_bytes(), node.token.as_bytes())
 }
 
 fn given_token(headers: &HeaderMap) -> Option<&str> {
