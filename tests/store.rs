@@ -283,3 +283,114 @@ fn verify_checks_every_stored_block_tip_and_invalid_mark() {
         assert!(e.contains(needle), "{needle}: {e}");
     }
 }
+
+/// Verify checks the orphan pool and its two indexes, the tips and the
+/// invalid marks (#13): each tampering below is named.
+#[test]
+fn verify_checks_the_orphan_pool_its_indexes_tips_and_marks() {
+    type Tamper = fn(&sled::Db, &Orphaned);
+    let cases: [(Tamper, &str); 7] = [
+        (
+            |db, o| drop(tree(db, "orphan_ids").remove(o.hash).unwrap()),
+            "not indexed by its hash",
+        ),
+        (
+            |db, o| drop(tree(db, "orphan_parents").remove(o.parent_key()).unwrap()),
+            "not listed under its parent",
+        ),
+        (
+            |db, o| {
+                drop(
+                    tree(db, "orphan_parents")
+                        .insert([0x11; 40], &o.hash[..])
+                        .unwrap(),
+                )
+            },
+            "orphan indexes hold 1 and 2",
+        ),
+        (
+            |db, o| {
+                drop(
+                    tree(db, "orphans")
+                        .insert(0x7fu64.to_be_bytes(), o.bytes.clone())
+                        .unwrap(),
+                )
+            },
+            "not indexed by its hash",
+        ),
+        (
+            |db, _| {
+                drop(
+                    tree(db, "meta")
+                        .insert(
+                            "orphans",
+                            &[2, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0][..],
+                        )
+                        .unwrap(),
+                )
+            },
+            "recorded orphan count 2 should be 1",
+        ),
+        (
+            |db, _| drop(tree(db, "invalid").insert([0x22; 32], &b"x"[..]).unwrap()),
+            "names no stored block",
+        ),
+        (
+            |db, o| drop(tree(db, "invalid").insert(o.side, &b"x"[..]).unwrap()),
+            "is marked invalid",
+        ),
+    ];
+    for (tamper, needle) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let orphaned = {
+            let s = new_store(dir.path());
+            let o = Orphaned::new(&s);
+            s.verify(now_ms(), &mut |_| {}).expect("valid before");
+            o
+        };
+        let db = open_sled(&dir.path().join("store"));
+        tamper(&db, &orphaned);
+        db.flush().unwrap();
+        drop(db);
+        let f = Store::open(dir.path())
+            .unwrap()
+            .verify(now_ms(), &mut |_| {})
+            .expect_err(needle);
+        assert!(f.reason.contains(needle), "{needle}: {}", f.reason);
+    }
+}
+
+fn tree(db: &sled::Db, name: &str) -> sled::Tree {
+    db.open_tree(name).unwrap()
+}
+
+/// A store holding one orphan (sequence 0) and a side-branch tip.
+struct Orphaned {
+    hash: [u8; 32],
+    parent: [u8; 32],
+    bytes: Vec<u8>,
+    side: [u8; 32],
+}
+
+impl Orphaned {
+    fn new(s: &Store) -> Orphaned {
+        let top = mine_one(s);
+        let base = s.block_at(0).unwrap().block;
+        let side = sledger::testkit::child(&base, vec![], 500, 4);
+        s.accept_block(&side, now_ms()).unwrap();
+        let missing = sledger::testkit::child(&top, vec![], 500, 4);
+        let orphan = sledger::testkit::child(&missing, vec![], 500, 4);
+        let accepted = s.accept_block(&orphan, now_ms()).unwrap();
+        assert_eq!(accepted, sledger::store::fork::Accepted::Orphan);
+        Orphaned {
+            hash: *orphan.hash().as_bytes(),
+            parent: *missing.hash().as_bytes(),
+            bytes: orphan.encode(),
+            side: *side.hash().as_bytes(),
+        }
+    }
+
+    fn parent_key(&self) -> Vec<u8> {
+        [&self.parent[..], &0u64.to_be_bytes()].concat()
+    }
+}

@@ -105,11 +105,13 @@ impl Store {
             let mut waiting = vec![block.hash()];
             while let Some(parent) = waiting.pop() {
                 for child in self.take_orphans_of(&parent)? {
-                    // An orphan that turns out invalid is simply dropped.
-                    if let Ok(r) = self.accept_one(&child, now_ms) {
-                        if !matches!(r, Accepted::AlreadyKnown | Accepted::Orphan) {
-                            waiting.push(child.hash());
-                        }
+                    // An orphan that turns out invalid is simply dropped; a
+                    // failed write is the caller's to hear about.
+                    match self.accept_one(&child, now_ms) {
+                        Ok(Accepted::AlreadyKnown | Accepted::Orphan) => {}
+                        Ok(_) => waiting.push(child.hash()),
+                        Err(StoreError::Rejected(_) | StoreError::InvalidBlock { .. }) => {}
+                        Err(e) => return Err(e),
                     }
                 }
             }

@@ -87,7 +87,7 @@ fn build(dir: &std::path::Path) -> Store {
 
 /// SHA-256 of each tree's entries (key length, key, value length, value,
 /// lengths as u32 LE), by tree name.
-fn digests(s: &Store) -> Vec<(String, String)> {
+pub(super) fn digests(s: &Store) -> Vec<(String, String)> {
     let db = &s.h().db;
     let mut names: Vec<_> = db.tree_names();
     names.sort();

@@ -11,6 +11,7 @@
 use sled::transaction::{ConflictableTransactionResult, TransactionalTree};
 use sled::Transactional;
 
+use super::failpoint::{self, Site};
 use super::schema::{MigrationProgress, KEY_MIGRATION, KEY_SCHEMA};
 use super::{codec, Store, StoreError};
 
@@ -131,6 +132,7 @@ pub fn commit_batch(
             let (meta, own) = views.split_last().expect("meta is last");
             write(own, meta)?;
             meta.insert(KEY_MIGRATION, progress.as_slice())?;
+            failpoint::hit(Site::Commit)?;
             Ok(())
         });
     store.guard(r.map_err(StoreError::from))?;

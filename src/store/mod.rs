@@ -19,9 +19,12 @@ pub mod codec;
 pub mod cursor;
 pub mod dry_run;
 pub mod error;
+mod failpoint;
 pub mod fork;
 #[cfg(test)]
 mod golden;
+#[cfg(test)]
+mod io_errors;
 pub mod iter;
 pub mod migrate;
 pub mod open;
@@ -44,6 +47,7 @@ use sled::transaction::{ConflictableTransactionResult, TransactionalTree};
 use crate::consensus::{BlockHash, ChainParams};
 pub use cursor::Cursor;
 pub use error::StoreError;
+use failpoint::Site;
 pub use open::{exists, OpenOptions, CACHE_BYTES, STORE_DIR, VERIFY_CACHE_BYTES};
 pub use read::{StoredBlock, TxStatus};
 use trees::Trees;
@@ -60,6 +64,8 @@ pub struct Store {
     /// Held by every write while it runs, and by `verify` for its whole
     /// walk, so that a check sees one consistent ledger.
     write_gate: Mutex<()>,
+    /// Blocks per reorganisation batch ([`reorg::REORG_BATCH`]; tests set less).
+    reorg_batch: u64,
     params: ChainParams,
     genesis: BlockHash,
 }
@@ -87,7 +93,10 @@ impl Drop for Store {
     /// nothing further can be written, and the process is about to report
     /// the error and exit. The log on disk is what recovery reads.
     fn drop(&mut self) {
-        if self.poisoned.load(Ordering::SeqCst) {
+        let injected = (self.poison.get_mut().unwrap_or_else(|p| p.into_inner()))
+            .as_deref()
+            .is_some_and(failpoint::is_injected);
+        if self.poisoned.load(Ordering::SeqCst) && !injected {
             std::mem::forget(self.handles.take());
         }
     }
@@ -138,7 +147,8 @@ impl Store {
     /// Flushes sled's log to disk.
     pub(crate) fn flush(&self) -> Result<(), StoreError> {
         self.writable()?;
-        self.guard(self.h().db.flush().map(|_| ()).map_err(StoreError::from))
+        let flushed = failpoint::hit(Site::Flush).and_then(|()| self.h().db.flush());
+        self.guard(flushed.map(|_| ()).map_err(StoreError::from))
     }
 
     /// Runs `f` as one sled transaction over every tree, then flushes.
@@ -152,7 +162,11 @@ impl Store {
         let all = self.h().trees.all();
         let r = all
             .as_slice()
-            .transaction(|views: &Vec<TransactionalTree>| f(&Trees::view(views)));
+            .transaction(|views: &Vec<TransactionalTree>| {
+                let r = f(&Trees::view(views))?;
+                failpoint::hit(Site::Commit)?;
+                Ok(r)
+            });
         let r = self.guard(r.map_err(StoreError::from))?;
         // The transaction is committed in memory; only the flush can fail now.
         self.flush().map_err(|e| match e {

@@ -184,9 +184,24 @@ impl Store {
             }
             migrate::run(&store, version, options.on_migration)?;
         }
-        store.resume_reorg()?;
-        store.activate_best_chain()?;
+        store.recover()?;
         Ok(store)
+    }
+
+    /// Finishes an interrupted reorganisation and activates a heavier
+    /// branch a crash left inactive. Each batch of either is one
+    /// transaction, so the ledger is consistent at every step: when the
+    /// disk refuses the writes (still full, failing), the ledger opens as it
+    /// stands, readable, refusing writes with what failed; the next open on
+    /// a healthy disk finishes the job.
+    fn recover(&self) -> Result<(), StoreError> {
+        match self
+            .resume_reorg()
+            .and_then(|()| self.activate_best_chain())
+        {
+            Err(_) if self.writable().is_err() => Ok(()),
+            other => other,
+        }
     }
 
     /// The schema version recorded in the store.
@@ -207,6 +222,7 @@ impl Store {
             poisoned: AtomicBool::new(false),
             poison: Mutex::new(None),
             write_gate: Mutex::new(()),
+            reorg_batch: super::reorg::REORG_BATCH,
             params,
             genesis,
         }

@@ -147,7 +147,7 @@ impl Store {
         // Connect the branch, oldest first. (On a resumed run, `branch_to`
         // already stopped at the last block connected before the crash.)
         let mut connected = 0u64;
-        for chunk in path.chunks(REORG_BATCH as usize) {
+        for chunk in path.chunks(self.reorg_batch as usize) {
             connected += self.connect_batch(chunk, chunk.last() == path.last())?;
         }
         if path.is_empty() {
@@ -156,11 +156,18 @@ impl Store {
         Ok((disconnected, connected))
     }
 
+    /// Sets the blocks per reorganisation batch, so that a test reaches
+    /// every batch boundary of a short branch.
+    #[cfg(test)]
+    pub(crate) fn set_reorg_batch(&mut self, blocks: u64) {
+        self.reorg_batch = blocks.max(1);
+    }
+
     /// Disconnects up to [`REORG_BATCH`] blocks from the top of the active
     /// chain, newest first, staying above `fork_height`, in one transaction.
     fn disconnect_batch(&self, fork_height: u64) -> Result<u64, StoreError> {
         let state = self.state()?;
-        let low = (fork_height + 1).max(state.height + 1 - REORG_BATCH.min(state.height));
+        let low = (fork_height + 1).max(state.height + 1 - self.reorg_batch.min(state.height));
         let batch = (low..=state.height)
             .rev()
             .map(|h| self.block_at(h))

@@ -1,13 +1,15 @@
 //! The sled trees, listed once, each behind a small typed accessor: the one
 //! place that knows a tree's key and value layout (through [`codec`]). The
 //! same accessor serves a plain read (over a `sled::Tree`) and a write
-//! inside a sled transaction (over a `TransactionalTree`), through [`Kv`].
+//! inside a sled transaction (over a `TransactionalTree`), through [`Kv`],
+//! where every write passes its [`failpoint`].
 //! No other module names a key or a value's bytes.
 
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 use sled::{IVec, Tree};
 
 use super::codec::{self, CodecError, Record};
+use super::failpoint::{self, Site};
 use super::schema::*;
 use super::StoreError;
 use crate::consensus::{Block, BlockHash, CheckedBlock, Transaction, Txid, Work};
@@ -27,10 +29,12 @@ impl Kv for Tree {
         Ok(Tree::get(self, key)?)
     }
     fn insert(&self, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
+        failpoint::hit(Site::Insert)?;
         Tree::insert(self, key, value)?;
         Ok(())
     }
     fn remove(&self, key: &[u8]) -> Result<Option<IVec>, StoreError> {
+        failpoint::hit(Site::Remove)?;
         Ok(Tree::remove(self, key)?)
     }
 }
@@ -41,10 +45,12 @@ impl Kv for &TransactionalTree {
         Ok(TransactionalTree::get(self, key)?)
     }
     fn insert(&self, key: &[u8], value: &[u8]) -> Result<(), Self::Error> {
+        failpoint::hit(Site::Insert)?;
         TransactionalTree::insert(self, key, value)?;
         Ok(())
     }
     fn remove(&self, key: &[u8]) -> Result<Option<IVec>, Self::Error> {
+        failpoint::hit(Site::Remove)?;
         Ok(TransactionalTree::remove(self, key)?)
     }
 }
@@ -451,13 +457,17 @@ impl Pending<Tree> {
 impl PendingIds<Tree> {
     /// How many entries (a walk: for `verify` only).
     pub fn count(&self) -> Result<u64, StoreError> {
-        let mut n = 0;
-        for e in self.0.iter().keys() {
-            e?;
-            n += 1;
-        }
-        Ok(n)
+        count_keys(&self.0)
     }
+}
+
+fn count_keys(tree: &Tree) -> Result<u64, StoreError> {
+    let mut n = 0;
+    for e in tree.iter().keys() {
+        e?;
+        n += 1;
+    }
+    Ok(n)
 }
 
 impl AuthorGroups<Tree> {
@@ -515,6 +525,14 @@ impl Tips<Tree> {
 }
 
 impl Orphans<Tree> {
+    /// Every orphan with its sequence, oldest first.
+    pub fn all(&self) -> impl Iterator<Item = Result<(u64, Block), StoreError>> + '_ {
+        self.0.iter().map(|e| {
+            let (k, v) = e?;
+            Ok((codec::decode_seq_key(&k)?, codec::decode_orphan(&v)?))
+        })
+    }
+
     /// The oldest orphan and its sequence.
     pub fn oldest(&self) -> Result<Option<(u64, Block)>, StoreError> {
         match self.0.iter().next() {
@@ -530,7 +548,38 @@ impl Orphans<Tree> {
     }
 }
 
+impl OrphanIds<Tree> {
+    /// The sequence of the orphan `hash`, if it is one.
+    pub fn seq(&self, hash: &BlockHash) -> Result<Option<u64>, StoreError> {
+        match self.0.get(hash.as_bytes())? {
+            Some(v) => Ok(Some(codec::decode_seq_key(&v)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// How many entries (a walk: for `verify` only).
+    pub fn count(&self) -> Result<u64, StoreError> {
+        count_keys(&self.0)
+    }
+}
+
 impl OrphanParents<Tree> {
+    /// How many entries (a walk: for `verify` only).
+    pub fn count(&self) -> Result<u64, StoreError> {
+        count_keys(&self.0)
+    }
+
+    /// True when `orphan` is listed under `parent` with `seq`.
+    pub fn lists(
+        &self,
+        parent: &BlockHash,
+        seq: u64,
+        orphan: &BlockHash,
+    ) -> Result<bool, StoreError> {
+        let found = self.0.get(codec::orphan_parent_key(parent, seq))?;
+        Ok(found.is_some_and(|v| v.as_ref() == orphan.as_bytes()))
+    }
+
     /// The orphans waiting for `parent`: sequence and hash.
     pub fn children_of(
         &self,

@@ -2,7 +2,7 @@
 //! every rule and of every index against the blocks, in bounded memory. It
 //! reports the first bad height and why.
 
-use super::schema::{ChainState, TxLocation};
+use super::schema::{ChainState, ReorgJournal, TxLocation, KEY_REORG};
 use super::{Cursor, Store};
 use crate::consensus::rules;
 use crate::consensus::{BlockHash, Difficulty, Transaction, Work};
@@ -271,21 +271,109 @@ impl Store {
                 ));
             }
         }
+        let reorganising = self.verify_journal()?;
+        self.verify_tips_and_marks(reorganising)?;
+        self.verify_orphans()
+    }
+
+    /// Every tip names a stored block not marked invalid, and the active
+    /// tip is one of them (unless a reorganisation stopped part-way, on a
+    /// block with children); every invalid mark names a stored block off
+    /// the active chain.
+    fn verify_tips_and_marks(&self, reorganising: bool) -> Result<(), String> {
+        let h = self.h();
+        let active = self.state().map_err(|e| e.to_string())?.tip;
+        let mut active_listed = false;
         for tip in h.tips.all() {
             let tip = tip.map_err(|e| e.to_string())?;
             if h.blocks.header(&tip).map_err(|e| e.to_string())?.is_none() {
                 return Err(format!("the tip {tip} names no stored block"));
             }
+            if self
+                .invalid_reason(&tip)
+                .map_err(|e| e.to_string())?
+                .is_some()
+            {
+                return Err(format!("the tip {tip} is marked invalid"));
+            }
+            active_listed |= tip == active;
+        }
+        if !active_listed && !reorganising {
+            return Err(format!("the active tip {active} is not listed as a tip"));
         }
         for marked in h.invalid.all() {
             let marked = marked.map_err(|e| e.to_string())?;
-            if let Some(r) = h.blocks.header(&marked).map_err(|e| e.to_string())? {
-                if h.heights.hash_at(r.height).map_err(|e| e.to_string())? == Some(marked) {
-                    return Err(format!("the active block {marked} is marked invalid"));
-                }
+            let Some(r) = h.blocks.header(&marked).map_err(|e| e.to_string())? else {
+                return Err(format!("the invalid mark {marked} names no stored block"));
+            };
+            if h.heights.hash_at(r.height).map_err(|e| e.to_string())? == Some(marked) {
+                return Err(format!("the active block {marked} is marked invalid"));
             }
         }
         Ok(())
+    }
+
+    /// Every orphan carries the work it claims, is indexed by its hash and
+    /// under its parent, has a sequence below the next one, and is counted;
+    /// neither index holds anything else.
+    fn verify_orphans(&self) -> Result<(), String> {
+        let h = self.h();
+        let e = |e: super::StoreError| e.to_string();
+        let pool = h.meta.orphan_state().map_err(e)?;
+        let mut count = 0u64;
+        for item in h.orphans.all() {
+            let (seq, block) = item.map_err(e)?;
+            let hash = block.hash();
+            rules::check_pow(&block.header).map_err(|r| format!("the orphan {hash}: {r}"))?;
+            if h.orphan_ids.seq(&hash).map_err(e)? != Some(seq) {
+                return Err(format!("the orphan {hash} is not indexed by its hash"));
+            }
+            if !h
+                .orphan_parents
+                .lists(&block.header.prev_hash, seq, &hash)
+                .map_err(e)?
+            {
+                return Err(format!("the orphan {hash} is not listed under its parent"));
+            }
+            if seq >= pool.next_seq {
+                return Err(format!(
+                    "the orphan {hash} has sequence {seq}, past the next one"
+                ));
+            }
+            count += 1;
+        }
+        if count != pool.count {
+            return Err(format!(
+                "the recorded orphan count {} should be {count}",
+                pool.count
+            ));
+        }
+        let (ids, parents) = (
+            h.orphan_ids.count().map_err(e)?,
+            h.orphan_parents.count().map_err(e)?,
+        );
+        if ids != count || parents != count {
+            return Err(format!(
+                "the orphan indexes hold {ids} and {parents} entries for {count} orphans"
+            ));
+        }
+        Ok(())
+    }
+
+    /// An unfinished reorganisation (a write failed and the store was not
+    /// reopened yet) targets a stored block. True when there is one.
+    fn verify_journal(&self) -> Result<bool, String> {
+        let journal: Option<ReorgJournal> = (self.h().meta)
+            .get(KEY_REORG, "reorganisation journal")
+            .map_err(|e| e.to_string())?;
+        let Some(j) = journal else { return Ok(false) };
+        match self.header(&j.target).map_err(|e| e.to_string())? {
+            Some(_) => Ok(true),
+            None => Err(format!(
+                "the reorganisation journal's target {} is not stored",
+                j.target
+            )),
+        }
     }
 
     /// Every pending transaction is indexed, not in the chain, below the
