@@ -17,6 +17,7 @@ mod migrate;
 mod mining;
 mod node;
 mod node_load;
+mod openapi;
 mod properties;
 mod store;
 mod text;

@@ -198,9 +198,12 @@ fn query(raw: Option<String>, allowed: &[&str]) -> Result<HashMap<String, String
     let Some(raw) = raw else { return Ok(out) };
     for (k, v) in form_urlencoded(&raw)? {
         if !allowed.contains(&k.as_str()) {
+            let takes = match allowed {
+                [] => "none".to_owned(),
+                _ => allowed.join(", "),
+            };
             return Err(bad(format!(
-                "unknown query parameter \"{k}\" (this endpoint takes: {})",
-                allowed.join(", ")
+                "unknown query parameter \"{k}\" (this endpoint takes: {takes})"
             )));
         }
         if out.insert(k.clone(), v).is_some() {
@@ -208,6 +211,12 @@ fn query(raw: Option<String>, allowed: &[&str]) -> Result<HashMap<String, String
         }
     }
     Ok(out)
+}
+
+/// Refuses any query parameter, for an endpoint that takes none
+/// (`docs/API.md`: unknown query parameters are refused).
+fn no_query(raw: Option<String>) -> Result<(), Failure> {
+    query(raw, &[]).map(|_| ())
 }
 
 /// Splits and percent-decodes `a=1&b=x%20y`.
@@ -308,7 +317,8 @@ fn malformed(e: json::JsonError) -> Failure {
     bad(format!("malformed JSON request: {e}"))
 }
 
-async fn ping(State(node): State<Shared>) -> Answer {
+async fn ping(State(node): State<Shared>, RawQuery(raw): RawQuery) -> Answer {
+    no_query(raw)?;
     json(&serde_json::json!({ "pid": std::process::id(), "address": node.address.to_string() }))
 }
 
@@ -323,7 +333,8 @@ async fn identity(State(node): State<Shared>, RawQuery(raw): RawQuery) -> Answer
     json(&serde_json::json!({ "proof": identity::prove(&node.token, &challenge) }))
 }
 
-async fn status(State(node): State<Shared>) -> Answer {
+async fn status(State(node): State<Shared>, RawQuery(raw): RawQuery) -> Answer {
+    no_query(raw)?;
     let n = node.clone();
     let mut v: StatusView = blocking(move || local::status(&n.store)).await?;
     v.node = Some(crate::api::views::NodeInfo {
@@ -360,7 +371,8 @@ impl SubmitBody {
     }
 }
 
-async fn submit(State(node): State<Shared>, body: Body) -> Answer {
+async fn submit(State(node): State<Shared>, RawQuery(raw): RawQuery, body: Body) -> Answer {
+    no_query(raw)?;
     let b = SubmitBody::read(json_body(&node, body).await?)?;
     let n = node.clone();
     let v = blocking(move || local::submit(&n.store, &b.author, b.data)).await?;
@@ -374,7 +386,12 @@ fn segment(p: Result<Path<String>, PathRejection>) -> Result<String, Failure> {
         .map_err(|e| bad(format!("malformed path: {}", e.body_text())))
 }
 
-async fn tx(State(node): State<Shared>, id: Result<Path<String>, PathRejection>) -> Answer {
+async fn tx(
+    State(node): State<Shared>,
+    id: Result<Path<String>, PathRejection>,
+    RawQuery(raw): RawQuery,
+) -> Answer {
+    no_query(raw)?;
     let id = segment(id)?;
     let txid = api::parse_txid(&id)?;
     let v = blocking(move || local::tx(&node.store, &txid)).await?;
@@ -389,7 +406,12 @@ async fn pending(State(node): State<Shared>, RawQuery(raw): RawQuery) -> Answer 
     json(&v)
 }
 
-async fn block(State(node): State<Shared>, r: Result<Path<String>, PathRejection>) -> Answer {
+async fn block(
+    State(node): State<Shared>,
+    r: Result<Path<String>, PathRejection>,
+    RawQuery(raw): RawQuery,
+) -> Answer {
+    no_query(raw)?;
     let r: BlockRef = segment(r)?.parse()?;
     let v = blocking(move || local::block(&node.store, r)).await?;
     json(&v)
@@ -403,7 +425,8 @@ async fn chain(State(node): State<Shared>, RawQuery(raw): RawQuery) -> Answer {
     json(&v)
 }
 
-async fn tips(State(node): State<Shared>) -> Answer {
+async fn tips(State(node): State<Shared>, RawQuery(raw): RawQuery) -> Answer {
+    no_query(raw)?;
     let v = blocking(move || local::tips(&node.store)).await?;
     json(&v)
 }
@@ -426,7 +449,8 @@ async fn txs(State(node): State<Shared>, RawQuery(raw): RawQuery) -> Answer {
     json(&v)
 }
 
-async fn verify(State(node): State<Shared>) -> Answer {
+async fn verify(State(node): State<Shared>, RawQuery(raw): RawQuery) -> Answer {
+    no_query(raw)?;
     let v = blocking(move || local::verify(&node.store, &mut |_, _| {})).await?;
     json(&v)
 }
@@ -458,7 +482,8 @@ impl std::io::Write for ChannelWriter {
 }
 
 /// `GET /v1/export`: the export's lines, streamed as they are read.
-async fn export(State(node): State<Shared>) -> Answer {
+async fn export(State(node): State<Shared>, RawQuery(raw): RawQuery) -> Answer {
+    no_query(raw)?;
     let (tx, rx) = tokio::sync::mpsc::channel(4);
     let err_tx = tx.clone();
     tokio::task::spawn_blocking(move || {
@@ -592,17 +617,20 @@ impl Drop for RemoveOnDrop {
     }
 }
 
-async fn mining(State(node): State<Shared>) -> Answer {
+async fn mining(State(node): State<Shared>, RawQuery(raw): RawQuery) -> Answer {
+    no_query(raw)?;
     json(&node.mining.view())
 }
 
-async fn mining_start(State(node): State<Shared>, body: Body) -> Answer {
+async fn mining_start(State(node): State<Shared>, RawQuery(raw): RawQuery, body: Body) -> Answer {
+    no_query(raw)?;
     let req = MineRequest::read(json_body(&node, body).await?).map_err(malformed)?;
     let v = node.mining.start(&node, &req)?;
     json(&v)
 }
 
-async fn mining_stop(State(node): State<Shared>) -> Answer {
+async fn mining_stop(State(node): State<Shared>, RawQuery(raw): RawQuery) -> Answer {
+    no_query(raw)?;
     let v = blocking(move || Ok(node.mining.stop())).await?;
     json(&v)
 }
@@ -610,8 +638,9 @@ async fn mining_stop(State(node): State<Shared>) -> Answer {
 /// `GET /v1/events`: server-sent events, `block` for each block the node
 /// seals and `mining` when its miner starts or stops; a comment every
 /// second keeps the connection alive. The stream ends when the node stops.
-async fn events(State(node): State<Shared>) -> Answer {
+async fn events(State(node): State<Shared>, RawQuery(raw): RawQuery) -> Answer {
     use axum::response::sse::Event as SseEvent;
+    no_query(raw)?;
     // Streams have a cap of their own: each holds its connection for ever.
     let place = node.streams.clone().try_acquire_owned().map_err(|_| {
         Failure(
@@ -646,7 +675,8 @@ async fn events(State(node): State<Shared>) -> Answer {
         .into_response())
 }
 
-async fn openapi() -> Answer {
+async fn openapi(RawQuery(raw): RawQuery) -> Answer {
+    no_query(raw)?;
     Ok((
         StatusCode::OK,
         [(header::CONTENT_TYPE, "application/json")],

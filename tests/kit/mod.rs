@@ -2,11 +2,16 @@
 //! driven through the real binary ([`Ledger`]), a node on a loopback port
 //! ([`Node`]), and the library's own builders of chain parameters, blocks,
 //! entries and stores (`sledger::testkit`, re-exported), so that none of
-//! them is copied into a test module.
+//! them is copied into a test module; a JSON Schema validator for
+//! docs/openapi.json ([`Validator`]) and byte-exact HTTP exchanges
+//! ([`wire`]).
 
 mod ledger;
 mod node;
+mod schema;
+pub mod wire;
 
 pub use ledger::{bin, check_failure, open_sled, Ledger};
 pub use node::Node;
+pub use schema::Validator;
 pub use sledger::testkit::{child, named_params, params, seal, store, tx, unsealed_child};
