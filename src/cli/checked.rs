@@ -176,7 +176,19 @@ fn node(a: args::NodeArgs) -> Result<Config> {
             read_timeout: std::time::Duration::from_secs_f64(read_timeout),
             ..Default::default()
         },
+        network: crate::net::Config {
+            listen: addresses("--listen", &a.listen)?,
+            peers: addresses("--peer", &a.peer)?,
+        },
     })
+}
+
+/// Each of `given` as a peer address, or an error naming `flag`.
+fn addresses(flag: &str, given: &[String]) -> Result<Vec<crate::net::PeerAddr>> {
+    given
+        .iter()
+        .map(|a| a.parse().map_err(|e| anyhow::anyhow!("{flag}: {e}")))
+        .collect()
 }
 
 fn bench(a: args::BenchArgs) -> Result<Bench> {
