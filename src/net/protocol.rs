@@ -13,8 +13,8 @@ use crate::consensus::BlockHash;
 pub const PROTOCOL_VERSION: u32 = 1;
 
 /// Hashes a locator may hold: ten, then one per power of two back to
-/// genesis, which fits any chain of fewer than 2^54 blocks.
-pub const MAX_LOCATOR: usize = 64;
+/// genesis, which fits a chain of any height.
+pub const MAX_LOCATOR: usize = 80;
 
 /// Blocks a `Blocks` reply may hold.
 pub const MAX_BLOCKS_PER_REPLY: u32 = 500;
@@ -23,7 +23,7 @@ pub const MAX_BLOCKS_PER_REPLY: u32 = 500;
 /// block that would pass it, but always holds at least one block).
 pub const MAX_REPLY_BLOCK_BYTES: usize = 4 << 20;
 
-/// Largest request a peer may send (a full locator fits in 3 KiB).
+/// Largest request a peer may send (a full locator, 80 hashes, fits in 8 KiB).
 pub const MAX_REQUEST_BYTES: u64 = 16 << 10;
 
 /// Largest response: a reply's blocks and their framing.
