@@ -138,3 +138,33 @@ fn a_node_keeps_its_peer_id_across_restarts() {
         .mode();
     assert_eq!(mode & 0o777, 0o600, "the key is the owner's only");
 }
+
+#[test]
+fn a_permissioned_node_refuses_an_unknown_peer() {
+    let la = Ledger::new();
+    let (lb, lc) = (Ledger::copy_of(&la), Ledger::copy_of(&la));
+    la.ok(&["mine", "-n", "5"]);
+    // b is the only peer a allows; c is unknown to it.
+    let b = peer_node(&lb, &[], &[]);
+    let b_id = b.p2p[0].rsplit('/').next().expect("peer id").to_owned();
+    let a = peer_node(&la, &[], &["--allow-peer", &b_id]);
+    let c = peer_node(&lc, &[&a], &[]);
+    let b = peer_node_again(b, &lb, &a);
+    eventually("the allowed peer syncs", Duration::from_secs(60), || {
+        tip(&b).0 == 5
+    });
+    assert_eq!(tip(&c).0, 0, "the unknown peer got nothing");
+    let bad = lb.run(&["node", "--port", "0", "--allow-peer", "nobody"]);
+    assert!(!bad.status.success());
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains("--allow-peer") && err.contains("not a peer id"),
+        "{err}"
+    );
+}
+
+/// Restarts `n` (on `l`, keeping its key) dialling `peer`.
+fn peer_node_again(mut n: Node, l: &Ledger, peer: &Node) -> Node {
+    assert!(n.stop().success());
+    peer_node(l, &[peer], &[])
+}

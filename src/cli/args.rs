@@ -241,6 +241,9 @@ pub struct NodeArgs {
     /// Connect to the peer at ADDR (IP:PORT or a multiaddr, with or without /p2p/PEERID; repeatable), and redial it while it is gone
     #[arg(long, value_name = "ADDR")]
     pub peer: Vec<String>,
+    /// A permissioned ledger: connect only with the peer PEERID (repeatable); every other peer is refused
+    #[arg(long, value_name = "PEERID")]
+    pub allow_peer: Vec<String>,
 }
 
 #[cfg(test)]

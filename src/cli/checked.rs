@@ -179,6 +179,13 @@ fn node(a: args::NodeArgs) -> Result<Config> {
         network: crate::net::Config {
             listen: addresses("--listen", &a.listen)?,
             peers: addresses("--peer", &a.peer)?,
+            allow: (!a.allow_peer.is_empty())
+                .then(|| {
+                    (a.allow_peer.iter())
+                        .map(|p| p.parse().map_err(|e| anyhow::anyhow!("--allow-peer: {e}")))
+                        .collect::<Result<Vec<_>>>()
+                })
+                .transpose()?,
         },
     })
 }

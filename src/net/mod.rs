@@ -96,11 +96,27 @@ impl std::fmt::Display for PeerAddr {
     }
 }
 
+/// A peer id as the user gave it (`12D3KooW...`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerName(libp2p::PeerId);
+
+impl std::str::FromStr for PeerName {
+    type Err = NetError;
+    fn from_str(s: &str) -> Result<PeerName, NetError> {
+        s.parse()
+            .map(PeerName)
+            .map_err(|_| NetError::PeerId(s.chars().take(200).collect()))
+    }
+}
+
 /// How the network is started.
 #[derive(Debug, Clone, Default)]
 pub struct Config {
     pub listen: Vec<PeerAddr>,
     pub peers: Vec<PeerAddr>,
+    /// A permissioned ledger: only these peers may connect, or be
+    /// connected to (`None`: any peer).
+    pub allow: Option<Vec<PeerName>>,
 }
 
 impl Config {
@@ -120,6 +136,8 @@ pub enum NetError {
     },
     #[error("not a network address: {0:?} (give IP:PORT, or a multiaddr such as /ip4/127.0.0.1/tcp/8338)")]
     Address(String),
+    #[error("not a peer id: {0:?} (a peer id looks like 12D3KooW... and is printed by the node it names)")]
+    PeerId(String),
     #[error("cannot listen on {address}: {reason}")]
     Listen { address: String, reason: String },
     #[error("cannot start the network: {0}")]

@@ -12,6 +12,7 @@ use libp2p::futures::StreamExt;
 use libp2p::gossipsub::{self, IdentTopic, MessageAcceptance, MessageId};
 use libp2p::identity::Keypair;
 use libp2p::request_response::{self, cbor, OutboundRequestId, ProtocolSupport, ResponseChannel};
+use libp2p::swarm::behaviour::toggle::Toggle;
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
 use libp2p::{
     allow_block_list, connection_limits, identify, noise, ping, tcp, yamux, Multiaddr, PeerId,
@@ -50,6 +51,8 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
 struct Behaviour {
     limits: connection_limits::Behaviour,
     blocked: allow_block_list::Behaviour<allow_block_list::BlockedPeers>,
+    /// Only with `--allow-peer`: every other peer's connection is refused.
+    allowed: Toggle<allow_block_list::Behaviour<allow_block_list::AllowedPeers>>,
     gossip: gossipsub::Behaviour,
     sync: cbor::Behaviour<Request, Response>,
     identify: identify::Behaviour,
@@ -115,7 +118,7 @@ pub async fn start(
         .view()
         .ok_or_else(|| NetError::Start("cannot read the ledger's state".into()))?
         .genesis;
-    let mut swarm = build(key, &genesis)?;
+    let mut swarm = build(key, &genesis, config.allow.as_deref())?;
     let peer_id = *swarm.local_peer_id();
     for addr in &config.listen {
         swarm
@@ -165,7 +168,18 @@ pub async fn start(
     })
 }
 
-fn build(key: Keypair, genesis: &BlockHash) -> Result<Swarm<Behaviour>, NetError> {
+fn build(
+    key: Keypair,
+    genesis: &BlockHash,
+    allow: Option<&[super::PeerName]>,
+) -> Result<Swarm<Behaviour>, NetError> {
+    let allowed = allow.map(|peers| {
+        let mut list = allow_block_list::Behaviour::<allow_block_list::AllowedPeers>::default();
+        for p in peers {
+            list.allow_peer(p.0);
+        }
+        list
+    });
     let start = |e: &dyn std::fmt::Display| NetError::Start(e.to_string());
     let protocol = StreamProtocol::try_from_owned(sync_protocol(genesis)).map_err(|e| start(&e))?;
     let swarm = libp2p::SwarmBuilder::with_existing_identity(key)
@@ -204,6 +218,7 @@ fn build(key: Keypair, genesis: &BlockHash) -> Result<Swarm<Behaviour>, NetError
             Ok(Behaviour {
                 limits: connection_limits::Behaviour::new(limits),
                 blocked: Default::default(),
+                allowed: Toggle::from(allowed),
                 gossip,
                 sync,
                 identify: identify::Behaviour::new(identify::Config::new(
