@@ -15,6 +15,7 @@ pub mod consensus;
 pub mod export;
 pub mod fsx;
 pub mod mining;
+pub mod net;
 pub mod node;
 pub mod signal;
 pub mod store;

@@ -15,6 +15,7 @@ mod format;
 mod hostile;
 mod migrate;
 mod mining;
+mod network;
 mod node;
 mod node_load;
 mod openapi;

@@ -17,12 +17,22 @@ use crate::store::{Store, StoreError, TxStatus};
 use crate::time::now_ms;
 
 pub fn submit(store: &Store, author: &str, data: Vec<u8>) -> Result<SubmitView, ApiError> {
+    submit_entry(store, author, data).map(|(v, _)| v)
+}
+
+/// [`submit`], also returning the entry recorded (which a node gossips).
+pub fn submit_entry(
+    store: &Store,
+    author: &str,
+    data: Vec<u8>,
+) -> Result<(SubmitView, Transaction), ApiError> {
     let tx = Transaction::new(author, now_ms(), data)?;
     let txid = store.submit(&tx)?;
-    Ok(SubmitView {
+    let view = SubmitView {
         txid,
         status: TxState::Pending,
-    })
+    };
+    Ok((view, tx))
 }
 
 pub fn pending(store: &Store, from: u64, limit: usize) -> Result<PendingView, ApiError> {

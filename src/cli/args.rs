@@ -235,6 +235,15 @@ pub struct NodeArgs {
     /// Largest export the node imports, in bytes (spooled to disk first)
     #[arg(long, default_value_t = crate::node::Limits::default().import_bytes, value_name = "BYTES")]
     pub max_import_bytes: u64,
+    /// Listen for peers on ADDR (IP:PORT or a multiaddr; repeatable). Networking is off unless --listen or --peer is given
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Vec<String>,
+    /// Connect to the peer at ADDR (IP:PORT or a multiaddr, with or without /p2p/PEERID; repeatable), and redial it while it is gone
+    #[arg(long, value_name = "ADDR")]
+    pub peer: Vec<String>,
+    /// A permissioned ledger: connect only with the peer PEERID (repeatable); every other peer is refused
+    #[arg(long, value_name = "PEERID")]
+    pub allow_peer: Vec<String>,
 }
 
 #[cfg(test)]

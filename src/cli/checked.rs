@@ -176,7 +176,26 @@ fn node(a: args::NodeArgs) -> Result<Config> {
             read_timeout: std::time::Duration::from_secs_f64(read_timeout),
             ..Default::default()
         },
+        network: crate::net::Config {
+            listen: addresses("--listen", &a.listen)?,
+            peers: addresses("--peer", &a.peer)?,
+            allow: (!a.allow_peer.is_empty())
+                .then(|| {
+                    (a.allow_peer.iter())
+                        .map(|p| p.parse().map_err(|e| anyhow::anyhow!("--allow-peer: {e}")))
+                        .collect::<Result<Vec<_>>>()
+                })
+                .transpose()?,
+        },
     })
+}
+
+/// Each of `given` as a peer address, or an error naming `flag`.
+fn addresses(flag: &str, given: &[String]) -> Result<Vec<crate::net::PeerAddr>> {
+    given
+        .iter()
+        .map(|a| a.parse().map_err(|e| anyhow::anyhow!("{flag}: {e}")))
+        .collect()
 }
 
 fn bench(a: args::BenchArgs) -> Result<Bench> {

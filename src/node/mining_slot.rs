@@ -195,6 +195,7 @@ fn spawn_run(n: Arc<Node>, run: &Run, settings: Settings) -> Result<JoinHandle<(
                         searching: &mut |t, _| n.mining.searching(t),
                         mined: &mut |block| {
                             n.mining.mined(id);
+                            n.announce_block(&block.hash);
                             let block = block.clone();
                             let _ = n.events.send(Event::Block(SealedEvent { run: id, block }));
                             Ok(())

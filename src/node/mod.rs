@@ -12,6 +12,7 @@ pub mod connection;
 pub mod cookie;
 pub mod identity;
 pub mod mining_slot;
+pub mod peering;
 pub mod routes;
 pub mod server;
 pub mod status;
@@ -70,6 +71,8 @@ pub struct Config {
     /// Mine from the start, with these settings.
     pub mine: Option<MineRequest>,
     pub limits: Limits,
+    /// The peer-to-peer network: off unless it has a listen address or a peer.
+    pub network: crate::net::Config,
 }
 
 /// What the node sends on `GET /v1/events`.
@@ -98,6 +101,24 @@ pub struct Node {
     pub imports: tokio::sync::Semaphore,
     /// [`MAX_STREAMS`] permits, one per open event stream.
     pub streams: Arc<tokio::sync::Semaphore>,
+    /// The network, once started (never, unless asked for).
+    pub net: std::sync::OnceLock<crate::net::Handle>,
+}
+
+impl Node {
+    /// Gossips a block this node sealed, if networking is on.
+    pub fn announce_block(&self, hash: &crate::consensus::BlockHash) {
+        if let (Some(net), Ok(Some(b))) = (self.net.get(), self.store.block(hash)) {
+            net.publish_block(&b.block);
+        }
+    }
+
+    /// Gossips an entry submitted here, if networking is on.
+    pub fn announce_entry(&self, tx: &crate::consensus::Transaction) {
+        if let Some(net) = self.net.get() {
+            net.publish_entry(tx);
+        }
+    }
 }
 
 /// Why a node could not start or stopped badly.
@@ -115,6 +136,8 @@ pub enum NodeError {
     },
     #[error("cannot start the node's runtime: {0}")]
     Runtime(std::io::Error),
+    #[error(transparent)]
+    Net(#[from] crate::net::NetError),
     #[error(transparent)]
     Api(#[from] crate::api::ApiError),
 }

@@ -375,8 +375,9 @@ async fn submit(State(node): State<Shared>, RawQuery(raw): RawQuery, body: Body)
     no_query(raw)?;
     let b = SubmitBody::read(json_body(&node, body).await?)?;
     let n = node.clone();
-    let v = blocking(move || local::submit(&n.store, &b.author, b.data)).await?;
+    let (v, tx) = blocking(move || local::submit_entry(&n.store, &b.author, b.data)).await?;
     node.mining.new_entries();
+    node.announce_entry(&tx);
     json(&v)
 }
 

@@ -22,7 +22,7 @@ pub const MAX_HEAD_BYTES: usize = 64 << 10;
 pub fn run(
     store: Store,
     config: Config,
-    listening: impl FnOnce(&Cookie, &std::path::Path),
+    listening: impl FnOnce(&Cookie, &std::path::Path, Option<&crate::net::Handle>),
 ) -> Result<(), NodeError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -35,7 +35,7 @@ pub fn run(
 async fn serve(
     store: Store,
     config: Config,
-    listening: impl FnOnce(&Cookie, &std::path::Path),
+    listening: impl FnOnce(&Cookie, &std::path::Path, Option<&crate::net::Handle>),
 ) -> Result<(), NodeError> {
     let listener = TcpListener::bind(config.listen)
         .await
@@ -64,14 +64,27 @@ async fn serve(
         stopping,
         imports: tokio::sync::Semaphore::new(1),
         streams: Arc::new(tokio::sync::Semaphore::new(super::MAX_STREAMS)),
+        net: Default::default(),
     });
+    if config.network.is_on() {
+        let chain = Arc::new(super::peering::Peering(Arc::downgrade(&node)));
+        match crate::net::start(config.network.clone(), &data_dir, chain).await {
+            Ok(handle) => {
+                let _ = node.net.set(handle);
+            }
+            Err(e) => {
+                cookie.remove(&data_dir);
+                return Err(e.into());
+            }
+        }
+    }
     if let Some(req) = &config.mine {
         if let Err(e) = node.mining.start(&node, req) {
             cookie.remove(&data_dir);
             return Err(e.into());
         }
     }
-    listening(&cookie, &data_dir);
+    listening(&cookie, &data_dir, node.net.get());
 
     let app = super::routes::router(node.clone());
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();

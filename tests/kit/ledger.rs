@@ -38,6 +38,24 @@ impl Ledger {
         l
     }
 
+    /// A copy of `other`'s data directory (its ledger and nothing the node
+    /// made: no key, no cookie), in a new temporary directory: another copy
+    /// of the same ledger, for a second node.
+    pub fn copy_of(other: &Ledger) -> Ledger {
+        let l = Self::empty();
+        let ok = std::process::Command::new("cp")
+            .arg("-a")
+            .arg(&other.dir)
+            .arg(&l.dir)
+            .status()
+            .expect("cp");
+        assert!(ok.success(), "cp failed");
+        for made in ["node.key", "node.cookie"] {
+            let _ = std::fs::remove_file(l.dir.join(made));
+        }
+        l
+    }
+
     pub fn cmd(&self) -> Command {
         let mut c = Command::cargo_bin("sledger").expect("binary");
         c.arg("--data-dir").arg(&self.dir);

@@ -16,6 +16,9 @@ pub struct Node {
     child: Option<Child>,
     pub address: String,
     pub token: String,
+    /// The peer-to-peer addresses it listens on (with `/p2p/PEERID`), when
+    /// started with `--listen`.
+    pub p2p: Vec<String>,
     stderr_path: PathBuf,
 }
 
@@ -69,6 +72,14 @@ impl Node {
             child: Some(child),
             address: started["address"].as_str().expect("address").to_owned(),
             token: cookie["token"].as_str().expect("token").to_owned(),
+            p2p: started["p2p"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default(),
             stderr_path,
         }
     }

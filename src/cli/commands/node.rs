@@ -23,10 +23,15 @@ pub fn run(ctx: &Ctx, config: Config) -> Result<()> {
         .open_here()?
         .ok_or_else(|| StoreError::NoLedger(ctx.data_dir.clone()))?;
     let json = ctx.json;
-    server::run(store, config, |c, dir| {
+    server::run(store, config, |c, dir, net| {
         let path = cookie::path(dir);
         if json {
-            print_json(&json!({ "address": c.address, "pid": c.pid, "cookie": path }));
+            let mut line = json!({ "address": c.address, "pid": c.pid, "cookie": path });
+            if let Some(net) = net {
+                line["peer_id"] = json!(net.peer_id);
+                line["p2p"] = json!(net.listening);
+            }
+            print_json(&line);
         } else {
             println!(
                 "sledger node listening on http://{} for the ledger in {} (token in {}); Ctrl-C or SIGTERM stops it",
@@ -34,6 +39,12 @@ pub fn run(ctx: &Ctx, config: Config) -> Result<()> {
                 dir.display(),
                 path.display()
             );
+            if let Some(net) = net {
+                println!("peer id {}", net.peer_id);
+                for a in &net.listening {
+                    println!("listening for peers on {a}");
+                }
+            }
         }
         let _ = std::io::stdout().flush();
     })?;

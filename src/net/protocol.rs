@@ -1,0 +1,117 @@
+//! What peers say to each other (`docs/NETWORK.md`): the protocol and topic
+//! names, each carrying the ledger's genesis hash, the request-response
+//! messages (CBOR, the one serialized boundary of this module), and every
+//! bound on them. Blocks and entries travel as their consensus bytes
+//! (`docs/FORMAT.md`), decoded and checked by the ledger, never trusted.
+
+use serde::{Deserialize, Serialize};
+
+use crate::consensus::block::MAX_BLOCK_BYTES;
+use crate::consensus::BlockHash;
+
+/// The version of these messages, in every name and in the status.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Hashes a locator may hold: ten, then one per power of two back to
+/// genesis, which fits a chain of any height.
+pub const MAX_LOCATOR: usize = 80;
+
+/// Blocks a `Blocks` reply may hold.
+pub const MAX_BLOCKS_PER_REPLY: u32 = 500;
+
+/// Bytes of blocks a `Blocks` reply may hold (a reply stops before the
+/// block that would pass it, but always holds at least one block).
+pub const MAX_REPLY_BLOCK_BYTES: usize = 4 << 20;
+
+/// Largest request a peer may send (a full locator, 80 hashes, fits in 8 KiB).
+pub const MAX_REQUEST_BYTES: u64 = 16 << 10;
+
+/// Largest response: a reply's blocks and their framing.
+pub const MAX_RESPONSE_BYTES: u64 = (MAX_REPLY_BLOCK_BYTES + MAX_BLOCK_BYTES + (64 << 10)) as u64;
+
+/// Largest gossip message: the largest legal block and gossipsub's framing.
+pub const MAX_GOSSIP_BYTES: usize = MAX_BLOCK_BYTES + (16 << 10);
+
+/// The request-response protocol of the ledger whose genesis is `genesis`.
+pub fn sync_protocol(genesis: &BlockHash) -> String {
+    format!("/sledger/{genesis}/sync/{PROTOCOL_VERSION}")
+}
+
+/// The gossip topic for newly sealed blocks.
+pub fn blocks_topic(genesis: &BlockHash) -> String {
+    format!("sledger/{genesis}/blocks/{PROTOCOL_VERSION}")
+}
+
+/// The gossip topic for newly submitted entries.
+pub fn entries_topic(genesis: &BlockHash) -> String {
+    format!("sledger/{genesis}/entries/{PROTOCOL_VERSION}")
+}
+
+/// Where a ledger stands: sent by both sides when a connection opens, and
+/// again now and then.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Status {
+    pub version: u32,
+    pub genesis: [u8; 32],
+    pub tip: [u8; 32],
+    pub height: u64,
+    /// Cumulative work of the active chain, big-endian.
+    pub work: [u8; 32],
+}
+
+/// A request to a peer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Request {
+    /// Here is my status; send yours.
+    Status(Status),
+    /// The blocks of your active chain after the newest of these hashes
+    /// that it holds (newest first, ending with genesis), at most `max`.
+    Blocks { locator: Vec<[u8; 32]>, max: u32 },
+}
+
+/// A reply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Response {
+    Status(Status),
+    /// Consensus-encoded blocks, oldest first, each the parent of the next.
+    Blocks(Vec<serde_bytes::ByteBuf>),
+    /// The request broke a bound or named another ledger.
+    Refused(String),
+}
+
+/// The heights a locator samples below `tip`: the newest ten, then
+/// exponentially spaced back, and genesis (height 0) last.
+pub fn locator_heights(tip: u64) -> Vec<u64> {
+    let mut heights = Vec::new();
+    let mut step = 1u64;
+    let mut h = tip;
+    loop {
+        heights.push(h);
+        if h == 0 {
+            return heights;
+        }
+        if heights.len() >= 10 {
+            step = step.saturating_mul(2);
+        }
+        h = h.saturating_sub(step);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_locator_takes_ten_then_doubles_back_to_genesis() {
+        assert_eq!(locator_heights(0), vec![0]);
+        assert_eq!(locator_heights(3), vec![3, 2, 1, 0]);
+        let l = locator_heights(1000);
+        assert_eq!(
+            &l[..11],
+            &[1000, 999, 998, 997, 996, 995, 994, 993, 992, 991, 989]
+        );
+        assert_eq!(l[11..13], [985, 977]);
+        assert_eq!(*l.last().unwrap(), 0);
+        assert!(locator_heights(u64::MAX).len() <= MAX_LOCATOR);
+    }
+}

@@ -1,0 +1,691 @@
+//! The libp2p swarm (TCP, noise, yamux; gossipsub, request-response over
+//! CBOR, identify, ping, connection limits, a block list) and its event
+//! loop: one task owning the swarm, fed by the node's commands and by the
+//! outcomes of ledger calls it makes on blocking threads, so that a slow
+//! store never stalls the network.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use libp2p::futures::StreamExt;
+use libp2p::gossipsub::{self, IdentTopic, MessageAcceptance, MessageId};
+use libp2p::identity::Keypair;
+use libp2p::request_response::{self, cbor, OutboundRequestId, ProtocolSupport, ResponseChannel};
+use libp2p::swarm::behaviour::toggle::Toggle;
+use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
+use libp2p::{
+    allow_block_list, connection_limits, identify, noise, ping, tcp, yamux, Multiaddr, PeerId,
+    StreamProtocol, Swarm,
+};
+use sha2::{Digest, Sha256};
+use tokio::sync::mpsc;
+
+use super::protocol::*;
+use super::{Chain, Config, Handle, NetError, Verdict};
+use crate::consensus::{Block, BlockHash, Transaction};
+
+/// How long a peer that broke a rule stays banned.
+pub const BAN: Duration = Duration::from_secs(600);
+
+/// How often statuses are exchanged again and lost peers redialled.
+const TICK: Duration = Duration::from_secs(2);
+
+/// Connections at once, in all, per peer, and not yet established.
+const MAX_CONNECTIONS: u32 = 64;
+const MAX_PER_PEER: u32 = 2;
+const MAX_PENDING: u32 = 16;
+
+/// Gossiped blocks and entries checked at once; more are ignored (not
+/// relayed, not held against the sender) until one is done, so that a
+/// flood cannot queue unbounded work in front of the sync.
+const MAX_CHECKS: usize = 4;
+
+/// `Blocks` requests of one peer served at once; more are refused.
+const MAX_SERVING_PER_PEER: usize = 2;
+
+/// Time a request gets before it counts as failed.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
+
+#[derive(NetworkBehaviour)]
+struct Behaviour {
+    limits: connection_limits::Behaviour,
+    blocked: allow_block_list::Behaviour<allow_block_list::BlockedPeers>,
+    /// Only with `--allow-peer`: every other peer's connection is refused.
+    allowed: Toggle<allow_block_list::Behaviour<allow_block_list::AllowedPeers>>,
+    gossip: gossipsub::Behaviour,
+    sync: cbor::Behaviour<Request, Response>,
+    identify: identify::Behaviour,
+    ping: ping::Behaviour,
+}
+
+/// What the node asks of the network.
+pub enum Command {
+    PublishBlock(Vec<u8>),
+    PublishEntry(Vec<u8>),
+}
+
+/// A ledger call's result, back on the event loop.
+enum Outcome {
+    Gossip {
+        id: MessageId,
+        source: PeerId,
+        verdict: Verdict,
+    },
+    Serve {
+        peer: PeerId,
+        channel: ResponseChannel<Response>,
+        response: Response,
+    },
+    Synced {
+        peer: PeerId,
+        /// Blocks the ledger did not have.
+        new: usize,
+        /// Whether the reply was full (more may follow).
+        full: bool,
+        verdict: Verdict,
+    },
+}
+
+struct Net {
+    swarm: Swarm<Behaviour>,
+    chain: Arc<dyn Chain>,
+    genesis: BlockHash,
+    blocks: IdentTopic,
+    entries: IdentTopic,
+    /// The last status each connected peer sent.
+    statuses: HashMap<PeerId, Status>,
+    /// The one peer blocks are being fetched from, and the request.
+    syncing: Option<(PeerId, OutboundRequestId)>,
+    /// The status request under way to each peer: at most one at a time.
+    asking: HashMap<PeerId, OutboundRequestId>,
+    /// `Blocks` requests being served, per peer.
+    serving: HashMap<PeerId, usize>,
+    bans: HashMap<PeerId, Instant>,
+    /// The `--peer` addresses, redialled while nothing is connected there.
+    targets: Vec<(Multiaddr, Option<PeerId>)>,
+    outcomes: mpsc::UnboundedSender<Outcome>,
+    /// [`MAX_CHECKS`] permits, one per gossiped message being checked.
+    checks: Arc<tokio::sync::Semaphore>,
+}
+
+pub async fn start(
+    config: Config,
+    key: Keypair,
+    chain: Arc<dyn Chain>,
+) -> Result<Handle, NetError> {
+    let genesis = chain
+        .view()
+        .ok_or_else(|| NetError::Start("cannot read the ledger's state".into()))?
+        .genesis;
+    let mut swarm = build(key, &genesis, config.allow.as_deref())?;
+    let peer_id = *swarm.local_peer_id();
+    for addr in &config.listen {
+        swarm
+            .listen_on(addr.0.clone())
+            .map_err(|e| NetError::Listen {
+                address: addr.to_string(),
+                reason: e.to_string(),
+            })?;
+    }
+    let listening = wait_for_listeners(&mut swarm, config.listen.len(), peer_id).await?;
+    let blocks = IdentTopic::new(blocks_topic(&genesis));
+    let entries = IdentTopic::new(entries_topic(&genesis));
+    for topic in [&blocks, &entries] {
+        swarm
+            .behaviour_mut()
+            .gossip
+            .subscribe(topic)
+            .map_err(|e| NetError::Start(e.to_string()))?;
+    }
+    let (outcomes, outcomes_rx) = mpsc::unbounded_channel();
+    let (commands, commands_rx) = mpsc::unbounded_channel();
+    let mut net = Net {
+        swarm,
+        chain,
+        genesis,
+        blocks,
+        entries,
+        statuses: HashMap::new(),
+        syncing: None,
+        asking: HashMap::new(),
+        serving: HashMap::new(),
+        bans: HashMap::new(),
+        targets: config
+            .peers
+            .iter()
+            .map(|p| (p.0.clone(), peer_of(&p.0)))
+            .collect(),
+        outcomes,
+        checks: Arc::new(tokio::sync::Semaphore::new(MAX_CHECKS)),
+    };
+    net.redial();
+    tokio::spawn(net.run(commands_rx, outcomes_rx));
+    Ok(Handle {
+        commands,
+        peer_id: peer_id.to_string(),
+        listening,
+    })
+}
+
+fn build(
+    key: Keypair,
+    genesis: &BlockHash,
+    allow: Option<&[super::PeerName]>,
+) -> Result<Swarm<Behaviour>, NetError> {
+    let allowed = allow.map(|peers| {
+        let mut list = allow_block_list::Behaviour::<allow_block_list::AllowedPeers>::default();
+        for p in peers {
+            list.allow_peer(p.0);
+        }
+        list
+    });
+    let start = |e: &dyn std::fmt::Display| NetError::Start(e.to_string());
+    let protocol = StreamProtocol::try_from_owned(sync_protocol(genesis)).map_err(|e| start(&e))?;
+    let swarm = libp2p::SwarmBuilder::with_existing_identity(key)
+        .with_tokio()
+        .with_tcp(
+            tcp::Config::default().nodelay(true),
+            noise::Config::new,
+            yamux::Config::default,
+        )
+        .map_err(|e| start(&e))?
+        .with_behaviour(|key| {
+            let gossip = gossipsub::ConfigBuilder::default()
+                .validation_mode(gossipsub::ValidationMode::Strict)
+                .validate_messages()
+                .message_id_fn(|m| MessageId::from(hex::encode(Sha256::digest(&m.data))))
+                .max_transmit_size(MAX_GOSSIP_BYTES)
+                .heartbeat_interval(Duration::from_millis(700))
+                .build()?;
+            let gossip = gossipsub::Behaviour::new(
+                gossipsub::MessageAuthenticity::Signed(key.clone()),
+                gossip,
+            )?;
+            let codec = cbor::codec::Codec::default()
+                .set_request_size_maximum(MAX_REQUEST_BYTES)
+                .set_response_size_maximum(MAX_RESPONSE_BYTES);
+            let sync = cbor::Behaviour::with_codec(
+                codec,
+                [(protocol, ProtocolSupport::Full)],
+                request_response::Config::default().with_request_timeout(REQUEST_TIMEOUT),
+            );
+            let limits = connection_limits::ConnectionLimits::default()
+                .with_max_established(Some(MAX_CONNECTIONS))
+                .with_max_established_per_peer(Some(MAX_PER_PEER))
+                .with_max_pending_incoming(Some(MAX_PENDING))
+                .with_max_pending_outgoing(Some(MAX_PENDING));
+            Ok(Behaviour {
+                limits: connection_limits::Behaviour::new(limits),
+                blocked: Default::default(),
+                allowed: Toggle::from(allowed),
+                gossip,
+                sync,
+                identify: identify::Behaviour::new(identify::Config::new(
+                    format!("/sledger/{PROTOCOL_VERSION}"),
+                    key.public(),
+                )),
+                ping: ping::Behaviour::default(),
+            })
+        })
+        .map_err(|e| start(&e))?
+        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(120)))
+        .build();
+    Ok(swarm)
+}
+
+/// Runs the swarm until each of `count` listeners has an address; returns
+/// them with the node's `/p2p/` suffix.
+async fn wait_for_listeners(
+    swarm: &mut Swarm<Behaviour>,
+    count: usize,
+    me: PeerId,
+) -> Result<Vec<String>, NetError> {
+    let mut out = Vec::new();
+    let deadline = tokio::time::sleep(Duration::from_secs(10));
+    tokio::pin!(deadline);
+    while out.len() < count {
+        tokio::select! {
+            _ = &mut deadline => return Err(NetError::Start("no listen address after 10 s".into())),
+            event = swarm.select_next_some() => match event {
+                SwarmEvent::NewListenAddr { address, .. } => {
+                    out.push(address.with(libp2p::multiaddr::Protocol::P2p(me)).to_string());
+                }
+                SwarmEvent::ListenerClosed { addresses, reason, .. } => {
+                    return Err(NetError::Listen {
+                        address: format!("{addresses:?}"),
+                        reason: format!("{reason:?}"),
+                    });
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn peer_of(addr: &Multiaddr) -> Option<PeerId> {
+    addr.iter().find_map(|p| match p {
+        libp2p::multiaddr::Protocol::P2p(id) => Some(id),
+        _ => None,
+    })
+}
+
+fn status_of(view: &super::ChainView) -> Status {
+    Status {
+        version: PROTOCOL_VERSION,
+        genesis: view.genesis.0,
+        tip: view.tip.0,
+        height: view.height,
+        work: view.work.to_be_bytes(),
+    }
+}
+
+impl Net {
+    async fn run(
+        mut self,
+        mut commands: mpsc::UnboundedReceiver<Command>,
+        mut outcomes: mpsc::UnboundedReceiver<Outcome>,
+    ) {
+        let mut tick = tokio::time::interval(TICK);
+        loop {
+            tokio::select! {
+                cmd = commands.recv() => match cmd {
+                    Some(cmd) => self.command(cmd),
+                    None => return, // the node is gone
+                },
+                Some(out) = outcomes.recv() => self.outcome(out),
+                event = self.swarm.select_next_some() => self.event(event),
+                _ = tick.tick() => self.tick(),
+            }
+        }
+    }
+
+    fn command(&mut self, cmd: Command) {
+        let (topic, bytes) = match cmd {
+            Command::PublishBlock(b) => (self.blocks.clone(), b),
+            Command::PublishEntry(e) => (self.entries.clone(), e),
+        };
+        // No peer yet, or sent already: nothing to do either way.
+        let _ = self.swarm.behaviour_mut().gossip.publish(topic, bytes);
+    }
+
+    fn our_status(&self) -> Option<Status> {
+        self.chain.view().map(|v| status_of(&v))
+    }
+
+    fn tick(&mut self) {
+        let now = Instant::now();
+        let expired: Vec<PeerId> = self
+            .bans
+            .iter()
+            .filter(|(_, until)| **until <= now)
+            .map(|(p, _)| *p)
+            .collect();
+        for p in expired {
+            self.bans.remove(&p);
+            self.swarm.behaviour_mut().blocked.unblock_peer(p);
+        }
+        let peers: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
+        for p in peers {
+            self.ask_status(p);
+        }
+        self.redial();
+    }
+
+    /// Sends `peer` our status (it answers with its own), unless a status
+    /// request to it is under way.
+    fn ask_status(&mut self, peer: PeerId) {
+        if self.asking.contains_key(&peer) {
+            return;
+        }
+        if let Some(status) = self.our_status() {
+            let sync = &mut self.swarm.behaviour_mut().sync;
+            let id = sync.send_request(&peer, Request::Status(status));
+            self.asking.insert(peer, id);
+        }
+    }
+
+    /// Forgets the request `id` to `peer`, whatever it was.
+    fn settled(&mut self, peer: PeerId, id: OutboundRequestId) {
+        if self.asking.get(&peer) == Some(&id) {
+            self.asking.remove(&peer);
+        }
+        if self.syncing == Some((peer, id)) {
+            self.syncing = None;
+        }
+    }
+
+    /// Dials each `--peer` address that has no connection.
+    fn redial(&mut self) {
+        for (addr, peer) in self.targets.clone() {
+            let connected = peer.is_some_and(|p| self.swarm.is_connected(&p));
+            if !connected {
+                let _ = self.swarm.dial(addr);
+            }
+        }
+    }
+
+    fn ban(&mut self, peer: PeerId, why: &str) {
+        eprintln!("sledger node: banning peer {peer} for {BAN:?}: {why}");
+        self.bans.insert(peer, Instant::now() + BAN);
+        self.statuses.remove(&peer);
+        if self.syncing.is_some_and(|(p, _)| p == peer) {
+            self.syncing = None;
+        }
+        self.swarm.behaviour_mut().blocked.block_peer(peer);
+    }
+
+    fn event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        match event {
+            SwarmEvent::ConnectionEstablished {
+                peer_id, endpoint, ..
+            } => {
+                if endpoint.is_dialer() {
+                    let addr = endpoint.get_remote_address().clone();
+                    for (target, peer) in &mut self.targets {
+                        if addr.iter().zip(target.iter()).all(|(a, b)| a == b) {
+                            *peer = Some(peer_id);
+                        }
+                    }
+                }
+                self.ask_status(peer_id);
+            }
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                num_established: 0,
+                ..
+            } => {
+                self.statuses.remove(&peer_id);
+                self.asking.remove(&peer_id);
+                self.serving.remove(&peer_id);
+                if self.syncing.is_some_and(|(p, _)| p == peer_id) {
+                    self.syncing = None;
+                }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Gossip(gossipsub::Event::Message {
+                propagation_source,
+                message_id,
+                message,
+            })) => self.gossip(propagation_source, message_id, message),
+            SwarmEvent::Behaviour(BehaviourEvent::Sync(e)) => self.sync_event(e),
+            _ => {}
+        }
+    }
+
+    /// Decodes a gossiped block or entry and hands it to the ledger.
+    /// While a sync runs, or with [`MAX_CHECKS`] checks under way, a
+    /// message is ignored: the sync brings its blocks anyway.
+    fn gossip(&mut self, source: PeerId, id: MessageId, message: gossipsub::Message) {
+        let is_block = message.topic == self.blocks.hash();
+        let permit = match self.checks.clone().try_acquire_owned() {
+            Ok(p) if !(is_block && self.syncing.is_some()) => p,
+            _ => {
+                let gossip = &mut self.swarm.behaviour_mut().gossip;
+                gossip.report_message_validation_result(&id, &source, MessageAcceptance::Ignore);
+                return;
+            }
+        };
+        let chain = self.chain.clone();
+        let done = self.outcomes.clone();
+        let offer: Box<dyn FnOnce() -> Verdict + Send> = if is_block {
+            match Block::decode(&message.data) {
+                Ok(b) => Box::new(move || chain.offer_block(b)),
+                Err(_) => Box::new(|| Verdict::Invalid),
+            }
+        } else if message.topic == self.entries.hash() {
+            match Transaction::decode(&message.data) {
+                Ok(tx) => Box::new(move || chain.offer_entry(tx)),
+                Err(_) => Box::new(|| Verdict::Invalid),
+            }
+        } else {
+            Box::new(|| Verdict::Invalid)
+        };
+        tokio::task::spawn_blocking(move || {
+            let verdict = offer();
+            drop(permit);
+            let _ = done.send(Outcome::Gossip {
+                id,
+                source,
+                verdict,
+            });
+        });
+    }
+
+    fn sync_event(&mut self, event: request_response::Event<Request, Response>) {
+        use request_response::{Event, Message};
+        match event {
+            Event::Message {
+                peer,
+                message:
+                    Message::Request {
+                        request, channel, ..
+                    },
+                ..
+            } => self.serve(peer, request, channel),
+            Event::Message {
+                peer,
+                message:
+                    Message::Response {
+                        request_id,
+                        response,
+                    },
+                ..
+            } => self.answered(peer, request_id, response),
+            Event::OutboundFailure {
+                peer,
+                request_id,
+                error,
+                ..
+            } => {
+                self.settled(peer, request_id);
+                if matches!(
+                    error,
+                    request_response::OutboundFailure::UnsupportedProtocols
+                ) {
+                    // Another ledger (another genesis), or not sledger at all.
+                    let _ = self.swarm.disconnect_peer_id(peer);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn serve(&mut self, peer: PeerId, request: Request, channel: ResponseChannel<Response>) {
+        match request {
+            Request::Status(theirs) => {
+                let ours = self.our_status();
+                let response = match ours {
+                    Some(s) => Response::Status(s),
+                    None => Response::Refused("the ledger cannot be read".into()),
+                };
+                let _ = self
+                    .swarm
+                    .behaviour_mut()
+                    .sync
+                    .send_response(channel, response);
+                self.learn(peer, theirs);
+            }
+            Request::Blocks { locator, max } => {
+                if locator.is_empty() || locator.len() > MAX_LOCATOR || max == 0 {
+                    let refused = Response::Refused(format!(
+                        "a locator holds 1 to {MAX_LOCATOR} hashes and max is at least 1"
+                    ));
+                    let _ = self
+                        .swarm
+                        .behaviour_mut()
+                        .sync
+                        .send_response(channel, refused);
+                    return;
+                }
+                let busy = self.serving.entry(peer).or_default();
+                if *busy >= MAX_SERVING_PER_PEER {
+                    let refused = Response::Refused("too many requests under way".into());
+                    let _ = self
+                        .swarm
+                        .behaviour_mut()
+                        .sync
+                        .send_response(channel, refused);
+                    return;
+                }
+                *busy += 1;
+                let max = max.min(MAX_BLOCKS_PER_REPLY) as usize;
+                let locator: Vec<BlockHash> = locator.into_iter().map(BlockHash).collect();
+                let (chain, done) = (self.chain.clone(), self.outcomes.clone());
+                tokio::task::spawn_blocking(move || {
+                    let blocks = chain.blocks_after(&locator, max, MAX_REPLY_BLOCK_BYTES);
+                    let bytes = blocks
+                        .iter()
+                        .map(|b| serde_bytes::ByteBuf::from(b.encode()))
+                        .collect();
+                    let _ = done.send(Outcome::Serve {
+                        peer,
+                        channel,
+                        response: Response::Blocks(bytes),
+                    });
+                });
+            }
+        }
+    }
+
+    fn answered(&mut self, peer: PeerId, id: OutboundRequestId, response: Response) {
+        let fetching = self.syncing == Some((peer, id));
+        self.settled(peer, id);
+        match response {
+            Response::Status(theirs) => self.learn(peer, theirs),
+            // Still under way until the ledger has taken the blocks.
+            Response::Blocks(list) if fetching => {
+                self.syncing = Some((peer, id));
+                self.received(peer, list)
+            }
+            Response::Blocks(_) | Response::Refused(_) => {}
+        }
+    }
+
+    /// Records a peer's status; a wrong genesis is a ban, more work a sync.
+    fn learn(&mut self, peer: PeerId, theirs: Status) {
+        if theirs.genesis != self.genesis.0 || theirs.version != PROTOCOL_VERSION {
+            self.ban(peer, "its status names another ledger");
+            return;
+        }
+        self.statuses.insert(peer, theirs);
+        self.consider_sync();
+    }
+
+    /// Fetches blocks from the peer with the most work, when it has more
+    /// than the local chain and no fetch is under way.
+    fn consider_sync(&mut self) {
+        if self.syncing.is_some() {
+            return;
+        }
+        let Some(ours) = self.chain.view() else {
+            return;
+        };
+        let best = self
+            .statuses
+            .iter()
+            .filter(|(_, s)| s.work > ours.work.to_be_bytes())
+            .max_by_key(|(_, s)| s.work)
+            .map(|(p, _)| *p);
+        if let Some(peer) = best {
+            self.request_blocks(peer, ours.height);
+        }
+    }
+
+    fn request_blocks(&mut self, peer: PeerId, height: u64) {
+        let heights = locator_heights(height);
+        let locator = self
+            .chain
+            .hashes_at(&heights)
+            .into_iter()
+            .map(|h| h.0)
+            .collect();
+        let request = Request::Blocks {
+            locator,
+            max: MAX_BLOCKS_PER_REPLY,
+        };
+        let id = self.swarm.behaviour_mut().sync.send_request(&peer, request);
+        self.syncing = Some((peer, id));
+    }
+
+    /// Decodes a reply's blocks and offers them, oldest first.
+    fn received(&mut self, peer: PeerId, list: Vec<serde_bytes::ByteBuf>) {
+        if list.len() > MAX_BLOCKS_PER_REPLY as usize {
+            return self.ban(peer, "a reply with more blocks than asked for");
+        }
+        let full = list.len() == MAX_BLOCKS_PER_REPLY as usize;
+        let blocks: Result<Vec<Block>, _> = list.iter().map(|b| Block::decode(b)).collect();
+        let Ok(blocks) = blocks else {
+            return self.ban(peer, "a block that does not decode");
+        };
+        let (chain, done) = (self.chain.clone(), self.outcomes.clone());
+        tokio::task::spawn_blocking(move || {
+            let (new, verdict) = chain.offer_blocks(blocks);
+            let _ = done.send(Outcome::Synced {
+                peer,
+                new,
+                full,
+                verdict,
+            });
+        });
+    }
+
+    fn outcome(&mut self, out: Outcome) {
+        match out {
+            Outcome::Gossip {
+                id,
+                source,
+                verdict,
+            } => {
+                let acceptance = match verdict {
+                    Verdict::New => MessageAcceptance::Accept,
+                    Verdict::Known | Verdict::Orphan => MessageAcceptance::Ignore,
+                    Verdict::Invalid => MessageAcceptance::Reject,
+                };
+                let gossip = &mut self.swarm.behaviour_mut().gossip;
+                gossip.report_message_validation_result(&id, &source, acceptance);
+                match verdict {
+                    Verdict::Invalid => {
+                        self.ban(source, "a gossiped block or entry that breaks a rule")
+                    }
+                    // Its parent is missing: ask the sender where it stands.
+                    Verdict::Orphan => self.ask_status(source),
+                    _ => {}
+                }
+            }
+            Outcome::Serve {
+                peer,
+                channel,
+                response,
+            } => {
+                if let Some(n) = self.serving.get_mut(&peer) {
+                    *n = n.saturating_sub(1);
+                }
+                let _ = self
+                    .swarm
+                    .behaviour_mut()
+                    .sync
+                    .send_response(channel, response);
+            }
+            Outcome::Synced {
+                peer,
+                new,
+                full,
+                verdict,
+            } => {
+                if self.syncing.is_some_and(|(p, _)| p == peer) {
+                    self.syncing = None;
+                }
+                match verdict {
+                    Verdict::Invalid => return self.ban(peer, "a block that breaks a rule"),
+                    // Blocks that do not link to the locator: give up on it.
+                    Verdict::Orphan => return,
+                    _ => {}
+                }
+                if new > 0 || full {
+                    self.consider_sync();
+                }
+            }
+        }
+    }
+}

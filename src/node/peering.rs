@@ -1,0 +1,158 @@
+//! The node's side of the network ([`crate::net::Chain`]): the ledger as
+//! peers see it, and every block or entry they send run through the
+//! store's checked path (`Store::accept_block` under the node's write lock,
+//! as an import, `Store::submit` as a client's submit), with the miner told
+//! when the tip moved or an entry arrived.
+
+use std::sync::Weak;
+
+use super::Node;
+use crate::consensus::{Block, BlockHash, Transaction};
+use crate::net::{Chain, ChainView, Verdict};
+use crate::store::fork::Accepted;
+use crate::store::StoreError;
+use crate::time::now_ms;
+
+/// The ledger of a node, for its network (weak: the node owns the network).
+pub struct Peering(pub Weak<Node>);
+
+impl Peering {
+    fn node(&self) -> Option<std::sync::Arc<Node>> {
+        self.0.upgrade()
+    }
+
+    fn offer_each(&self, blocks: &[Block]) -> (usize, Verdict) {
+        let mut new = 0;
+        for b in blocks {
+            match self.offer_block(b.clone()) {
+                Verdict::New => new += 1,
+                Verdict::Known => {}
+                v => return (new, v),
+            }
+        }
+        (new, Verdict::Known)
+    }
+}
+
+/// A rule broken is the peer's fault; anything else (a failed write) is ours.
+fn verdict_of_error(e: &StoreError) -> Verdict {
+    match e {
+        StoreError::Rejected(_) | StoreError::InvalidBlock { .. } => Verdict::Invalid,
+        _ => Verdict::Known,
+    }
+}
+
+impl Chain for Peering {
+    fn view(&self) -> Option<ChainView> {
+        let node = self.node()?;
+        let state = node.store.state().ok()?;
+        Some(ChainView {
+            genesis: node.store.genesis_hash(),
+            tip: state.tip,
+            height: state.height,
+            work: state.chain_work,
+        })
+    }
+
+    fn hashes_at(&self, heights: &[u64]) -> Vec<BlockHash> {
+        let Some(node) = self.node() else {
+            return Vec::new();
+        };
+        heights
+            .iter()
+            .filter_map(|h| node.store.hash_at(*h).ok().flatten())
+            .collect()
+    }
+
+    fn blocks_after(&self, locator: &[BlockHash], max: usize, max_bytes: usize) -> Vec<Block> {
+        let Some(node) = self.node() else {
+            return Vec::new();
+        };
+        let store = &node.store;
+        let on_chain = |h: &BlockHash| -> Option<u64> {
+            let r = store.header(h).ok()??;
+            (store.hash_at(r.height).ok()? == Some(*h)).then_some(r.height)
+        };
+        let Some(fork) = locator.iter().find_map(on_chain) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        let mut bytes = 0;
+        for height in fork + 1.. {
+            let Ok(b) = store.block_at(height) else { break };
+            bytes += b.block.encoded_len();
+            if out.len() == max || (bytes > max_bytes && !out.is_empty()) {
+                break;
+            }
+            out.push(b.block);
+        }
+        out
+    }
+
+    fn offer_block(&self, block: Block) -> Verdict {
+        let Some(node) = self.node() else {
+            return Verdict::Known;
+        };
+        let accepted = {
+            let _writes = node.write_lock.lock().unwrap_or_else(|p| p.into_inner());
+            node.store.accept_block(&block, now_ms())
+        };
+        match accepted {
+            Ok(Accepted::Extended(_) | Accepted::Reorganized { .. }) => {
+                node.mining.new_entries();
+                Verdict::New
+            }
+            Ok(Accepted::SideBranch { .. }) => Verdict::New,
+            Ok(Accepted::AlreadyKnown) => Verdict::Known,
+            Ok(Accepted::Orphan) => Verdict::Orphan,
+            Err(e) => verdict_of_error(&e),
+        }
+    }
+
+    /// Blocks that extend the tip go in as one checked batch (as an import
+    /// writes them); the rest one by one through fork choice.
+    fn offer_blocks(&self, blocks: Vec<Block>) -> (usize, Verdict) {
+        let Some(node) = self.node() else {
+            return (0, Verdict::Known);
+        };
+        let store = &node.store;
+        let known = blocks
+            .iter()
+            .take_while(|b| store.header(&b.hash()).ok().flatten().is_some())
+            .count();
+        let fresh = &blocks[known..];
+        let Some(first) = fresh.first() else {
+            return (0, Verdict::Known);
+        };
+        let extends_tip = store.state().is_ok_and(|s| s.tip == first.header.prev_hash);
+        if extends_tip {
+            let appended = {
+                let _writes = node.write_lock.lock().unwrap_or_else(|p| p.into_inner());
+                store.append_batch(fresh, now_ms())
+            };
+            return match appended {
+                Ok(_) => {
+                    node.mining.new_entries();
+                    (fresh.len(), Verdict::Known)
+                }
+                // The tip moved meanwhile, or a block is bad: one by one.
+                Err(StoreError::Conflict) => self.offer_each(fresh),
+                Err(e) => (0, verdict_of_error(&e)),
+            };
+        }
+        self.offer_each(fresh)
+    }
+
+    fn offer_entry(&self, tx: Transaction) -> Verdict {
+        let Some(node) = self.node() else {
+            return Verdict::Known;
+        };
+        match node.store.submit(&tx) {
+            Ok(_) => {
+                node.mining.new_entries();
+                Verdict::New
+            }
+            Err(e) => verdict_of_error(&e),
+        }
+    }
+}

@@ -1,0 +1,170 @@
+//! The peer-to-peer network between real `sledger node` processes on
+//! 127.0.0.1 (ephemeral ports, `--listen 127.0.0.1:0`): blocks mined at
+//! one end of a line reach the other end, an entry submitted anywhere is
+//! mined by the miner elsewhere, a fresh copy catches up from a peer, and
+//! a ledger with another genesis exchanges nothing.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::kit::{Ledger, Node};
+
+/// A ledger whose blocks take a few hundred milliseconds on one thread,
+/// so a miner gossips at a pace a test can watch.
+fn paced_ledger() -> Ledger {
+    Ledger::with_init(&["--difficulty", "16", "--fixed-difficulty"])
+}
+
+fn tip(n: &Node) -> (u64, String) {
+    let (code, s) = n.get("/v1/status");
+    assert_eq!(code, 200, "{s}");
+    let tip = &s["tip"];
+    (
+        tip["height"].as_u64().expect("height"),
+        tip["hash"].as_str().expect("hash").to_owned(),
+    )
+}
+
+/// Polls `done` every 100 ms until it holds, or panics after `limit`.
+fn eventually(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+    let end = Instant::now() + limit;
+    while !done() {
+        assert!(
+            Instant::now() < end,
+            "timed out after {limit:?} waiting until {what}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A node on `l` listening for peers, dialling `peers`.
+fn peer_node(l: &Ledger, peers: &[&Node], extra: &[&str]) -> Node {
+    let mut args = vec!["--listen", "127.0.0.1:0"];
+    for p in peers {
+        args.extend(["--peer", p.p2p[0].as_str()]);
+    }
+    args.extend(extra);
+    let n = Node::start(l, &args);
+    assert_eq!(
+        n.p2p.len(),
+        1,
+        "the node names its peer address: {:?}",
+        n.p2p
+    );
+    n
+}
+
+/// Three copies of one ledger, a line a - b - c; `a` mines on one thread.
+fn line() -> (Vec<Ledger>, Node, Node, Node) {
+    let la = paced_ledger();
+    let (lb, lc) = (Ledger::copy_of(&la), Ledger::copy_of(&la));
+    let a = peer_node(&la, &[], &["--mine", "--threads", "1"]);
+    let b = peer_node(&lb, &[&a], &[]);
+    let c = peer_node(&lc, &[&b], &[]);
+    (vec![la, lb, lc], a, b, c)
+}
+
+#[test]
+fn blocks_mined_at_one_end_of_a_line_reach_the_other_end() {
+    let (_ledgers, a, b, c) = line();
+    eventually("c has 3 blocks", Duration::from_secs(60), || tip(&c).0 >= 3);
+    let (code, _) = a.post("/v1/mining/stop", json!({}));
+    assert_eq!(code, 200);
+    let end = tip(&a);
+    eventually("all three share a's tip", Duration::from_secs(60), || {
+        tip(&b) == end && tip(&c) == end
+    });
+}
+
+#[test]
+fn an_entry_submitted_at_one_end_is_mined_at_the_other() {
+    let (_ledgers, _a, _b, c) = line();
+    // Once blocks flow end to end, the gossip mesh is up.
+    eventually("c has a block", Duration::from_secs(60), || tip(&c).0 >= 1);
+    let (code, v) = c.post(
+        "/v1/transactions",
+        json!({"author": "far", "data": "from c"}),
+    );
+    assert_eq!(code, 200, "{v}");
+    let txid = v["txid"].as_str().expect("txid").to_owned();
+    eventually("c sees the entry mined", Duration::from_secs(60), || {
+        let (_, t) = c.get(&format!("/v1/transactions/{txid}"));
+        t["status"] == "confirmed"
+    });
+}
+
+#[test]
+fn a_fresh_copy_catches_up_from_a_peer_through_every_batch() {
+    let la = Ledger::new();
+    let fresh = Ledger::copy_of(&la);
+    la.ok(&["mine", "-n", "1200"]);
+    let a = peer_node(&la, &[], &[]);
+    let mut b = peer_node(&fresh, &[&a], &[]);
+    let end = tip(&a);
+    assert_eq!(end.0, 1200);
+    eventually("b reaches a's tip", Duration::from_secs(120), || {
+        tip(&b) == end
+    });
+    assert!(b.stop().success());
+    let verify: Value = serde_json::from_str(&fresh.ok(&["--json", "verify"])).expect("JSON");
+    assert_eq!(verify["valid"], true, "{verify}");
+}
+
+#[test]
+fn a_ledger_with_another_genesis_exchanges_nothing() {
+    let (la, lx) = (Ledger::new(), Ledger::new());
+    la.ok(&["mine", "-n", "20"]);
+    let a = peer_node(&la, &[], &[]);
+    let x = peer_node(&lx, &[&a], &[]);
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(tip(&x).0, 0, "x kept its own chain");
+    assert_eq!(tip(&a).0, 20, "a kept its own chain");
+}
+
+#[test]
+fn a_node_keeps_its_peer_id_across_restarts() {
+    let l = Ledger::new();
+    let mut first = peer_node(&l, &[], &[]);
+    let id = |n: &Node| n.p2p[0].rsplit('/').next().expect("peer id").to_owned();
+    let before = id(&first);
+    assert!(first.stop().success());
+    let again = peer_node(&l, &[], &[]);
+    assert_eq!(id(&again), before);
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(l.dir.join("node.key"))
+        .expect("key")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "the key is the owner's only");
+}
+
+#[test]
+fn a_permissioned_node_refuses_an_unknown_peer() {
+    let la = Ledger::new();
+    let (lb, lc) = (Ledger::copy_of(&la), Ledger::copy_of(&la));
+    la.ok(&["mine", "-n", "5"]);
+    // b is the only peer a allows; c is unknown to it.
+    let b = peer_node(&lb, &[], &[]);
+    let b_id = b.p2p[0].rsplit('/').next().expect("peer id").to_owned();
+    let a = peer_node(&la, &[], &["--allow-peer", &b_id]);
+    let c = peer_node(&lc, &[&a], &[]);
+    let b = peer_node_again(b, &lb, &a);
+    eventually("the allowed peer syncs", Duration::from_secs(60), || {
+        tip(&b).0 == 5
+    });
+    assert_eq!(tip(&c).0, 0, "the unknown peer got nothing");
+    let bad = lb.run(&["node", "--port", "0", "--allow-peer", "nobody"]);
+    assert!(!bad.status.success());
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains("--allow-peer") && err.contains("not a peer id"),
+        "{err}"
+    );
+}
+
+/// Restarts `n` (on `l`, keeping its key) dialling `peer`.
+fn peer_node_again(mut n: Node, l: &Ledger, peer: &Node) -> Node {
+    assert!(n.stop().success());
+    peer_node(l, &[peer], &[])
+}
