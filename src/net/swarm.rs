@@ -36,9 +36,10 @@ const MAX_CONNECTIONS: u32 = 64;
 const MAX_PER_PEER: u32 = 2;
 const MAX_PENDING: u32 = 16;
 
-/// Gossiped blocks and entries checked at once; more are ignored (not
-/// relayed, not held against the sender) until one is done, so that a
-/// flood cannot queue unbounded work in front of the sync.
+/// Gossiped blocks, and apart from them entries, checked at once; more
+/// are ignored (not relayed, not held against the sender) until one is
+/// done, so that a flood cannot queue unbounded work in front of the sync,
+/// and a busy stream of blocks never crowds out the entries.
 const MAX_CHECKS: usize = 4;
 
 /// `Blocks` requests of one peer served at once; more are refused.
@@ -105,8 +106,10 @@ struct Net {
     /// The `--peer` addresses, redialled while nothing is connected there.
     targets: Vec<(Multiaddr, Option<PeerId>)>,
     outcomes: mpsc::UnboundedSender<Outcome>,
-    /// [`MAX_CHECKS`] permits, one per gossiped message being checked.
-    checks: Arc<tokio::sync::Semaphore>,
+    /// [`MAX_CHECKS`] permits each for blocks and for entries, one per
+    /// gossiped message being checked.
+    block_checks: Arc<tokio::sync::Semaphore>,
+    entry_checks: Arc<tokio::sync::Semaphore>,
 }
 
 pub async fn start(
@@ -157,7 +160,8 @@ pub async fn start(
             .map(|p| (p.0.clone(), peer_of(&p.0)))
             .collect(),
         outcomes,
-        checks: Arc::new(tokio::sync::Semaphore::new(MAX_CHECKS)),
+        block_checks: Arc::new(tokio::sync::Semaphore::new(MAX_CHECKS)),
+        entry_checks: Arc::new(tokio::sync::Semaphore::new(MAX_CHECKS)),
     };
     net.redial();
     tokio::spawn(net.run(commands_rx, outcomes_rx));
@@ -418,7 +422,12 @@ impl Net {
     /// message is ignored: the sync brings its blocks anyway.
     fn gossip(&mut self, source: PeerId, id: MessageId, message: gossipsub::Message) {
         let is_block = message.topic == self.blocks.hash();
-        let permit = match self.checks.clone().try_acquire_owned() {
+        let checks = if is_block {
+            &self.block_checks
+        } else {
+            &self.entry_checks
+        };
+        let permit = match checks.clone().try_acquire_owned() {
             Ok(p) if !(is_block && self.syncing.is_some()) => p,
             _ => {
                 let gossip = &mut self.swarm.behaviour_mut().gossip;
