@@ -135,6 +135,15 @@ fn a_node_keeps_its_peer_id_across_restarts() {
     assert!(first.stop().success());
     let again = peer_node(&l, &[], &[]);
     assert_eq!(id(&again), before);
+    // Status says so, through the API and the CLI.
+    let (_, s) = again.get("/v1/status");
+    let net = &s["node"]["network"];
+    assert_eq!(net["peer_id"], before.as_str(), "{s}");
+    assert_eq!(net["listening"], json!(again.p2p));
+    assert_eq!(net["peers"], 0);
+    let cli: Value = serde_json::from_str(&l.ok(&["--json", "status"])).expect("JSON");
+    assert_eq!(cli["network"]["peer_id"], before.as_str(), "{cli}");
+    assert!(l.ok(&["status"]).contains(&format!("peer id     {before}")));
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(l.dir.join("node.key"))
         .expect("key")

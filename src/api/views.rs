@@ -283,6 +283,19 @@ pub struct NodeInfo {
     pub address: String,
     pub pid: u32,
     pub mining: MiningView,
+    /// Present when the node runs the peer-to-peer network.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub network: Option<NetworkInfo>,
+}
+
+/// A node's place on the peer-to-peer network (`docs/NETWORK.md`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NetworkInfo {
+    pub peer_id: String,
+    /// The addresses it listens on, each ending in `/p2p/<peer_id>`.
+    pub listening: Vec<String>,
+    /// Peers connected now.
+    pub peers: usize,
 }
 
 /// `verify`: `valid` with the counts, or not, with the first problem.

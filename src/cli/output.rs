@@ -202,6 +202,18 @@ pub fn txs_text(t: &TxsView) -> String {
     out
 }
 
+/// The network lines `status` adds when a networked node answers.
+pub fn network_text(n: &crate::api::views::NetworkInfo) -> String {
+    let mut out = format!(
+        "peer id     {}\npeers       {} connected\n",
+        n.peer_id, n.peers
+    );
+    for a in &n.listening {
+        out += &format!("listening   {a}\n");
+    }
+    out
+}
+
 pub fn status_text(s: &StatusView) -> String {
     let p = &s.params;
     let mut out = String::new();

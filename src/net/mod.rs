@@ -152,9 +152,16 @@ pub struct Handle {
     /// Each address it listens on, with `/p2p/PEERID`: what other nodes
     /// give as `--peer`.
     pub listening: Vec<String>,
+    /// Peers connected now (kept by the event loop).
+    peers: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Handle {
+    /// How many peers are connected.
+    pub fn peer_count(&self) -> usize {
+        self.peers.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Gossips a block this node sealed.
     pub fn publish_block(&self, block: &Block) {
         let _ = self

@@ -106,6 +106,8 @@ struct Net {
     /// The `--peer` addresses, redialled while nothing is connected there.
     targets: Vec<(Multiaddr, Option<PeerId>)>,
     outcomes: mpsc::UnboundedSender<Outcome>,
+    /// Peers connected, for [`Handle::peer_count`].
+    peer_count: Arc<std::sync::atomic::AtomicUsize>,
     /// [`MAX_CHECKS`] permits each for blocks and for entries, one per
     /// gossiped message being checked.
     block_checks: Arc<tokio::sync::Semaphore>,
@@ -160,15 +162,18 @@ pub async fn start(
             .map(|p| (p.0.clone(), peer_of(&p.0)))
             .collect(),
         outcomes,
+        peer_count: Arc::default(),
         block_checks: Arc::new(tokio::sync::Semaphore::new(MAX_CHECKS)),
         entry_checks: Arc::new(tokio::sync::Semaphore::new(MAX_CHECKS)),
     };
     net.redial();
+    let peers = net.peer_count.clone();
     tokio::spawn(net.run(commands_rx, outcomes_rx));
     Ok(Handle {
         commands,
         peer_id: peer_id.to_string(),
         listening,
+        peers,
     })
 }
 
@@ -381,6 +386,14 @@ impl Net {
     }
 
     fn event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        if matches!(
+            event,
+            SwarmEvent::ConnectionEstablished { .. } | SwarmEvent::ConnectionClosed { .. }
+        ) {
+            let n = self.swarm.connected_peers().count();
+            self.peer_count
+                .store(n, std::sync::atomic::Ordering::Relaxed);
+        }
         match event {
             SwarmEvent::ConnectionEstablished {
                 peer_id, endpoint, ..

@@ -341,6 +341,11 @@ async fn status(State(node): State<Shared>, RawQuery(raw): RawQuery) -> Answer {
         address: node.address.to_string(),
         pid: std::process::id(),
         mining: node.mining.view(),
+        network: node.net.get().map(|n| crate::api::views::NetworkInfo {
+            peer_id: n.peer_id.clone(),
+            listening: n.listening.clone(),
+            peers: n.peer_count(),
+        }),
     });
     json(&v)
 }

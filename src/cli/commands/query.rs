@@ -63,12 +63,20 @@ pub fn pending(ctx: &Ctx, from: u64, limit: usize) -> Result<()> {
 
 pub fn status(ctx: &Ctx) -> Result<()> {
     let mut v = ctx.ledger()?.status()?;
-    // The same output with or without a node (`GET /v1/status` has more).
-    v.node = None;
+    // The same output with or without a node (`GET /v1/status` has more),
+    // but for the network a networked node is on.
+    let network = v.node.take().and_then(|n| n.network);
     if ctx.json {
-        print_json(&v);
+        let mut out = serde_json::to_value(&v).expect("plain data");
+        if let Some(net) = &network {
+            out["network"] = serde_json::to_value(net).expect("plain data");
+        }
+        print_json(&out);
     } else {
         print!("{}", output::status_text(&v));
+        if let Some(net) = &network {
+            print!("{}", output::network_text(net));
+        }
     }
     Ok(())
 }
