@@ -18,8 +18,11 @@ use sledger::store::schema::{
     ChainState, MigrationProgress, MiningCheckpoint, OrphanState, ReorgJournal, TxLocation,
 };
 
+/// A target's property: panics when it breaks; whether the input was accepted.
+pub type Property = fn(&[u8]) -> bool;
+
 /// The targets by name (their corpus directories), each with its property.
-pub const TARGETS: &[(&str, fn(&[u8]) -> bool)] = &[
+pub const TARGETS: &[(&str, Property)] = &[
     ("block", block),
     ("transaction", transaction),
     ("export_line", export_line),
