@@ -14,6 +14,8 @@ pub mod cli;
 pub mod consensus;
 pub mod export;
 pub mod fsx;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod mining;
 pub mod net;
 pub mod node;

@@ -12,6 +12,7 @@ mod errors;
 mod files;
 mod forks;
 mod format;
+mod fuzz_corpus;
 mod hostile;
 mod migrate;
 mod mining;

@@ -82,6 +82,13 @@ impl IntoResponse for Failure {
     }
 }
 
+impl Failure {
+    /// The answer's HTTP status code.
+    pub(crate) fn status(&self) -> u16 {
+        self.0.as_u16()
+    }
+}
+
 fn bad(msg: impl Into<String>) -> Failure {
     Failure(StatusCode::BAD_REQUEST, msg.into())
 }
@@ -193,7 +200,10 @@ async fn method_not_allowed(method: Method, uri: Uri) -> Failure {
 }
 
 /// The query string as a map; a key given twice is refused.
-fn query(raw: Option<String>, allowed: &[&str]) -> Result<HashMap<String, String>, Failure> {
+pub(crate) fn query(
+    raw: Option<String>,
+    allowed: &[&str],
+) -> Result<HashMap<String, String>, Failure> {
     let mut out = HashMap::new();
     let Some(raw) = raw else { return Ok(out) };
     for (k, v) in form_urlencoded(&raw)? {
@@ -229,8 +239,10 @@ fn form_urlencoded(raw: &str) -> Result<Vec<(String, String)>, Failure> {
             match bytes[i] {
                 b'+' => out.push(b' '),
                 b'%' => {
+                    // Two hex digits: from_str_radix alone would take "+f".
                     let hex = bytes
                         .get(i + 1..i + 3)
+                        .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
                         .and_then(|h| std::str::from_utf8(h).ok())
                         .and_then(|h| u8::from_str_radix(h, 16).ok())
                         .ok_or_else(|| bad(format!("malformed query string \"{raw}\"")))?;
@@ -287,12 +299,18 @@ async fn json_body(node: &Node, body: Body) -> Result<json::Object, Failure> {
         Err(_) => return Err(too_slow()),
         Ok(r) => r?,
     };
-    let bytes = if bytes.iter().all(|b| json::is_json_whitespace(*b)) {
-        Bytes::from_static(b"{}")
+    body_object(&bytes)
+}
+
+/// A whole request body as one JSON object; a body of JSON whitespace
+/// only is `{}`.
+pub(crate) fn body_object(bytes: &[u8]) -> Result<json::Object, Failure> {
+    let bytes: &[u8] = if bytes.iter().all(|b| json::is_json_whitespace(*b)) {
+        b"{}"
     } else {
         bytes
     };
-    json::Object::parse(&bytes).map_err(malformed)
+    json::Object::parse(bytes).map_err(malformed)
 }
 
 /// The whole body, if it is at most `limit` bytes (413 if over); a body
@@ -352,13 +370,13 @@ async fn status(State(node): State<Shared>, RawQuery(raw): RawQuery) -> Answer {
 
 /// `POST /v1/transactions`: `{"author": ..., "data": "text"}` or
 /// `{"author": ..., "data_hex": "00ff"}`.
-struct SubmitBody {
-    author: String,
-    data: Vec<u8>,
+pub(crate) struct SubmitBody {
+    pub(crate) author: String,
+    pub(crate) data: Vec<u8>,
 }
 
 impl SubmitBody {
-    fn read(mut o: json::Object) -> Result<Self, Failure> {
+    pub(crate) fn read(mut o: json::Object) -> Result<Self, Failure> {
         o.only(&["author", "data", "data_hex"]).map_err(malformed)?;
         let author = o.get("author").map_err(malformed)?;
         let text: Option<String> = o.opt("data").map_err(malformed)?;
