@@ -80,12 +80,8 @@ fn blocks_mined_at_one_end_of_a_line_reach_the_other_end() {
 #[test]
 fn an_entry_submitted_at_one_end_is_mined_at_the_other() {
     let (_ledgers, _a, _b, c) = line();
-    // Blocks reach c by sync before gossipsub has grafted its mesh (a few
-    // heartbeats of 0.7 s); an entry is relayed along the mesh only, and
-    // one submitted before it forms stays where it was submitted
-    // (docs/NETWORK.md, "Not yet"). Let the mesh form first.
-    eventually("c has a block", Duration::from_secs(60), || tip(&c).0 >= 1);
-    std::thread::sleep(Duration::from_secs(4));
+    // At once: before gossipsub has formed its mesh, the entry travels by
+    // the `Pending` requests each node sends its peers.
     let (code, v) = c.post(
         "/v1/transactions",
         json!({"author": "far", "data": "from c"}),
@@ -180,4 +176,138 @@ fn a_permissioned_node_refuses_an_unknown_peer() {
 fn peer_node_again(mut n: Node, l: &Ledger, peer: &Node) -> Node {
     assert!(n.stop().success());
     peer_node(l, &[peer], &[])
+}
+
+/// A hostile peer, written here on libp2p directly: it claims more work
+/// than anyone, and answers a request for blocks with one whose proof of
+/// work is wrong. The node must ban it and store nothing it sent.
+#[test]
+fn a_peer_that_sends_an_invalid_block_is_banned_and_nothing_is_stored() {
+    let l = Ledger::new();
+    l.ok(&["mine", "-n", "3"]);
+    let (genesis, bad) = {
+        let s = sledger::store::Store::open(&l.dir).expect("open");
+        let tip = s.block_at(3).expect("tip").block;
+        let mut bad = sledger::testkit::unsealed_child(&tip, vec![], 1000, 6);
+        while sledger::consensus::rules::check_pow(&bad.header).is_ok() {
+            bad.header.nonce += 1;
+        }
+        (s.genesis_hash(), bad)
+    };
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let node = rt.block_on(hostile::serve(&l, genesis, bad.encode()));
+    assert!(
+        node.stderr().contains("banning peer"),
+        "the node did not ban the peer: {}",
+        node.stderr()
+    );
+    let (_, s) = node.get("/v1/status");
+    assert_eq!(s["tip"]["height"], 3, "{s}");
+    assert_eq!(s["orphans"], 0, "{s}");
+    assert_eq!(s["tips"].as_array().map(Vec::len), Some(1), "{s}");
+}
+
+mod hostile {
+    use std::time::Duration;
+
+    use libp2p::futures::StreamExt;
+    use libp2p::request_response::{self, cbor, ProtocolSupport};
+    use libp2p::swarm::SwarmEvent;
+    use libp2p::{noise, tcp, yamux, StreamProtocol};
+    use sledger::consensus::BlockHash;
+    use sledger::net::protocol::{sync_protocol, Request, Response, Status, PROTOCOL_VERSION};
+
+    use crate::kit::{Ledger, Node};
+
+    type Behaviour = cbor::Behaviour<Request, Response>;
+
+    /// Listens, starts a node on `l` dialling it, and answers the node as a
+    /// liar would until the node hangs up (30 s at most). Returns the node.
+    pub async fn serve(l: &Ledger, genesis: BlockHash, bad_block: Vec<u8>) -> Node {
+        let protocol = StreamProtocol::try_from_owned(sync_protocol(&genesis)).expect("name");
+        let mut swarm = libp2p::SwarmBuilder::with_new_identity()
+            .with_tokio()
+            .with_tcp(
+                tcp::Config::default(),
+                noise::Config::new,
+                yamux::Config::default,
+            )
+            .expect("tcp")
+            .with_behaviour(|_| {
+                Behaviour::new([(protocol, ProtocolSupport::Full)], Default::default())
+            })
+            .expect("behaviour")
+            .build();
+        swarm
+            .listen_on("/ip4/127.0.0.1/tcp/0".parse().expect("addr"))
+            .expect("listen");
+        let addr = loop {
+            if let SwarmEvent::NewListenAddr { address, .. } = swarm.select_next_some().await {
+                break address;
+            }
+        };
+        let me = *swarm.local_peer_id();
+        let dial = format!("{addr}/p2p/{me}");
+        let node = tokio::task::block_in_place(|| Node::start(l, &["--peer", &dial]));
+        let liar = Status {
+            version: PROTOCOL_VERSION,
+            genesis: genesis.0,
+            tip: [9; 32],
+            height: 1_000_000,
+            work: [0xff; 32],
+        };
+        let deadline = tokio::time::sleep(Duration::from_secs(30));
+        tokio::pin!(deadline);
+        loop {
+            let event = tokio::select! {
+                _ = &mut deadline => panic!("the node never hung up on the liar"),
+                e = swarm.select_next_some() => e,
+            };
+            match event {
+                SwarmEvent::Behaviour(request_response::Event::Message {
+                    message:
+                        request_response::Message::Request {
+                            request, channel, ..
+                        },
+                    ..
+                }) => {
+                    let answer = match request {
+                        Request::Status(_) => Response::Status(liar),
+                        Request::Blocks { .. } => {
+                            Response::Blocks(vec![serde_bytes::ByteBuf::from(bad_block.clone())])
+                        }
+                        Request::Pending { after, .. } => Response::Pending {
+                            entries: vec![],
+                            next: after,
+                        },
+                    };
+                    let _ = swarm.behaviour_mut().send_response(channel, answer);
+                }
+                SwarmEvent::ConnectionClosed {
+                    num_established: 0, ..
+                } => return node,
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Two copies mine apart, then meet: the lighter one walks the heavier
+/// branch, longer than one reply (500 blocks), to its end and reorganises
+/// onto it; the heavier one keeps its chain.
+#[test]
+fn a_heavier_branch_longer_than_a_reply_reorganises_the_lighter_copy() {
+    let light = Ledger::new();
+    let heavy = Ledger::copy_of(&light);
+    light.ok(&["mine", "-n", "600"]);
+    heavy.ok(&["mine", "-n", "700"]);
+    let h = peer_node(&heavy, &[], &[]);
+    let l = peer_node(&light, &[&h], &[]);
+    let end = tip(&h);
+    eventually(
+        "the light copy takes the heavy chain",
+        Duration::from_secs(120),
+        || tip(&l) == end,
+    );
+    assert_eq!(tip(&h), end, "the heavy copy kept its chain");
 }

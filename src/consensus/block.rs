@@ -111,7 +111,9 @@ pub fn decode_txs(r: &mut Reader<'_>) -> Result<Vec<Transaction>, DecodeError> {
             max: room as u64,
         });
     }
-    let mut txs = Vec::with_capacity(count);
+    // Room for no more transactions than the bytes left can hold: a short
+    // input claiming a large count (a peer's, say) allocates nothing big.
+    let mut txs = Vec::with_capacity(count.min(r.remaining() / MIN_TX_BYTES));
     for _ in 0..count {
         txs.push(Transaction::decode_from(r)?);
     }

@@ -64,6 +64,10 @@ pub trait Chain: Send + Sync + 'static {
     /// or known (`Known` if none).
     fn offer_blocks(&self, blocks: Vec<Block>) -> (usize, Verdict);
     fn offer_entry(&self, tx: Transaction) -> Verdict;
+    /// Pending entries from arrival sequence `after` on, at most `max` and
+    /// `max_bytes` of them (but at least one if there is one), and the
+    /// sequence to ask from next.
+    fn pending_after(&self, after: u64, max: usize, max_bytes: usize) -> (Vec<Transaction>, u64);
 }
 
 /// A peer address as the user gave it: `host:port` (an IP address) or a

@@ -23,6 +23,11 @@ pub const MAX_BLOCKS_PER_REPLY: u32 = 500;
 /// block that would pass it, but always holds at least one block).
 pub const MAX_REPLY_BLOCK_BYTES: usize = 4 << 20;
 
+/// Entries a `Pending` reply may hold, and their bytes at most (but at
+/// least one entry if there is one).
+pub const MAX_ENTRIES_PER_REPLY: u32 = 500;
+pub const MAX_REPLY_ENTRY_BYTES: usize = 1 << 20;
+
 /// Largest request a peer may send (a full locator, 80 hashes, fits in 8 KiB).
 pub const MAX_REQUEST_BYTES: u64 = 16 << 10;
 
@@ -67,6 +72,9 @@ pub enum Request {
     /// The blocks of your active chain after the newest of these hashes
     /// that it holds (newest first, ending with genesis), at most `max`.
     Blocks { locator: Vec<[u8; 32]>, max: u32 },
+    /// Your pending entries from your sequence number `after` on, at most
+    /// `max`.
+    Pending { after: u64, max: u32 },
 }
 
 /// A reply.
@@ -75,6 +83,12 @@ pub enum Response {
     Status(Status),
     /// Consensus-encoded blocks, oldest first, each the parent of the next.
     Blocks(Vec<serde_bytes::ByteBuf>),
+    /// Consensus-encoded entries in the responder's arrival order, and the
+    /// sequence number to ask from next.
+    Pending {
+        entries: Vec<serde_bytes::ByteBuf>,
+        next: u64,
+    },
     /// The request broke a bound or named another ledger.
     Refused(String),
 }

@@ -45,6 +45,10 @@ const MAX_CHECKS: usize = 4;
 /// `Blocks` requests of one peer served at once; more are refused.
 const MAX_SERVING_PER_PEER: usize = 2;
 
+/// How long a peer whose claimed work brought no blocks is passed over
+/// when choosing whom to sync from.
+const COOLDOWN: Duration = Duration::from_secs(30);
+
 /// Time a request gets before it counts as failed.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -78,12 +82,15 @@ enum Outcome {
         channel: ResponseChannel<Response>,
         response: Response,
     },
+    Offered {
+        peer: PeerId,
+        verdict: Verdict,
+    },
     Synced {
         peer: PeerId,
-        /// Blocks the ledger did not have.
-        new: usize,
-        /// Whether the reply was full (more may follow).
-        full: bool,
+        id: OutboundRequestId,
+        /// The reply's last block: where the next request starts.
+        last: BlockHash,
         verdict: Verdict,
     },
 }
@@ -98,8 +105,17 @@ struct Net {
     statuses: HashMap<PeerId, Status>,
     /// The one peer blocks are being fetched from, and the request.
     syncing: Option<(PeerId, OutboundRequestId)>,
+    /// The last block a sync peer sent: the next request starts after it,
+    /// so a long side branch is walked, not asked for again.
+    cursor: Option<(PeerId, BlockHash)>,
+    /// Peers whose claimed work brought no blocks, passed over until then.
+    cooldown: HashMap<PeerId, Instant>,
     /// The status request under way to each peer: at most one at a time.
     asking: HashMap<PeerId, OutboundRequestId>,
+    /// The `Pending` request under way to each peer, and where in its
+    /// pending entries to ask from next.
+    pending_asks: HashMap<PeerId, OutboundRequestId>,
+    pending_cursor: HashMap<PeerId, u64>,
     /// `Blocks` requests being served, per peer.
     serving: HashMap<PeerId, usize>,
     bans: HashMap<PeerId, Instant>,
@@ -153,8 +169,12 @@ pub async fn start(
         entries,
         statuses: HashMap::new(),
         syncing: None,
+        cursor: None,
+        cooldown: HashMap::new(),
         asking: HashMap::new(),
         serving: HashMap::new(),
+        pending_asks: HashMap::new(),
+        pending_cursor: HashMap::new(),
         bans: HashMap::new(),
         targets: config
             .peers
@@ -338,6 +358,7 @@ impl Net {
         let peers: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
         for p in peers {
             self.ask_status(p);
+            self.ask_pending(p);
         }
         self.redial();
     }
@@ -355,13 +376,44 @@ impl Net {
         }
     }
 
+    /// Asks `peer` for the entries it received since the last answer, so
+    /// that an entry gossip did not bring (sent before the mesh formed, or
+    /// while this node was away) still reaches every miner.
+    fn ask_pending(&mut self, peer: PeerId) {
+        if self.pending_asks.contains_key(&peer) {
+            return;
+        }
+        let after = self.pending_cursor.get(&peer).copied().unwrap_or(0);
+        let request = Request::Pending {
+            after,
+            max: MAX_ENTRIES_PER_REPLY,
+        };
+        let id = self.swarm.behaviour_mut().sync.send_request(&peer, request);
+        self.pending_asks.insert(peer, id);
+    }
+
     /// Forgets the request `id` to `peer`, whatever it was.
     fn settled(&mut self, peer: PeerId, id: OutboundRequestId) {
+        if self.pending_asks.get(&peer) == Some(&id) {
+            self.pending_asks.remove(&peer);
+        }
         if self.asking.get(&peer) == Some(&id) {
             self.asking.remove(&peer);
         }
         if self.syncing == Some((peer, id)) {
             self.syncing = None;
+            self.no_progress(peer);
+        }
+    }
+
+    /// A sync from `peer` ended without blocks (a refusal, a failure, an
+    /// empty or unlinked reply): pass it over for a while, so that a peer
+    /// that only claims work cannot hold the sync.
+    fn no_progress(&mut self, peer: PeerId) {
+        self.statuses.remove(&peer);
+        self.cooldown.insert(peer, Instant::now() + COOLDOWN);
+        if self.cursor.is_some_and(|(p, _)| p == peer) {
+            self.cursor = None;
         }
     }
 
@@ -415,9 +467,10 @@ impl Net {
             } => {
                 self.statuses.remove(&peer_id);
                 self.asking.remove(&peer_id);
-                self.serving.remove(&peer_id);
-                if self.syncing.is_some_and(|(p, _)| p == peer_id) {
-                    self.syncing = None;
+                self.pending_asks.remove(&peer_id);
+                self.pending_cursor.remove(&peer_id);
+                if let Some((p, id)) = self.syncing.filter(|(p, _)| *p == peer_id) {
+                    self.settled(p, id);
                 }
             }
             SwarmEvent::Behaviour(BehaviourEvent::Gossip(gossipsub::Event::Message {
@@ -530,57 +583,72 @@ impl Net {
             }
             Request::Blocks { locator, max } => {
                 if locator.is_empty() || locator.len() > MAX_LOCATOR || max == 0 {
-                    let refused = Response::Refused(format!(
-                        "a locator holds 1 to {MAX_LOCATOR} hashes and max is at least 1"
-                    ));
-                    let _ = self
-                        .swarm
-                        .behaviour_mut()
-                        .sync
-                        .send_response(channel, refused);
-                    return;
+                    let why = format!("a locator holds 1 to {MAX_LOCATOR} hashes, max at least 1");
+                    return self.refuse(channel, why);
                 }
-                let busy = self.serving.entry(peer).or_default();
-                if *busy >= MAX_SERVING_PER_PEER {
-                    let refused = Response::Refused("too many requests under way".into());
-                    let _ = self
-                        .swarm
-                        .behaviour_mut()
-                        .sync
-                        .send_response(channel, refused);
-                    return;
-                }
-                *busy += 1;
                 let max = max.min(MAX_BLOCKS_PER_REPLY) as usize;
                 let locator: Vec<BlockHash> = locator.into_iter().map(BlockHash).collect();
-                let (chain, done) = (self.chain.clone(), self.outcomes.clone());
-                tokio::task::spawn_blocking(move || {
+                self.serve_blocking(peer, channel, move |chain| {
                     let blocks = chain.blocks_after(&locator, max, MAX_REPLY_BLOCK_BYTES);
-                    let bytes = blocks
-                        .iter()
-                        .map(|b| serde_bytes::ByteBuf::from(b.encode()))
-                        .collect();
-                    let _ = done.send(Outcome::Serve {
-                        peer,
-                        channel,
-                        response: Response::Blocks(bytes),
-                    });
+                    Response::Blocks(blocks.iter().map(|b| b.encode().into()).collect())
+                });
+            }
+            Request::Pending { after, max } => {
+                let max = max.clamp(1, MAX_ENTRIES_PER_REPLY) as usize;
+                self.serve_blocking(peer, channel, move |chain| {
+                    let (entries, next) = chain.pending_after(after, max, MAX_REPLY_ENTRY_BYTES);
+                    let entries = entries.iter().map(|e| e.encode().into()).collect();
+                    Response::Pending { entries, next }
                 });
             }
         }
     }
 
+    fn refuse(&mut self, channel: ResponseChannel<Response>, why: String) {
+        let sync = &mut self.swarm.behaviour_mut().sync;
+        let _ = sync.send_response(channel, Response::Refused(why));
+    }
+
+    /// Answers `peer` with what `answer` reads from the ledger, on a
+    /// blocking thread; at most [`MAX_SERVING_PER_PEER`] at once per peer.
+    fn serve_blocking(
+        &mut self,
+        peer: PeerId,
+        channel: ResponseChannel<Response>,
+        answer: impl FnOnce(&dyn Chain) -> Response + Send + 'static,
+    ) {
+        let busy = self.serving.entry(peer).or_default();
+        if *busy >= MAX_SERVING_PER_PEER {
+            return self.refuse(channel, "too many requests under way".into());
+        }
+        *busy += 1;
+        let (chain, done) = (self.chain.clone(), self.outcomes.clone());
+        tokio::task::spawn_blocking(move || {
+            let response = answer(chain.as_ref());
+            let _ = done.send(Outcome::Serve {
+                peer,
+                channel,
+                response,
+            });
+        });
+    }
+
     fn answered(&mut self, peer: PeerId, id: OutboundRequestId, response: Response) {
         let fetching = self.syncing == Some((peer, id));
-        self.settled(peer, id);
         match response {
-            Response::Status(theirs) => self.learn(peer, theirs),
-            // Still under way until the ledger has taken the blocks.
-            Response::Blocks(list) if fetching => {
-                self.syncing = Some((peer, id));
-                self.received(peer, list)
+            Response::Status(theirs) => {
+                self.settled(peer, id);
+                self.learn(peer, theirs)
             }
-            Response::Blocks(_) | Response::Refused(_) => {}
+            // Still under way until the ledger has taken the blocks.
+            Response::Blocks(list) if fetching => self.received(peer, id, list),
+            Response::Pending { entries, next } if self.pending_asks.get(&peer) == Some(&id) => {
+                self.settled(peer, id);
+                self.received_entries(peer, entries, next)
+            }
+            Response::Blocks(_) | Response::Pending { .. } | Response::Refused(_) => {
+                self.settled(peer, id)
+            }
         }
     }
 
@@ -603,9 +671,12 @@ impl Net {
         let Some(ours) = self.chain.view() else {
             return;
         };
+        let now = Instant::now();
+        self.cooldown.retain(|_, until| *until > now);
         let best = self
             .statuses
             .iter()
+            .filter(|(p, _)| !self.cooldown.contains_key(p))
             .filter(|(_, s)| s.work > ours.work.to_be_bytes())
             .max_by_key(|(_, s)| s.work)
             .map(|(p, _)| *p);
@@ -616,12 +687,12 @@ impl Net {
 
     fn request_blocks(&mut self, peer: PeerId, height: u64) {
         let heights = locator_heights(height);
-        let locator = self
-            .chain
-            .hashes_at(&heights)
-            .into_iter()
-            .map(|h| h.0)
-            .collect();
+        let mut locator: Vec<[u8; 32]> = match self.cursor {
+            Some((p, last)) if p == peer => vec![last.0],
+            _ => Vec::new(),
+        };
+        let on_chain = self.chain.hashes_at(&heights);
+        locator.extend(on_chain.into_iter().take(MAX_LOCATOR - 1).map(|h| h.0));
         let request = Request::Blocks {
             locator,
             max: MAX_BLOCKS_PER_REPLY,
@@ -630,23 +701,52 @@ impl Net {
         self.syncing = Some((peer, id));
     }
 
-    /// Decodes a reply's blocks and offers them, oldest first.
-    fn received(&mut self, peer: PeerId, list: Vec<serde_bytes::ByteBuf>) {
+    /// Decodes a `Pending` reply's entries and offers them in order.
+    fn received_entries(&mut self, peer: PeerId, list: Vec<serde_bytes::ByteBuf>, next: u64) {
+        if list.len() > MAX_ENTRIES_PER_REPLY as usize {
+            return self.ban(peer, "a reply with more entries than asked for");
+        }
+        let entries: Result<Vec<Transaction>, _> =
+            list.iter().map(|e| Transaction::decode(e)).collect();
+        let Ok(entries) = entries else {
+            return self.ban(peer, "an entry that does not decode");
+        };
+        self.pending_cursor.insert(peer, next);
+        let (chain, done) = (self.chain.clone(), self.outcomes.clone());
+        tokio::task::spawn_blocking(move || {
+            let verdict = entries
+                .into_iter()
+                .map(|tx| chain.offer_entry(tx))
+                .find(|v| *v == Verdict::Invalid)
+                .unwrap_or(Verdict::Known);
+            let _ = done.send(Outcome::Offered { peer, verdict });
+        });
+    }
+
+    /// Decodes a reply's blocks and offers them, oldest first. An empty
+    /// reply, or blocks that do not each link to the one before, end the
+    /// sync from this peer without a ban (its chain may have moved).
+    fn received(&mut self, peer: PeerId, id: OutboundRequestId, list: Vec<serde_bytes::ByteBuf>) {
         if list.len() > MAX_BLOCKS_PER_REPLY as usize {
             return self.ban(peer, "a reply with more blocks than asked for");
         }
-        let full = list.len() == MAX_BLOCKS_PER_REPLY as usize;
         let blocks: Result<Vec<Block>, _> = list.iter().map(|b| Block::decode(b)).collect();
         let Ok(blocks) = blocks else {
             return self.ban(peer, "a block that does not decode");
         };
+        let linked = blocks
+            .windows(2)
+            .all(|w| w[1].header.prev_hash == w[0].hash());
+        let Some(last) = blocks.last().map(Block::hash).filter(|_| linked) else {
+            return self.settled(peer, id);
+        };
         let (chain, done) = (self.chain.clone(), self.outcomes.clone());
         tokio::task::spawn_blocking(move || {
-            let (new, verdict) = chain.offer_blocks(blocks);
+            let (_, verdict) = chain.offer_blocks(blocks);
             let _ = done.send(Outcome::Synced {
                 peer,
-                new,
-                full,
+                id,
+                last,
                 verdict,
             });
         });
@@ -682,6 +782,9 @@ impl Net {
             } => {
                 if let Some(n) = self.serving.get_mut(&peer) {
                     *n = n.saturating_sub(1);
+                    if *n == 0 {
+                        self.serving.remove(&peer);
+                    }
                 }
                 let _ = self
                     .swarm
@@ -689,24 +792,29 @@ impl Net {
                     .sync
                     .send_response(channel, response);
             }
+            Outcome::Offered { peer, verdict } => {
+                if verdict == Verdict::Invalid {
+                    self.ban(peer, "a pending entry that breaks a rule");
+                }
+            }
             Outcome::Synced {
                 peer,
-                new,
-                full,
+                id,
+                last,
                 verdict,
             } => {
-                if self.syncing.is_some_and(|(p, _)| p == peer) {
-                    self.syncing = None;
+                if self.syncing != Some((peer, id)) {
+                    return; // given up meanwhile (the peer left)
                 }
                 match verdict {
                     Verdict::Invalid => return self.ban(peer, "a block that breaks a rule"),
                     // Blocks that do not link to the locator: give up on it.
-                    Verdict::Orphan => return,
+                    Verdict::Orphan => return self.settled(peer, id),
                     _ => {}
                 }
-                if new > 0 || full {
-                    self.consider_sync();
-                }
+                self.syncing = None;
+                self.cursor = Some((peer, last));
+                self.consider_sync();
             }
         }
     }

@@ -7,7 +7,7 @@
 use std::sync::Weak;
 
 use super::Node;
-use crate::consensus::{Block, BlockHash, Transaction};
+use crate::consensus::{Block, BlockError, BlockHash, Transaction};
 use crate::net::{Chain, ChainView, Verdict};
 use crate::store::fork::Accepted;
 use crate::store::StoreError;
@@ -34,9 +34,12 @@ impl Peering {
     }
 }
 
-/// A rule broken is the peer's fault; anything else (a failed write) is ours.
+/// A rule broken is the peer's fault; anything else (a failed write, or a
+/// timestamp ahead of this node's clock, which a later try may accept) is
+/// not held against it.
 fn verdict_of_error(e: &StoreError) -> Verdict {
     match e {
+        StoreError::Rejected(BlockError::TimestampTooNew { .. }) => Verdict::Known,
         StoreError::Rejected(_) | StoreError::InvalidBlock { .. } => Verdict::Invalid,
         _ => Verdict::Known,
     }
@@ -78,12 +81,16 @@ impl Chain for Peering {
         };
         let mut out = Vec::new();
         let mut bytes = 0;
+        let mut parent = store.hash_at(fork).ok().flatten();
         for height in fork + 1.. {
             let Ok(b) = store.block_at(height) else { break };
             bytes += b.block.encoded_len();
-            if out.len() == max || (bytes > max_bytes && !out.is_empty()) {
+            // Full, or the chain moved under the walk (a reorganisation).
+            let moved = Some(b.block.header.prev_hash) != parent;
+            if out.len() == max || moved || (bytes > max_bytes && !out.is_empty()) {
                 break;
             }
+            parent = Some(b.hash);
             out.push(b.block);
         }
         out
@@ -124,12 +131,13 @@ impl Chain for Peering {
         let Some(first) = fresh.first() else {
             return (0, Verdict::Known);
         };
-        let extends_tip = store.state().is_ok_and(|s| s.tip == first.header.prev_hash);
-        if extends_tip {
-            let appended = {
-                let _writes = node.write_lock.lock().unwrap_or_else(|p| p.into_inner());
-                store.append_batch(fresh, now_ms())
-            };
+        let appended = {
+            // Held from reading the tip to writing on it: nothing moves it between.
+            let _writes = node.write_lock.lock().unwrap_or_else(|p| p.into_inner());
+            let extends_tip = store.state().is_ok_and(|s| s.tip == first.header.prev_hash);
+            extends_tip.then(|| store.append_batch(fresh, now_ms()))
+        };
+        if let Some(appended) = appended {
             return match appended {
                 Ok(_) => {
                     node.mining.new_entries();
@@ -141,6 +149,23 @@ impl Chain for Peering {
             };
         }
         self.offer_each(fresh)
+    }
+
+    fn pending_after(&self, after: u64, max: usize, max_bytes: usize) -> (Vec<Transaction>, u64) {
+        let Some(node) = self.node() else {
+            return (Vec::new(), after);
+        };
+        let (mut out, mut next, mut bytes) = (Vec::new(), after, 0);
+        for item in node.store.pending_from(after) {
+            let Ok((seq, tx)) = item else { break };
+            bytes += tx.encoded_len();
+            if out.len() == max || (bytes > max_bytes && !out.is_empty()) {
+                break;
+            }
+            next = seq + 1;
+            out.push(tx);
+        }
+        (out, next)
     }
 
     fn offer_entry(&self, tx: Transaction) -> Verdict {
