@@ -179,8 +179,8 @@ fn peer_node_again(mut n: Node, l: &Ledger, peer: &Node) -> Node {
 }
 
 /// A hostile peer, written here on libp2p directly: it claims more work
-/// than anyone, and answers a request for blocks with one whose proof of
-/// work is wrong. The node must ban it and store nothing it sent.
+/// than anyone, and answers a request for headers with one whose proof
+/// of work is wrong. The node must ban it and store nothing it sent.
 #[test]
 fn a_peer_that_sends_an_invalid_block_is_banned_and_nothing_is_stored() {
     let l = Ledger::new();
@@ -195,7 +195,7 @@ fn a_peer_that_sends_an_invalid_block_is_banned_and_nothing_is_stored() {
         (s.genesis_hash(), bad)
     };
     let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let node = rt.block_on(hostile::serve(&l, genesis, bad.encode()));
+    let node = rt.block_on(hostile::serve(&l, genesis, bad.header.encode()));
     assert!(
         node.stderr().contains("banning peer"),
         "the node did not ban the peer: {}",
@@ -223,7 +223,7 @@ mod hostile {
 
     /// Listens, starts a node on `l` dialling it, and answers the node as a
     /// liar would until the node hangs up (30 s at most). Returns the node.
-    pub async fn serve(l: &Ledger, genesis: BlockHash, bad_block: Vec<u8>) -> Node {
+    pub async fn serve(l: &Ledger, genesis: BlockHash, bad_header: [u8; 96]) -> Node {
         let protocol = StreamProtocol::try_from_owned(sync_protocol(&genesis)).expect("name");
         let mut swarm = libp2p::SwarmBuilder::with_new_identity()
             .with_tokio()
@@ -273,9 +273,10 @@ mod hostile {
                 }) => {
                     let answer = match request {
                         Request::Status(_) => Response::Status(liar),
-                        Request::Blocks { .. } => {
-                            Response::Blocks(vec![serde_bytes::ByteBuf::from(bad_block.clone())])
+                        Request::Headers { .. } => {
+                            Response::Headers(serde_bytes::ByteBuf::from(bad_header.to_vec()))
                         }
+                        Request::Bodies { .. } => Response::Blocks(vec![]),
                         Request::Pending { after, .. } => Response::Pending {
                             entries: vec![],
                             next: after,

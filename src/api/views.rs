@@ -296,6 +296,24 @@ pub struct NetworkInfo {
     pub listening: Vec<String>,
     /// Peers connected now.
     pub peers: usize,
+    /// Where the sync stands.
+    pub sync: SyncView,
+}
+
+/// A node's sync (`docs/NETWORK.md`, "Sync"): headers and blocks it holds
+/// against the best height its peers name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SyncView {
+    /// `idle`, `headers`, `presync` or `blocks`.
+    pub phase: String,
+    /// The peer whose headers are followed (`null` when idle).
+    pub peer: Option<String>,
+    /// Height of the last checked header (the local height when idle).
+    pub headers: u64,
+    /// Height of the local active chain.
+    pub blocks: u64,
+    /// The greatest height a connected peer names (at least `blocks`).
+    pub best_height: u64,
 }
 
 /// `verify`: `valid` with the counts, or not, with the first problem.

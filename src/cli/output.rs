@@ -211,6 +211,11 @@ pub fn network_text(n: &crate::api::views::NetworkInfo) -> String {
     for a in &n.listening {
         out += &format!("listening   {a}\n");
     }
+    let s = &n.sync;
+    out += &format!(
+        "sync        {}: headers {}, blocks {}, best peer {}\n",
+        s.phase, s.headers, s.blocks, s.best_height
+    );
     out
 }
 

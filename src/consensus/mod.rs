@@ -5,6 +5,7 @@
 //! code is pure: no I/O, no clock (callers pass the time), no store.
 
 pub mod block;
+pub mod cursor;
 pub mod encode;
 pub mod hash;
 pub mod header;
@@ -15,6 +16,7 @@ pub mod rules;
 pub mod transaction;
 
 pub use block::Block;
+pub use cursor::Cursor;
 pub use encode::DecodeError;
 pub use hash::{BlockHash, MerkleNode, Txid};
 pub use header::BlockHeader;

@@ -6,7 +6,8 @@
 //!
 //! - [`protocol`]: names, messages and bounds;
 //! - [`key`]: the node's ed25519 identity in the data directory;
-//! - [`swarm`]: the libp2p swarm and its event loop, on the node's runtime.
+//! - [`swarm`]: the libp2p swarm and its event loop, on the node's runtime;
+//! - [`sync`]: headers first, then bodies in batches across peers.
 //!
 //! The ledger side is behind [`Chain`]: every block and entry a peer sends
 //! is decoded here and handed to it, and it runs them through the store's
@@ -17,11 +18,12 @@
 pub mod key;
 pub mod protocol;
 mod swarm;
+mod sync;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::consensus::{Block, BlockHash, Transaction, Work};
+use crate::consensus::{Block, BlockHash, BlockHeader, Cursor, Transaction, Work};
 
 /// What the ledger made of a block or entry a peer sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,10 +56,16 @@ pub trait Chain: Send + Sync + 'static {
     /// The hash of the active chain at each of `heights` (see
     /// [`protocol::locator_heights`]).
     fn hashes_at(&self, heights: &[u64]) -> Vec<BlockHash>;
-    /// Blocks of the active chain after the newest `locator` hash on it,
-    /// oldest first: at most `max`, and at most `max_bytes` of them (but
-    /// at least one if there is one).
-    fn blocks_after(&self, locator: &[BlockHash], max: usize, max_bytes: usize) -> Vec<Block>;
+    /// Headers of the active chain after the newest `locator` hash on it,
+    /// oldest first, at most `max`.
+    fn headers_after(&self, locator: &[BlockHash], max: usize) -> Vec<BlockHeader>;
+    /// The stored blocks (of any branch) with these hashes, in that order:
+    /// up to the first one not stored, and at most `max_bytes` of them
+    /// (but at least one if there is one).
+    fn blocks_by_hash(&self, hashes: &[BlockHash], max_bytes: usize) -> Vec<Block>;
+    /// A header checker at the stored block `hash` (of any branch), or
+    /// `None` if it is not stored.
+    fn cursor_at(&self, hash: &BlockHash) -> Option<Cursor>;
     fn offer_block(&self, block: Block) -> Verdict;
     /// A sync reply's blocks, oldest first, each the parent of the next:
     /// how many were new, and the verdict on the first that was not new
@@ -148,6 +156,22 @@ pub enum NetError {
     Start(String),
 }
 
+/// Where the sync stands (`status`, `docs/NETWORK.md` "Sync").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncStatus {
+    /// `idle`, `headers` (checking a peer's headers, not yet more work
+    /// than the local chain), `presync` (following a header chain past
+    /// the window without keeping it) or `blocks` (fetching bodies).
+    pub phase: &'static str,
+    /// The peer whose header chain is followed.
+    pub peer: Option<String>,
+    /// Height of the last checked header (the local height when idle).
+    pub headers: u64,
+    /// The greatest height a connected peer's status names (or the local
+    /// height, if greater).
+    pub best_height: u64,
+}
+
 /// A running network: what it is, and how to tell it what the node did.
 pub struct Handle {
     commands: tokio::sync::mpsc::UnboundedSender<swarm::Command>,
@@ -158,12 +182,19 @@ pub struct Handle {
     pub listening: Vec<String>,
     /// Peers connected now (kept by the event loop).
     peers: Arc<std::sync::atomic::AtomicUsize>,
+    /// The sync's progress (kept by the event loop).
+    sync: Arc<std::sync::Mutex<SyncStatus>>,
 }
 
 impl Handle {
     /// How many peers are connected.
     pub fn peer_count(&self) -> usize {
         self.peers.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Where the sync stands.
+    pub fn sync(&self) -> SyncStatus {
+        self.sync.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// Gossips a block this node sealed.

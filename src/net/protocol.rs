@@ -10,14 +10,18 @@ use crate::consensus::block::MAX_BLOCK_BYTES;
 use crate::consensus::BlockHash;
 
 /// The version of these messages, in every name and in the status.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// Hashes a locator may hold: ten, then one per power of two back to
 /// genesis, which fits a chain of any height.
 pub const MAX_LOCATOR: usize = 80;
 
-/// Blocks a `Blocks` reply may hold.
-pub const MAX_BLOCKS_PER_REPLY: u32 = 500;
+/// Headers a `Headers` reply may hold.
+pub const MAX_HEADERS_PER_REPLY: u32 = 2000;
+
+/// Hashes a `Bodies` request may name (and so blocks a `Blocks` reply
+/// may hold).
+pub const MAX_BODIES_PER_REQUEST: usize = 128;
 
 /// Bytes of blocks a `Blocks` reply may hold (a reply stops before the
 /// block that would pass it, but always holds at least one block).
@@ -69,9 +73,12 @@ pub struct Status {
 pub enum Request {
     /// Here is my status; send yours.
     Status(Status),
-    /// The blocks of your active chain after the newest of these hashes
+    /// The headers of your active chain after the newest of these hashes
     /// that it holds (newest first, ending with genesis), at most `max`.
-    Blocks { locator: Vec<[u8; 32]>, max: u32 },
+    Headers { locator: Vec<[u8; 32]>, max: u32 },
+    /// The blocks (of any branch you store) with these hashes, in this
+    /// order: 1 to [`MAX_BODIES_PER_REQUEST`].
+    Bodies { hashes: Vec<[u8; 32]> },
     /// Your pending entries from your sequence number `after` on, at most
     /// `max`.
     Pending { after: u64, max: u32 },
@@ -81,7 +88,11 @@ pub enum Request {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Response {
     Status(Status),
-    /// Consensus-encoded blocks, oldest first, each the parent of the next.
+    /// Consensus-encoded headers (96 bytes each), concatenated, oldest
+    /// first, each the parent of the next.
+    Headers(serde_bytes::ByteBuf),
+    /// Consensus-encoded blocks in the order asked, up to the first one
+    /// not stored.
     Blocks(Vec<serde_bytes::ByteBuf>),
     /// Consensus-encoded entries in the responder's arrival order, and the
     /// sequence number to ask from next.

@@ -22,6 +22,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
 use super::protocol::*;
+use super::sync::{Applied, Fault, Sync};
 use super::{Chain, Config, Handle, NetError, Verdict};
 use crate::consensus::{Block, BlockHash, Transaction};
 
@@ -42,12 +43,12 @@ const MAX_PENDING: u32 = 16;
 /// and a busy stream of blocks never crowds out the entries.
 const MAX_CHECKS: usize = 4;
 
-/// `Blocks` requests of one peer served at once; more are refused.
-const MAX_SERVING_PER_PEER: usize = 2;
+/// `Headers`, `Bodies` and `Pending` requests of one peer served at
+/// once; more are refused.
+const MAX_SERVING_PER_PEER: usize = 4;
 
-/// How long a peer whose claimed work brought no blocks is passed over
-/// when choosing whom to sync from.
-const COOLDOWN: Duration = Duration::from_secs(30);
+/// How often the sync looks for requests past their time.
+const SYNC_TICK: Duration = Duration::from_millis(500);
 
 /// Time a request gets before it counts as failed.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
@@ -86,13 +87,6 @@ enum Outcome {
         peer: PeerId,
         verdict: Verdict,
     },
-    Synced {
-        peer: PeerId,
-        id: OutboundRequestId,
-        /// The reply's last block: where the next request starts.
-        last: BlockHash,
-        verdict: Verdict,
-    },
 }
 
 struct Net {
@@ -103,13 +97,8 @@ struct Net {
     entries: IdentTopic,
     /// The last status each connected peer sent.
     statuses: HashMap<PeerId, Status>,
-    /// The one peer blocks are being fetched from, and the request.
-    syncing: Option<(PeerId, OutboundRequestId)>,
-    /// The last block a sync peer sent: the next request starts after it,
-    /// so a long side branch is walked, not asked for again.
-    cursor: Option<(PeerId, BlockHash)>,
-    /// Peers whose claimed work brought no blocks, passed over until then.
-    cooldown: HashMap<PeerId, Instant>,
+    /// Headers first, then bodies.
+    sync: Sync,
     /// The status request under way to each peer: at most one at a time.
     asking: HashMap<PeerId, OutboundRequestId>,
     /// The `Pending` request under way to each peer, and where in its
@@ -124,6 +113,8 @@ struct Net {
     outcomes: mpsc::UnboundedSender<Outcome>,
     /// Peers connected, for [`Handle::peer_count`].
     peer_count: Arc<std::sync::atomic::AtomicUsize>,
+    /// The sync's progress, for [`Handle::sync`].
+    progress: Arc<std::sync::Mutex<super::SyncStatus>>,
     /// [`MAX_CHECKS`] permits each for blocks and for entries, one per
     /// gossiped message being checked.
     block_checks: Arc<tokio::sync::Semaphore>,
@@ -160,6 +151,7 @@ pub async fn start(
             .map_err(|e| NetError::Start(e.to_string()))?;
     }
     let (outcomes, outcomes_rx) = mpsc::unbounded_channel();
+    let (sync, applied_rx) = Sync::new(chain.clone());
     let (commands, commands_rx) = mpsc::unbounded_channel();
     let mut net = Net {
         swarm,
@@ -168,9 +160,7 @@ pub async fn start(
         blocks,
         entries,
         statuses: HashMap::new(),
-        syncing: None,
-        cursor: None,
-        cooldown: HashMap::new(),
+        sync,
         asking: HashMap::new(),
         serving: HashMap::new(),
         pending_asks: HashMap::new(),
@@ -183,17 +173,25 @@ pub async fn start(
             .collect(),
         outcomes,
         peer_count: Arc::default(),
+        progress: Arc::new(std::sync::Mutex::new(super::SyncStatus {
+            phase: "idle",
+            peer: None,
+            headers: 0,
+            best_height: 0,
+        })),
         block_checks: Arc::new(tokio::sync::Semaphore::new(MAX_CHECKS)),
         entry_checks: Arc::new(tokio::sync::Semaphore::new(MAX_CHECKS)),
     };
     net.redial();
     let peers = net.peer_count.clone();
-    tokio::spawn(net.run(commands_rx, outcomes_rx));
+    let sync = net.progress.clone();
+    tokio::spawn(net.run(commands_rx, outcomes_rx, applied_rx));
     Ok(Handle {
         commands,
         peer_id: peer_id.to_string(),
         listening,
         peers,
+        sync,
     })
 }
 
@@ -315,8 +313,10 @@ impl Net {
         mut self,
         mut commands: mpsc::UnboundedReceiver<Command>,
         mut outcomes: mpsc::UnboundedReceiver<Outcome>,
+        mut applied: mpsc::UnboundedReceiver<Applied>,
     ) {
         let mut tick = tokio::time::interval(TICK);
+        let mut sync_tick = tokio::time::interval(SYNC_TICK);
         loop {
             tokio::select! {
                 cmd = commands.recv() => match cmd {
@@ -326,6 +326,17 @@ impl Net {
                 Some(out) = outcomes.recv() => self.outcome(out),
                 event = self.swarm.select_next_some() => self.event(event),
                 _ = tick.tick() => self.tick(),
+                _ = sync_tick.tick() => {
+                    let rr = &mut self.swarm.behaviour_mut().sync;
+                    let faults = self.sync.on_tick(rr, &self.statuses);
+                    self.faults(faults);
+                    self.report_progress();
+                }
+                Some(done) = applied.recv() => {
+                    let rr = &mut self.swarm.behaviour_mut().sync;
+                    let faults = self.sync.on_applied(rr, done, &self.statuses);
+                    self.faults(faults);
+                }
             }
         }
     }
@@ -337,6 +348,13 @@ impl Net {
         };
         // No peer yet, or sent already: nothing to do either way.
         let _ = self.swarm.behaviour_mut().gossip.publish(topic, bytes);
+    }
+
+    /// Publishes where the sync stands, for `status`.
+    fn report_progress(&self) {
+        let height = self.chain.view().map_or(0, |v| v.height);
+        let now = self.sync.progress(&self.statuses, height);
+        *self.progress.lock().unwrap_or_else(|p| p.into_inner()) = now;
     }
 
     fn our_status(&self) -> Option<Status> {
@@ -400,20 +418,15 @@ impl Net {
         if self.asking.get(&peer) == Some(&id) {
             self.asking.remove(&peer);
         }
-        if self.syncing == Some((peer, id)) {
-            self.syncing = None;
-            self.no_progress(peer);
-        }
     }
 
-    /// A sync from `peer` ended without blocks (a refusal, a failure, an
-    /// empty or unlinked reply): pass it over for a while, so that a peer
-    /// that only claims work cannot hold the sync.
-    fn no_progress(&mut self, peer: PeerId) {
-        self.statuses.remove(&peer);
-        self.cooldown.insert(peer, Instant::now() + COOLDOWN);
-        if self.cursor.is_some_and(|(p, _)| p == peer) {
-            self.cursor = None;
+    /// What the sync found a peer did: a ban for a broken rule; a lesser
+    /// fault only costs it the sync (the sync passes it over a while).
+    fn faults(&mut self, faults: Vec<(PeerId, Fault)>) {
+        for (peer, fault) in faults {
+            if let Fault::Ban(why) = fault {
+                self.ban(peer, why);
+            }
         }
     }
 
@@ -431,9 +444,8 @@ impl Net {
         eprintln!("sledger node: banning peer {peer} for {BAN:?}: {why}");
         self.bans.insert(peer, Instant::now() + BAN);
         self.statuses.remove(&peer);
-        if self.syncing.is_some_and(|(p, _)| p == peer) {
-            self.syncing = None;
-        }
+        let rr = &mut self.swarm.behaviour_mut().sync;
+        self.sync.peer_gone(rr, peer, &self.statuses);
         self.swarm.behaviour_mut().blocked.block_peer(peer);
     }
 
@@ -469,9 +481,8 @@ impl Net {
                 self.asking.remove(&peer_id);
                 self.pending_asks.remove(&peer_id);
                 self.pending_cursor.remove(&peer_id);
-                if let Some((p, id)) = self.syncing.filter(|(p, _)| *p == peer_id) {
-                    self.settled(p, id);
-                }
+                let rr = &mut self.swarm.behaviour_mut().sync;
+                self.sync.peer_gone(rr, peer_id, &self.statuses);
             }
             SwarmEvent::Behaviour(BehaviourEvent::Gossip(gossipsub::Event::Message {
                 propagation_source,
@@ -494,7 +505,7 @@ impl Net {
             &self.entry_checks
         };
         let permit = match checks.clone().try_acquire_owned() {
-            Ok(p) if !(is_block && self.syncing.is_some()) => p,
+            Ok(p) if !(is_block && self.sync.is_running()) => p,
             _ => {
                 let gossip = &mut self.swarm.behaviour_mut().gossip;
                 gossip.report_message_validation_result(&id, &source, MessageAcceptance::Ignore);
@@ -554,6 +565,8 @@ impl Net {
                 ..
             } => {
                 self.settled(peer, request_id);
+                let rr = &mut self.swarm.behaviour_mut().sync;
+                self.sync.on_failure(rr, peer, request_id, &self.statuses);
                 if matches!(
                     error,
                     request_response::OutboundFailure::UnsupportedProtocols
@@ -581,15 +594,28 @@ impl Net {
                     .send_response(channel, response);
                 self.learn(peer, theirs);
             }
-            Request::Blocks { locator, max } => {
+            Request::Headers { locator, max } => {
                 if locator.is_empty() || locator.len() > MAX_LOCATOR || max == 0 {
                     let why = format!("a locator holds 1 to {MAX_LOCATOR} hashes, max at least 1");
                     return self.refuse(channel, why);
                 }
-                let max = max.min(MAX_BLOCKS_PER_REPLY) as usize;
+                let max = max.min(MAX_HEADERS_PER_REPLY) as usize;
                 let locator: Vec<BlockHash> = locator.into_iter().map(BlockHash).collect();
                 self.serve_blocking(peer, channel, move |chain| {
-                    let blocks = chain.blocks_after(&locator, max, MAX_REPLY_BLOCK_BYTES);
+                    let headers = chain.headers_after(&locator, max);
+                    let bytes: Vec<u8> = headers.iter().flat_map(|h| h.encode()).collect();
+                    Response::Headers(bytes.into())
+                });
+            }
+            Request::Bodies { hashes } => {
+                if hashes.is_empty() || hashes.len() > MAX_BODIES_PER_REQUEST {
+                    let why =
+                        format!("a bodies request names 1 to {MAX_BODIES_PER_REQUEST} hashes");
+                    return self.refuse(channel, why);
+                }
+                let hashes: Vec<BlockHash> = hashes.into_iter().map(BlockHash).collect();
+                self.serve_blocking(peer, channel, move |chain| {
+                    let blocks = chain.blocks_by_hash(&hashes, MAX_REPLY_BLOCK_BYTES);
                     Response::Blocks(blocks.iter().map(|b| b.encode().into()).collect())
                 });
             }
@@ -634,21 +660,30 @@ impl Net {
     }
 
     fn answered(&mut self, peer: PeerId, id: OutboundRequestId, response: Response) {
-        let fetching = self.syncing == Some((peer, id));
+        let rr = &mut self.swarm.behaviour_mut().sync;
+        let (faults, ours) = match &response {
+            Response::Headers(bytes) => self.sync.on_headers(rr, peer, id, bytes, &self.statuses),
+            Response::Blocks(list) => self.sync.on_blocks(rr, peer, id, list, &self.statuses),
+            Response::Refused(_) => (
+                Vec::new(),
+                self.sync.on_failure(rr, peer, id, &self.statuses),
+            ),
+            _ => (Vec::new(), false),
+        };
+        self.faults(faults);
+        if ours {
+            return;
+        }
         match response {
             Response::Status(theirs) => {
                 self.settled(peer, id);
                 self.learn(peer, theirs)
             }
-            // Still under way until the ledger has taken the blocks.
-            Response::Blocks(list) if fetching => self.received(peer, id, list),
             Response::Pending { entries, next } if self.pending_asks.get(&peer) == Some(&id) => {
                 self.settled(peer, id);
                 self.received_entries(peer, entries, next)
             }
-            Response::Blocks(_) | Response::Pending { .. } | Response::Refused(_) => {
-                self.settled(peer, id)
-            }
+            _ => self.settled(peer, id),
         }
     }
 
@@ -662,43 +697,10 @@ impl Net {
         self.consider_sync();
     }
 
-    /// Fetches blocks from the peer with the most work, when it has more
-    /// than the local chain and no fetch is under way.
+    /// Starts a sync from the peer with the most work, if it has more.
     fn consider_sync(&mut self) {
-        if self.syncing.is_some() {
-            return;
-        }
-        let Some(ours) = self.chain.view() else {
-            return;
-        };
-        let now = Instant::now();
-        self.cooldown.retain(|_, until| *until > now);
-        let best = self
-            .statuses
-            .iter()
-            .filter(|(p, _)| !self.cooldown.contains_key(p))
-            .filter(|(_, s)| s.work > ours.work.to_be_bytes())
-            .max_by_key(|(_, s)| s.work)
-            .map(|(p, _)| *p);
-        if let Some(peer) = best {
-            self.request_blocks(peer, ours.height);
-        }
-    }
-
-    fn request_blocks(&mut self, peer: PeerId, height: u64) {
-        let heights = locator_heights(height);
-        let mut locator: Vec<[u8; 32]> = match self.cursor {
-            Some((p, last)) if p == peer => vec![last.0],
-            _ => Vec::new(),
-        };
-        let on_chain = self.chain.hashes_at(&heights);
-        locator.extend(on_chain.into_iter().take(MAX_LOCATOR - 1).map(|h| h.0));
-        let request = Request::Blocks {
-            locator,
-            max: MAX_BLOCKS_PER_REPLY,
-        };
-        let id = self.swarm.behaviour_mut().sync.send_request(&peer, request);
-        self.syncing = Some((peer, id));
+        let rr = &mut self.swarm.behaviour_mut().sync;
+        self.sync.consider(rr, &self.statuses);
     }
 
     /// Decodes a `Pending` reply's entries and offers them in order.
@@ -720,35 +722,6 @@ impl Net {
                 .find(|v| *v == Verdict::Invalid)
                 .unwrap_or(Verdict::Known);
             let _ = done.send(Outcome::Offered { peer, verdict });
-        });
-    }
-
-    /// Decodes a reply's blocks and offers them, oldest first. An empty
-    /// reply, or blocks that do not each link to the one before, end the
-    /// sync from this peer without a ban (its chain may have moved).
-    fn received(&mut self, peer: PeerId, id: OutboundRequestId, list: Vec<serde_bytes::ByteBuf>) {
-        if list.len() > MAX_BLOCKS_PER_REPLY as usize {
-            return self.ban(peer, "a reply with more blocks than asked for");
-        }
-        let blocks: Result<Vec<Block>, _> = list.iter().map(|b| Block::decode(b)).collect();
-        let Ok(blocks) = blocks else {
-            return self.ban(peer, "a block that does not decode");
-        };
-        let linked = blocks
-            .windows(2)
-            .all(|w| w[1].header.prev_hash == w[0].hash());
-        let Some(last) = blocks.last().map(Block::hash).filter(|_| linked) else {
-            return self.settled(peer, id);
-        };
-        let (chain, done) = (self.chain.clone(), self.outcomes.clone());
-        tokio::task::spawn_blocking(move || {
-            let (_, verdict) = chain.offer_blocks(blocks);
-            let _ = done.send(Outcome::Synced {
-                peer,
-                id,
-                last,
-                verdict,
-            });
         });
     }
 
@@ -796,25 +769,6 @@ impl Net {
                 if verdict == Verdict::Invalid {
                     self.ban(peer, "a pending entry that breaks a rule");
                 }
-            }
-            Outcome::Synced {
-                peer,
-                id,
-                last,
-                verdict,
-            } => {
-                if self.syncing != Some((peer, id)) {
-                    return; // given up meanwhile (the peer left)
-                }
-                match verdict {
-                    Verdict::Invalid => return self.ban(peer, "a block that breaks a rule"),
-                    // Blocks that do not link to the locator: give up on it.
-                    Verdict::Orphan => return self.settled(peer, id),
-                    _ => {}
-                }
-                self.syncing = None;
-                self.cursor = Some((peer, last));
-                self.consider_sync();
             }
         }
     }

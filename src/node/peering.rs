@@ -7,7 +7,7 @@
 use std::sync::Weak;
 
 use super::Node;
-use crate::consensus::{Block, BlockError, BlockHash, Transaction};
+use crate::consensus::{Block, BlockError, BlockHash, BlockHeader, Cursor, Transaction};
 use crate::net::{Chain, ChainView, Verdict};
 use crate::store::fork::Accepted;
 use crate::store::StoreError;
@@ -67,7 +67,7 @@ impl Chain for Peering {
             .collect()
     }
 
-    fn blocks_after(&self, locator: &[BlockHash], max: usize, max_bytes: usize) -> Vec<Block> {
+    fn headers_after(&self, locator: &[BlockHash], max: usize) -> Vec<BlockHeader> {
         let Some(node) = self.node() else {
             return Vec::new();
         };
@@ -79,21 +79,43 @@ impl Chain for Peering {
         let Some(fork) = locator.iter().find_map(on_chain) else {
             return Vec::new();
         };
-        let mut out = Vec::new();
-        let mut bytes = 0;
+        let mut out: Vec<BlockHeader> = Vec::new();
         let mut parent = store.hash_at(fork).ok().flatten();
         for height in fork + 1.. {
-            let Ok(b) = store.block_at(height) else { break };
-            bytes += b.block.encoded_len();
+            let Ok((hash, record)) = store.header_at(height) else {
+                break;
+            };
             // Full, or the chain moved under the walk (a reorganisation).
-            let moved = Some(b.block.header.prev_hash) != parent;
-            if out.len() == max || moved || (bytes > max_bytes && !out.is_empty()) {
+            if out.len() == max || Some(record.prev_hash) != parent {
                 break;
             }
-            parent = Some(b.hash);
+            parent = Some(hash);
+            out.push(record.header());
+        }
+        out
+    }
+
+    fn blocks_by_hash(&self, hashes: &[BlockHash], max_bytes: usize) -> Vec<Block> {
+        let Some(node) = self.node() else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        let mut bytes = 0;
+        for hash in hashes {
+            let Ok(Some(b)) = node.store.block(hash) else {
+                break;
+            };
+            bytes += b.block.encoded_len();
+            if bytes > max_bytes && !out.is_empty() {
+                break;
+            }
             out.push(b.block);
         }
         out
+    }
+
+    fn cursor_at(&self, hash: &BlockHash) -> Option<Cursor> {
+        self.node()?.store.cursor_at(hash).ok()
     }
 
     fn offer_block(&self, block: Block) -> Verdict {

@@ -355,14 +355,30 @@ async fn status(State(node): State<Shared>, RawQuery(raw): RawQuery) -> Answer {
     no_query(raw)?;
     let n = node.clone();
     let mut v: StatusView = blocking(move || local::status(&n.store)).await?;
+    let height = v.tip.height;
     v.node = Some(crate::api::views::NodeInfo {
         address: node.address.to_string(),
         pid: std::process::id(),
         mining: node.mining.view(),
-        network: node.net.get().map(|n| crate::api::views::NetworkInfo {
-            peer_id: n.peer_id.clone(),
-            listening: n.listening.clone(),
-            peers: n.peer_count(),
+        network: node.net.get().map(|n| {
+            let sync = n.sync();
+            let headers = if sync.peer.is_some() {
+                sync.headers
+            } else {
+                height
+            };
+            crate::api::views::NetworkInfo {
+                peer_id: n.peer_id.clone(),
+                listening: n.listening.clone(),
+                peers: n.peer_count(),
+                sync: crate::api::views::SyncView {
+                    phase: sync.phase.into(),
+                    peer: sync.peer,
+                    headers,
+                    blocks: height,
+                    best_height: sync.best_height.max(height),
+                },
+            }
         }),
     });
     json(&v)

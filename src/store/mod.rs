@@ -16,7 +16,6 @@
 //! bounded memory.
 
 pub mod codec;
-pub mod cursor;
 pub mod dry_run;
 pub mod error;
 mod failpoint;
@@ -44,8 +43,8 @@ use std::sync::Mutex;
 
 use sled::transaction::{ConflictableTransactionResult, TransactionalTree};
 
+pub use crate::consensus::Cursor;
 use crate::consensus::{BlockHash, ChainParams};
-pub use cursor::Cursor;
 pub use error::StoreError;
 use failpoint::Site;
 pub use open::{exists, OpenOptions, CACHE_BYTES, STORE_DIR, VERIFY_CACHE_BYTES};

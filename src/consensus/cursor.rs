@@ -1,11 +1,12 @@
 //! [`Cursor`]: the rolling view of a chain's last few headers that streaming
-//! checks (`verify`, the first pass of `import`) carry from block to block,
-//! so they never need more than a bounded window of the chain in memory.
+//! checks (`verify`, the first pass of `import`, the network's headers
+//! phase) carry from header to header, so they never need more than a
+//! bounded window of the chain in memory.
 
 use std::collections::VecDeque;
 
-use crate::consensus::rules::{self, median_time, ParentInfo, MEDIAN_TIME_SPAN};
-use crate::consensus::{BlockHash, BlockHeader, ChainParams, Work};
+use super::rules::{self, median_time, BlockError, ParentInfo, MEDIAN_TIME_SPAN};
+use super::{BlockHash, BlockHeader, ChainParams, Work};
 
 /// The tip of a chain being walked, with the timestamps of its last
 /// `max(11, retarget window)` blocks: enough for the median-time-past rule
@@ -112,5 +113,21 @@ impl Cursor {
         self.tip = header;
         self.tip_hash = hash;
         self.push_time(header.timestamp);
+    }
+
+    /// Checks `header` as the tip's child, without its body: the header
+    /// rules ([`rules::check_header`]: version, height, link, difficulty,
+    /// timestamps) and its proof of work ([`rules::check_pow`]); on
+    /// success the tip moves to it. What the network's headers phase runs
+    /// before it asks for any body.
+    pub fn check_child(
+        &mut self,
+        header: &BlockHeader,
+        now_ms: u64,
+    ) -> Result<BlockHash, BlockError> {
+        rules::check_header(header, &self.parent_info(), now_ms)?;
+        let hash = rules::check_pow(header)?;
+        self.advance(*header, hash);
+        Ok(hash)
     }
 }
