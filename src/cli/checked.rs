@@ -186,6 +186,7 @@ fn node(a: args::NodeArgs) -> Result<Config> {
                         .collect::<Result<Vec<_>>>()
                 })
                 .transpose()?,
+            sync_window: a.sync_window.map(|w| w as usize),
         },
     })
 }

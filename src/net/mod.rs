@@ -18,7 +18,7 @@
 pub mod key;
 pub mod protocol;
 mod swarm;
-mod sync;
+pub mod sync;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -129,6 +129,8 @@ pub struct Config {
     /// A permissioned ledger: only these peers may connect, or be
     /// connected to (`None`: any peer).
     pub allow: Option<Vec<PeerName>>,
+    /// Checked header hashes a sync keeps (`None`: [`sync::WINDOW`]).
+    pub sync_window: Option<usize>,
 }
 
 impl Config {

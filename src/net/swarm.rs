@@ -151,7 +151,8 @@ pub async fn start(
             .map_err(|e| NetError::Start(e.to_string()))?;
     }
     let (outcomes, outcomes_rx) = mpsc::unbounded_channel();
-    let (sync, applied_rx) = Sync::new(chain.clone());
+    let window = config.sync_window.unwrap_or(super::sync::WINDOW);
+    let (sync, applied_rx) = Sync::new(chain.clone(), window);
     let (commands, commands_rx) = mpsc::unbounded_channel();
     let mut net = Net {
         swarm,
@@ -567,13 +568,43 @@ impl Net {
                 self.settled(peer, request_id);
                 let rr = &mut self.swarm.behaviour_mut().sync;
                 self.sync.on_failure(rr, peer, request_id, &self.statuses);
-                if matches!(
-                    error,
-                    request_response::OutboundFailure::UnsupportedProtocols
-                ) {
-                    // Another ledger (another genesis), or not sledger at all.
-                    let _ = self.swarm.disconnect_peer_id(peer);
-                }
+                self.failed(peer, &error);
+            }
+            Event::InboundFailure {
+                peer,
+                error: request_response::InboundFailure::Io(e),
+                ..
+            } => self.malformed(peer, &e, "a request"),
+            _ => {}
+        }
+    }
+
+    /// A request of ours failed: another ledger (another genesis, or not
+    /// sledger at all) is let go, a malformed or oversize reply judged.
+    fn failed(&mut self, peer: PeerId, error: &request_response::OutboundFailure) {
+        use request_response::OutboundFailure;
+        match error {
+            OutboundFailure::UnsupportedProtocols => {
+                let _ = self.swarm.disconnect_peer_id(peer);
+            }
+            OutboundFailure::Io(e) => self.malformed(peer, e, "a reply"),
+            _ => {}
+        }
+    }
+
+    /// A message from `peer` that did not decode: CBOR that breaks the
+    /// message types is a ban; one cut short (larger than its bound, or
+    /// ended early) lets the peer go; any other I/O error is the
+    /// transport's, held against nobody.
+    fn malformed(&mut self, peer: PeerId, e: &std::io::Error, what: &str) {
+        use std::io::ErrorKind;
+        match e.kind() {
+            ErrorKind::InvalidData | ErrorKind::Unsupported => {
+                self.ban(peer, &format!("{what} that does not decode"));
+            }
+            ErrorKind::UnexpectedEof => {
+                eprintln!("sledger node: letting peer {peer} go: {what} larger than its bound, or cut short");
+                let _ = self.swarm.disconnect_peer_id(peer);
             }
             _ => {}
         }

@@ -38,7 +38,8 @@ use crate::consensus::rules::{self, BlockError};
 use crate::consensus::{Block, BlockHash, BlockHeader, Cursor};
 use crate::time::now_ms;
 
-/// Checked header hashes a run keeps whose bodies are not stored yet.
+/// Checked header hashes a run keeps whose bodies are not stored yet
+/// (`--sync-window` sets another).
 pub const WINDOW: usize = 16_384;
 
 /// Hashes per `Bodies` request.
@@ -157,12 +158,13 @@ pub struct Sync {
     cooldown: HashMap<PeerId, Instant>,
     stalls: HashMap<PeerId, u32>,
     applied: mpsc::UnboundedSender<Applied>,
+    window: usize,
 }
 
 type Rr = cbor::Behaviour<Request, Response>;
 
 impl Sync {
-    pub fn new(chain: Arc<dyn Chain>) -> (Sync, mpsc::UnboundedReceiver<Applied>) {
+    pub fn new(chain: Arc<dyn Chain>, window: usize) -> (Sync, mpsc::UnboundedReceiver<Applied>) {
         let (applied, rx) = mpsc::unbounded_channel();
         let sync = Sync {
             chain,
@@ -171,6 +173,7 @@ impl Sync {
             cooldown: HashMap::new(),
             stalls: HashMap::new(),
             applied,
+            window,
         };
         (sync, rx)
     }
@@ -396,7 +399,9 @@ impl Sync {
             self.give_up();
             return Err(Fault::Useless);
         }
-        if !run.presync && run.unbatched.len() >= WINDOW {
+        // (A second download keeps what it has not matched yet: at most a
+        // sample's spacing and a reply.)
+        if !run.presync && run.recheck.is_none() && run.unbatched.len() >= self.window {
             run.presync = true;
             run.unbatched.clear();
             run.fetchable = 0;
@@ -567,8 +572,9 @@ impl Sync {
         let Some(mut run) = self.run.take() else {
             return self.consider(rr, statuses);
         };
-        let room = run.presync
-            || run.unbatched.len() + run.batched() + (MAX_HEADERS_PER_REPLY as usize) <= WINDOW;
+        // The hashes not yet fetchable (a first pass below the local work,
+        // or a second one past its last matched sample) are bounded apart.
+        let room = run.presync || run.batched() + run.fetchable < self.window;
         if run.asking.is_none() && !run.headers_done && room {
             if let Some(ours) = self.chain.view() {
                 self.ask_headers(rr, &mut run, &ours, false);
@@ -709,7 +715,9 @@ fn take_one(run: &mut Run, height: u64, hash: BlockHash, ours: &ChainView) -> Re
             }
         }
     }
-    if !run.beaten && run.cursor.chain_work() > ours.work {
+    // In presync the hashes are gone: beating the work there starts the
+    // second download instead (`after_headers`).
+    if !run.presync && !run.beaten && run.cursor.chain_work() > ours.work {
         run.beaten = true;
         run.sampling = None;
         run.recheck = None;

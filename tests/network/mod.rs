@@ -1,0 +1,265 @@
+//! The peer-to-peer network between real `sledger node` processes on
+//! 127.0.0.1 (ephemeral ports, `--listen 127.0.0.1:0`): blocks mined at
+//! one end of a line reach the other end, an entry submitted anywhere is
+//! mined by the miner elsewhere, a fresh copy catches up from a peer, and
+//! a ledger with another genesis exchanges nothing.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::kit::{Ledger, Node};
+
+mod hostile;
+
+/// A ledger whose blocks take a few hundred milliseconds on one thread,
+/// so a miner gossips at a pace a test can watch.
+pub(crate) fn paced_ledger() -> Ledger {
+    Ledger::with_init(&["--difficulty", "16", "--fixed-difficulty"])
+}
+
+pub(crate) fn tip(n: &Node) -> (u64, String) {
+    let (code, s) = n.get("/v1/status");
+    assert_eq!(code, 200, "{s}");
+    let tip = &s["tip"];
+    (
+        tip["height"].as_u64().expect("height"),
+        tip["hash"].as_str().expect("hash").to_owned(),
+    )
+}
+
+/// Polls `done` every 100 ms until it holds, or panics after `limit`.
+pub(crate) fn eventually(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+    let end = Instant::now() + limit;
+    while !done() {
+        assert!(
+            Instant::now() < end,
+            "timed out after {limit:?} waiting until {what}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A node on `l` listening for peers, dialling `peers`.
+pub(crate) fn peer_node(l: &Ledger, peers: &[&Node], extra: &[&str]) -> Node {
+    let mut args = vec!["--listen", "127.0.0.1:0"];
+    for p in peers {
+        args.extend(["--peer", p.p2p[0].as_str()]);
+    }
+    args.extend(extra);
+    let n = Node::start(l, &args);
+    assert_eq!(
+        n.p2p.len(),
+        1,
+        "the node names its peer address: {:?}",
+        n.p2p
+    );
+    n
+}
+
+/// Five copies of one ledger in a line, each node dialling the one
+/// before it; the first mines on one thread.
+fn line() -> (Vec<Ledger>, Vec<Node>) {
+    let first = paced_ledger();
+    let mut ledgers: Vec<Ledger> = (1..5).map(|_| Ledger::copy_of(&first)).collect();
+    ledgers.insert(0, first);
+    let mut nodes = vec![peer_node(&ledgers[0], &[], &["--mine", "--threads", "1"])];
+    for l in &ledgers[1..] {
+        let before = nodes.last().expect("a node");
+        let next = peer_node(l, &[before], &[]);
+        nodes.push(next);
+    }
+    (ledgers, nodes)
+}
+
+#[test]
+fn blocks_mined_at_one_end_of_a_line_of_five_reach_the_other_end() {
+    let (_ledgers, nodes) = line();
+    let (first, last) = (&nodes[0], &nodes[4]);
+    eventually(
+        "the last node has 3 blocks",
+        Duration::from_secs(60),
+        || tip(last).0 >= 3,
+    );
+    let (code, _) = first.post("/v1/mining/stop", json!({}));
+    assert_eq!(code, 200);
+    let end = tip(first);
+    eventually(
+        "all five share the miner's tip",
+        Duration::from_secs(60),
+        || nodes.iter().all(|n| tip(n) == end),
+    );
+}
+
+#[test]
+fn an_entry_submitted_anywhere_in_a_line_of_five_is_mined_by_the_miner() {
+    let (_ledgers, nodes) = line();
+    // At once: before gossipsub has formed its mesh, the entries travel by
+    // the `Pending` requests each node sends its peers.
+    let mut txids = Vec::new();
+    for (i, n) in nodes.iter().enumerate().skip(1) {
+        let (code, v) = n.post(
+            "/v1/transactions",
+            json!({"author": "far", "data": format!("from node {i}")}),
+        );
+        assert_eq!(code, 200, "{v}");
+        txids.push((i, v["txid"].as_str().expect("txid").to_owned()));
+    }
+    for (i, txid) in &txids {
+        eventually(
+            &format!("node {i} sees its entry mined"),
+            Duration::from_secs(90),
+            || {
+                let (_, t) = nodes[*i].get(&format!("/v1/transactions/{txid}"));
+                t["status"] == "confirmed"
+            },
+        );
+    }
+}
+
+#[test]
+fn a_fresh_copy_catches_up_from_a_peer_through_every_batch() {
+    let la = Ledger::new();
+    let fresh = Ledger::copy_of(&la);
+    la.ok(&["mine", "-n", "1200"]);
+    let a = peer_node(&la, &[], &[]);
+    let mut b = peer_node(&fresh, &[&a], &[]);
+    let end = tip(&a);
+    assert_eq!(end.0, 1200);
+    eventually("b reaches a's tip", Duration::from_secs(120), || {
+        tip(&b) == end
+    });
+    assert!(b.stop().success());
+    let verify: Value = serde_json::from_str(&fresh.ok(&["--json", "verify"])).expect("JSON");
+    assert_eq!(verify["valid"], true, "{verify}");
+}
+
+/// Peak resident memory of a process, in KiB (`VmHWM`).
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM")
+}
+
+/// A fresh copy syncs a 10,000-block chain (`SLEDGER_SYNC_BLOCKS` sets
+/// another length) from two peers that both hold it; its peak memory is
+/// printed (`--nocapture`).
+#[test]
+fn a_fresh_copy_syncs_ten_thousand_blocks_from_two_peers() {
+    let blocks: u64 = std::env::var("SLEDGER_SYNC_BLOCKS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    let la = Ledger::new();
+    let fresh = Ledger::copy_of(&la);
+    la.ok(&["mine", "-n", &blocks.to_string()]);
+    let lb = Ledger::copy_of(&la);
+    let (a, b) = (peer_node(&la, &[], &[]), peer_node(&lb, &[], &[]));
+    let started = Instant::now();
+    let mut f = peer_node(&fresh, &[&a, &b], &[]);
+    let end = tip(&a);
+    eventually("the fresh copy syncs", Duration::from_secs(600), || {
+        tip(&f) == end
+    });
+    let took = started.elapsed();
+    let rss = peak_rss_kib(f.pid());
+    println!(
+        "synced {blocks} blocks from two peers in {:.1} s ({:.0} blocks/s), peak RSS {} MiB",
+        took.as_secs_f64(),
+        blocks as f64 / took.as_secs_f64(),
+        rss / 1024
+    );
+    assert!(f.stop().success());
+    let verify: Value = serde_json::from_str(&fresh.ok(&["--json", "verify"])).expect("JSON");
+    assert_eq!(verify["valid"], true, "{verify}");
+}
+
+#[test]
+fn a_ledger_with_another_genesis_exchanges_nothing() {
+    let (la, lx) = (Ledger::new(), Ledger::new());
+    la.ok(&["mine", "-n", "20"]);
+    let a = peer_node(&la, &[], &[]);
+    let x = peer_node(&lx, &[&a], &[]);
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(tip(&x).0, 0, "x kept its own chain");
+    assert_eq!(tip(&a).0, 20, "a kept its own chain");
+}
+
+#[test]
+fn a_node_keeps_its_peer_id_across_restarts() {
+    let l = Ledger::new();
+    let mut first = peer_node(&l, &[], &[]);
+    let id = |n: &Node| n.p2p[0].rsplit('/').next().expect("peer id").to_owned();
+    let before = id(&first);
+    assert!(first.stop().success());
+    let again = peer_node(&l, &[], &[]);
+    assert_eq!(id(&again), before);
+    // Status says so, through the API and the CLI.
+    let (_, s) = again.get("/v1/status");
+    let net = &s["node"]["network"];
+    assert_eq!(net["peer_id"], before.as_str(), "{s}");
+    assert_eq!(net["listening"], json!(again.p2p));
+    assert_eq!(net["peers"], 0);
+    let cli: Value = serde_json::from_str(&l.ok(&["--json", "status"])).expect("JSON");
+    assert_eq!(cli["network"]["peer_id"], before.as_str(), "{cli}");
+    assert!(l.ok(&["status"]).contains(&format!("peer id     {before}")));
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(l.dir.join("node.key"))
+        .expect("key")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "the key is the owner's only");
+}
+
+#[test]
+fn a_permissioned_node_refuses_an_unknown_peer() {
+    let la = Ledger::new();
+    let (lb, lc) = (Ledger::copy_of(&la), Ledger::copy_of(&la));
+    la.ok(&["mine", "-n", "5"]);
+    // b is the only peer a allows; c is unknown to it.
+    let b = peer_node(&lb, &[], &[]);
+    let b_id = b.p2p[0].rsplit('/').next().expect("peer id").to_owned();
+    let a = peer_node(&la, &[], &["--allow-peer", &b_id]);
+    let c = peer_node(&lc, &[&a], &[]);
+    let b = peer_node_again(b, &lb, &a);
+    eventually("the allowed peer syncs", Duration::from_secs(60), || {
+        tip(&b).0 == 5
+    });
+    assert_eq!(tip(&c).0, 0, "the unknown peer got nothing");
+    let bad = lb.run(&["node", "--port", "0", "--allow-peer", "nobody"]);
+    assert!(!bad.status.success());
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains("--allow-peer") && err.contains("not a peer id"),
+        "{err}"
+    );
+}
+
+/// Restarts `n` (on `l`, keeping its key) dialling `peer`.
+fn peer_node_again(mut n: Node, l: &Ledger, peer: &Node) -> Node {
+    assert!(n.stop().success());
+    peer_node(l, &[peer], &[])
+}
+
+/// Two copies mine apart, then meet: the lighter one walks the heavier
+/// branch, longer than one reply (500 blocks), to its end and reorganises
+/// onto it; the heavier one keeps its chain.
+#[test]
+fn a_heavier_branch_longer_than_a_reply_reorganises_the_lighter_copy() {
+    let light = Ledger::new();
+    let heavy = Ledger::copy_of(&light);
+    light.ok(&["mine", "-n", "600"]);
+    heavy.ok(&["mine", "-n", "700"]);
+    let h = peer_node(&heavy, &[], &[]);
+    let l = peer_node(&light, &[&h], &[]);
+    let end = tip(&h);
+    eventually(
+        "the light copy takes the heavy chain",
+        Duration::from_secs(120),
+        || tip(&l) == end,
+    );
+    assert_eq!(tip(&h), end, "the heavy copy kept its chain");
+}
