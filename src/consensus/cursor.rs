@@ -131,3 +131,64 @@ impl Cursor {
         Ok(hash)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::consensus::Block;
+    use crate::testkit::{child, params, seal, unsealed_child};
+
+    fn start() -> (ChainParams, Block, Cursor) {
+        let p = params(4, 4, false);
+        let genesis = seal(Block::genesis(&p, 1_000_000));
+        let c = Cursor::new(
+            p.clone(),
+            genesis.header,
+            genesis.hash(),
+            genesis.header.difficulty.work(),
+            [],
+        );
+        (p, genesis, c)
+    }
+
+    #[test]
+    fn check_child_takes_a_chain_of_headers_and_counts_its_work() {
+        let (_, genesis, mut c) = start();
+        let mut parent = genesis.clone();
+        for _ in 0..10 {
+            let b = child(&parent, vec![], 1000, c.parent_info().next_difficulty.0);
+            assert_eq!(c.check_child(&b.header, u64::MAX / 2), Ok(b.hash()));
+            parent = b;
+        }
+        assert_eq!(c.tip_hash(), parent.hash());
+        assert!(c.chain_work() > genesis.header.difficulty.work());
+    }
+
+    #[test]
+    fn check_child_refuses_a_header_that_breaks_a_rule_and_stays_put() {
+        let (_, genesis, mut c) = start();
+        let good = child(&genesis, vec![], 1000, 4);
+        let mut unsealed = unsealed_child(&genesis, vec![], 1000, 4);
+        while rules::check_pow(&unsealed.header).is_ok() {
+            unsealed.header.nonce += 1;
+        }
+        let mut unlinked = good.clone();
+        unlinked.header.prev_hash = good.hash();
+        let unlinked = seal(unlinked);
+        let easier = child(&genesis, vec![], 1000, 3);
+        let old = child(&genesis, vec![], 0, 4);
+        for (bad, what) in [
+            (&unsealed, "proof of work"),
+            (&unlinked, "link"),
+            (&easier, "difficulty"),
+            (&old, "timestamp"),
+        ] {
+            assert!(
+                c.check_child(&bad.header, u64::MAX / 2).is_err(),
+                "{what} not checked"
+            );
+            assert_eq!(c.tip_hash(), genesis.hash(), "moved on a bad {what}");
+        }
+        assert!(c.check_child(&good.header, u64::MAX / 2).is_ok());
+    }
+}

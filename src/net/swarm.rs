@@ -115,6 +115,8 @@ struct Net {
     peer_count: Arc<std::sync::atomic::AtomicUsize>,
     /// The sync's progress, for [`Handle::sync`].
     progress: Arc<std::sync::Mutex<super::SyncStatus>>,
+    /// The local height when progress was last reported.
+    height: u64,
     /// [`MAX_CHECKS`] permits each for blocks and for entries, one per
     /// gossiped message being checked.
     block_checks: Arc<tokio::sync::Semaphore>,
@@ -174,6 +176,7 @@ pub async fn start(
             .collect(),
         outcomes,
         peer_count: Arc::default(),
+        height: 0,
         progress: Arc::new(std::sync::Mutex::new(super::SyncStatus {
             phase: "idle",
             peer: None,
@@ -352,8 +355,9 @@ impl Net {
     }
 
     /// Publishes where the sync stands, for `status`.
-    fn report_progress(&self) {
+    fn report_progress(&mut self) {
         let height = self.chain.view().map_or(0, |v| v.height);
+        self.height = height;
         let now = self.sync.progress(&self.statuses, height);
         *self.progress.lock().unwrap_or_else(|p| p.into_inner()) = now;
     }
@@ -506,7 +510,7 @@ impl Net {
             &self.entry_checks
         };
         let permit = match checks.clone().try_acquire_owned() {
-            Ok(p) if !(is_block && self.sync.is_running()) => p,
+            Ok(p) if !(is_block && self.sync.is_far_behind(&self.statuses, self.height)) => p,
             _ => {
                 let gossip = &mut self.swarm.behaviour_mut().gossip;
                 gossip.report_message_validation_result(&id, &source, MessageAcceptance::Ignore);

@@ -68,6 +68,10 @@ pub const SAMPLE_EVERY: u64 = 256;
 /// longer than that without more work than the local tip is given up.
 pub const MAX_SAMPLES: usize = 65_536;
 
+/// How far behind its peer a run must be for gossiped blocks to be left
+/// to it.
+pub const NEAR: u64 = 16;
+
 /// How long a peer whose claimed work brought nothing is passed over.
 pub const COOLDOWN: Duration = Duration::from_secs(30);
 
@@ -178,9 +182,16 @@ impl Sync {
         (sync, rx)
     }
 
-    /// True while a run is under way (gossiped blocks are then left to it).
-    pub fn is_running(&self) -> bool {
-        self.run.is_some()
+    /// True while a run is more than [`NEAR`] blocks behind its peer (as
+    /// its status says): gossiped blocks are then left to the run, since
+    /// they would only be orphans. Near the tip, gossip still brings new
+    /// blocks at once.
+    pub fn is_far_behind(&self, statuses: &HashMap<PeerId, Status>, height: u64) -> bool {
+        self.run.as_ref().is_some_and(|run| {
+            statuses
+                .get(&run.peer)
+                .is_some_and(|s| s.height > height.saturating_add(NEAR))
+        })
     }
 
     /// Where the sync stands (`status`), given the local height.

@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 
 use crate::kit::{Ledger, Node};
 
+mod bench;
 mod hostile;
 
 /// A ledger whose blocks take a few hundred milliseconds on one thread,
