@@ -45,7 +45,8 @@ pub const WINDOW: usize = 16_384;
 /// Hashes per `Bodies` request.
 pub const BATCH: usize = MAX_BODIES_PER_REQUEST;
 
-/// `Bodies` requests under way to one peer, and in all.
+/// `Bodies` requests under way to one peer, and batches under way or
+/// arrived and waiting for their turn, in all.
 pub const MAX_BATCHES_PER_PEER: usize = 2;
 pub const MAX_BATCHES: usize = 8;
 
@@ -615,11 +616,17 @@ impl Sync {
     fn assign(&self, rr: &mut Rr, run: &mut Run, statuses: &HashMap<PeerId, Status>) {
         let mut busy: HashMap<PeerId, usize> = statuses.keys().map(|p| (*p, 0)).collect();
         busy.entry(run.peer).or_default();
+        // Arrived batches count with those under way, so that bodies held
+        // in memory stay within MAX_BATCHES replies whatever their size.
         let mut total = 0;
         for b in &run.batches {
-            if let BatchState::Asked { peer, .. } = b.state {
-                *busy.entry(peer).or_default() += 1;
-                total += 1;
+            match b.state {
+                BatchState::Asked { peer, .. } => {
+                    *busy.entry(peer).or_default() += 1;
+                    total += 1;
+                }
+                BatchState::Arrived { .. } => total += 1,
+                BatchState::Wanted => {}
             }
         }
         let now = Instant::now();

@@ -39,6 +39,17 @@ fn sync_once(fresh: &Ledger, peers: &[&Node], window: Option<&str>) -> (f64, f64
     let took = started.elapsed().as_secs_f64();
     let rss = peak_rss_kib(f.pid());
     assert!(f.stop().success());
+    // The same store opened by an idle node: what sled itself holds.
+    let mut idle = peer_node(fresh, &[], &[]);
+    let _ = idle.get("/v1/status");
+    std::thread::sleep(Duration::from_secs(1));
+    let idle_rss = peak_rss_kib(idle.pid());
+    assert!(idle.stop().success());
+    println!(
+        "  peak RSS {} MiB syncing, {} MiB idle on the synced store",
+        rss / 1024,
+        idle_rss / 1024
+    );
     let headers = headers_done.map_or(took, |d| d.as_secs_f64());
     (took, headers, rss)
 }
@@ -52,7 +63,7 @@ fn sync_against_import_and_memory_against_length() {
         .unwrap_or(100_000);
     let short = long / 10;
     let origin = Ledger::new();
-    let copies: Vec<Ledger> = (0..5).map(|_| Ledger::copy_of(&origin)).collect();
+    let copies: Vec<Ledger> = (0..6).map(|_| Ledger::copy_of(&origin)).collect();
     let (la, imported, one, two, small) = (&origin, &copies[0], &copies[1], &copies[2], &copies[3]);
     let small_peer = &copies[4];
     small_peer.ok(&["mine", "-n", &short.to_string()]);
@@ -69,6 +80,7 @@ fn sync_against_import_and_memory_against_length() {
     let b = peer_node(&lb, &[], &[]);
     let (one_s, one_headers_s, one_rss) = sync_once(one, &[&a], None);
     let (two_s, two_headers_s, two_rss) = sync_once(two, &[&a, &b], None);
+    let (_, ahead_headers_s, _) = sync_once(&copies[5], &[&a], Some("1000000"));
     drop((a, b));
     let s = peer_node(small_peer, &[], &[]);
     let (small_s, _, small_rss) = sync_once(small, &[&s], None);
@@ -92,6 +104,10 @@ fn sync_against_import_and_memory_against_length() {
         import_s / two_s,
         rate(long, two_headers_s),
         two_rss / 1024
+    );
+    println!(
+        "headers phase with --sync-window 1000000 (headers run ahead of bodies): every header checked after {ahead_headers_s:.2} s ({:.0} headers/s)",
+        rate(long, ahead_headers_s)
     );
     println!(
         "sync of {short} blocks from one peer: {small_s:.1} s, peak RSS {} MiB; {long} blocks / {short} blocks peak RSS: {:.2}x",
