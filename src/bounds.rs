@@ -63,6 +63,17 @@ pub const THREADS: Between<u16> = Between {
     unit: "",
 };
 
+/// Seconds a ban by the node's owner lasts (`peers ban --seconds`, the
+/// API's `seconds`): a second to a year.
+pub const BAN_SECONDS: Between<u64> = Between {
+    min: 1,
+    max: 31_536_000,
+    unit: " seconds",
+};
+
+/// Seconds such a ban lasts unless told: a rule-breaker's ban.
+pub const DEFAULT_BAN_SECONDS: u64 = 600;
+
 /// Seconds between checkpoints of a long search.
 pub const CHECKPOINT_EVERY: Between<f64> = Between {
     min: 0.01,

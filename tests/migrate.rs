@@ -78,7 +78,7 @@ fn a_genuine_v1_store_is_refused_with_no_upgrade_and_upgraded_otherwise() {
     let l = v1_ledger();
     let line = l.fails(
         &["--no-upgrade", "status"],
-        "schema version 1 and this sledger uses 4",
+        "schema version 1 and this sledger uses 5",
     );
     assert!(line.contains("sledger migrate"), "{line}");
     let out = l.run(&["migrate"]);
@@ -87,16 +87,17 @@ fn a_genuine_v1_store_is_refused_with_no_upgrade_and_upgraded_otherwise() {
     assert!(
         stderr.contains("from schema version 1 to 2")
             && stderr.contains("from schema version 2 to 3")
-            && stderr.contains("from schema version 3 to 4"),
+            && stderr.contains("from schema version 3 to 4")
+            && stderr.contains("from schema version 4 to 5"),
         "one-line notice: {stderr}"
     );
-    assert_eq!(stderr.lines().count(), 3, "{stderr}");
+    assert_eq!(stderr.lines().count(), 4, "{stderr}");
     assert!(String::from_utf8_lossy(&out.stdout)
-        .contains("upgraded the ledger from schema version 1 to 4"));
+        .contains("upgraded the ledger from schema version 1 to 5"));
     let again = l.json(&["migrate"]);
     assert_eq!(
         (again["from"].as_u64(), again["to"].as_u64()),
-        (Some(4), Some(4))
+        (Some(5), Some(5))
     );
     // The fixture's content survived, and the index answers for every author.
     assert_eq!(l.json(&["verify"])["blocks"], 401);
@@ -196,7 +197,7 @@ fn a_store_newer_than_this_sledger_is_refused() {
         db.flush().unwrap();
     }
     let line = l.fails(&["status"], "schema version 9");
-    assert!(line.contains("supports (4)"), "{line}");
+    assert!(line.contains("supports (5)"), "{line}");
 }
 
 /// The ledger's sled database, opened directly.
@@ -207,10 +208,18 @@ fn open_sled(l: &Ledger) -> sled::Db {
 /// A ledger holding the schema-1 fixture upgraded to schema 3 (steps 2 and
 /// 3), stopped where step 4 would start.
 fn v3_ledger() -> Ledger {
+    stopped_before(4)
+}
+
+/// The schema-1 fixture upgraded up to schema `to - 1`, stopped where step
+/// `to` would start.
+fn stopped_before(to: u32) -> Ledger {
     let l = v1_ledger();
     let stop = |e: Event| {
-        if let Event::Starting { to: 4, .. } = e {
-            panic!("stopping before step 4");
+        if let Event::Starting { to: t, .. } = e {
+            if t == to {
+                panic!("stopping before step {to}");
+            }
         }
     };
     let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -223,12 +232,37 @@ fn v3_ledger() -> Ledger {
         )
         .map(|_| ())
     }));
-    assert!(opened.is_err(), "the upgrade stopped before step 4");
+    assert!(opened.is_err(), "the upgrade stopped before step {to}");
     l.fails(
         &["--no-upgrade", "status"],
-        "schema version 3 and this sledger uses 4",
+        &format!("schema version {} and this sledger uses 5", to - 1),
     );
     l
+}
+
+#[test]
+fn a_v4_store_upgrades_to_v5_with_an_empty_peer_book_that_then_keeps_peers() {
+    let l = stopped_before(5);
+    let out = l.run(&["migrate"]);
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("from schema version 4 to 5"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(String::from_utf8_lossy(&out.stdout)
+        .contains("upgraded the ledger from schema version 4 to 5"));
+    {
+        let s = Store::open(&l.dir).unwrap();
+        assert_eq!(s.schema_version().unwrap(), 5);
+        assert!(s.peers().unwrap().is_empty(), "an empty peer book");
+        s.record_peer(b"peer", "/ip4/127.0.0.1/tcp/1", 7).unwrap();
+        s.ban_peer(b"other", u64::MAX, "testing").unwrap();
+    }
+    assert_eq!(l.json(&["verify"])["valid"], true);
+    let s = Store::open(&l.dir).unwrap();
+    let book = s.peers().unwrap();
+    assert_eq!(book.len(), 2, "{book:?}");
+    assert_eq!(book[1].1.address, "/ip4/127.0.0.1/tcp/1");
+    assert_eq!(book[0].1.banned_until_ms, u64::MAX);
 }
 
 /// Every block of a schema 1-3 store, read from its trees directly (not
@@ -296,7 +330,7 @@ impl Legacy {
     /// records, and locates every transaction of the active chain.
     fn check(&self, l: &Ledger) {
         let s = Store::open(&l.dir).unwrap();
-        assert_eq!(s.schema_version().unwrap(), 4);
+        assert_eq!(s.schema_version().unwrap(), 5);
         for (hash, record, block) in &self.blocks {
             let b = s.block(hash).unwrap().expect("every block readable");
             assert_eq!(&b.record, record, "block {hash}");
@@ -344,9 +378,9 @@ fn a_v3_store_upgrades_to_v4_with_every_block_readable() {
     assert!(out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("from schema version 3 to 4"), "{stderr}");
-    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert_eq!(stderr.lines().count(), 2, "steps 4 and 5: {stderr}");
     assert!(String::from_utf8_lossy(&out.stdout)
-        .contains("upgraded the ledger from schema version 3 to 4"));
+        .contains("upgraded the ledger from schema version 3 to 5"));
     let v = l.json(&["verify"]);
     assert_eq!(
         (v["valid"].as_bool(), v["blocks"].as_u64()),
@@ -419,7 +453,7 @@ fn a_block_record_move_stopped_after_any_batch_resumes_exactly() {
         }
         l.fails(
             &["--no-upgrade", "status"],
-            "schema version 3 and this sledger uses 4",
+            "schema version 3 and this sledger uses 5",
         );
         l.ok(&["migrate"]);
         assert_eq!(

@@ -219,6 +219,8 @@ fn every_documented_response_is_what_the_node_sends() {
     duplicate_submit(&mut c, &node);
     imports(&mut c, &node, &l, &foreign);
     mining_and_events(&mut c, &node);
+    peers_offline(&mut c, &node);
+    peers_online(&mut c);
     for (path, r) in timeouts.join().expect("timeouts") {
         c.expect(path, "post", 408, &r);
     }
@@ -266,6 +268,73 @@ fn unknown_parameter(c: &mut Checker, node: &Node) {
 fn concrete(path: &str) -> String {
     path.replace("{txid}", &"0".repeat(64))
         .replace("{block}", "0")
+        .replace("{peer_id}", &some_peer())
+}
+
+/// A well-formed peer id of no one.
+fn some_peer() -> String {
+    libp2p::PeerId::random().to_string()
+}
+
+/// Sends `method target` with the token and `body`, checked as `template`.
+fn send(
+    c: &mut Checker,
+    node: &Node,
+    (method, template, target): (&str, &str, &str),
+    body: Option<&str>,
+    want: u16,
+) -> Reply {
+    let body = body.map(|b| (JSON, b.as_bytes()));
+    let req = wire::request(method, target, Some(&node.token), body);
+    let r = wire::send(&node.address, req);
+    c.expect(template, &method.to_ascii_lowercase(), want, &r);
+    r
+}
+
+const PEERS: &str = "/v1/peers";
+const BAN: &str = "/v1/peers/{peer_id}/ban";
+
+/// The peer endpoints of a node without the network: what is malformed is
+/// a 400 still, the rest a 409.
+fn peers_offline(c: &mut Checker, node: &Node) {
+    let ban = format!("/v1/peers/{}/ban", some_peer());
+    send(c, node, ("GET", PEERS, PEERS), None, 409);
+    let good = r#"{"address": "127.0.0.1:9"}"#;
+    send(c, node, ("POST", PEERS, PEERS), Some(good), 409);
+    for bad in [r#"{"address": "nowhere:1"}"#, "{}", r#"{"address": 1}"#] {
+        send(c, node, ("POST", PEERS, PEERS), Some(bad), 400);
+    }
+    send(c, node, ("POST", BAN, &ban), Some("{}"), 409);
+    send(c, node, ("POST", BAN, &ban), Some(r#"{"seconds": 0}"#), 400);
+    send(c, node, ("POST", BAN, "/v1/peers/nobody/ban"), None, 400);
+    send(c, node, ("DELETE", BAN, &ban), None, 409);
+    send(c, node, ("DELETE", BAN, "/v1/peers/nobody/ban"), None, 400);
+}
+
+/// The peer endpoints of two nodes peered: b dials a.
+fn peers_online(c: &mut Checker) {
+    let la = Ledger::new();
+    let lb = Ledger::copy_of(&la);
+    let a = Node::start(&la, &["--listen", "127.0.0.1:0"]);
+    let b = Node::start(&lb, &["--listen", "127.0.0.1:0", "--peer", &a.p2p[0]]);
+    let b_id = b.p2p[0].rsplit('/').next().unwrap_or_default().to_owned();
+    for _ in 0..300 {
+        let (_, v) = a.get(PEERS);
+        if v["peers"][0]["height"].is_u64() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    send(c, &a, ("GET", PEERS, PEERS), None, 200);
+    let add = json!({ "address": b.p2p[0] }).to_string();
+    send(c, &a, ("POST", PEERS, PEERS), Some(&add), 200);
+    let ban = format!("/v1/peers/{b_id}/ban");
+    send(c, &a, ("POST", BAN, &ban), Some(r#"{"seconds": 60}"#), 200);
+    let listed = send(c, &a, ("GET", PEERS, PEERS), None, 200).json();
+    if !listed["peers"][0]["banned_until"].is_u64() {
+        c.fail(format!("the ban is not listed: {listed}"));
+    }
+    send(c, &a, ("DELETE", BAN, &ban), None, 200);
 }
 
 fn identity(c: &mut Checker, node: &Node) {
@@ -357,8 +426,9 @@ fn submits(c: &mut Checker, node: &Node) {
         c.call(node, p, p, Some((JSON, bad.as_bytes())), 400);
     }
     // Over the body limit: refused on its announced length.
-    for path in [p, "/v1/mining/start"] {
-        let head = wire::head("POST", path, Some(&node.token), Some((JSON, 2 << 20)));
+    for path in [p, "/v1/mining/start", PEERS, BAN] {
+        let target = concrete(path);
+        let head = wire::head("POST", &target, Some(&node.token), Some((JSON, 2 << 20)));
         c.expect(
             path,
             "post",
@@ -454,13 +524,20 @@ fn wait_for_spool(l: &Ledger) {
 
 /// Bodies announced and not sent, to a node with a 1 s read timeout.
 fn too_slow(node: &Node) -> Vec<(&'static str, Reply)> {
-    let paths = ["/v1/transactions", "/v1/import", "/v1/mining/start"];
+    let paths = [
+        "/v1/transactions",
+        "/v1/import",
+        "/v1/mining/start",
+        PEERS,
+        BAN,
+    ];
     let threads: Vec<_> = paths
         .into_iter()
         .map(|path| {
             let (address, token) = (node.address.clone(), node.token.clone());
             std::thread::spawn(move || {
-                let mut req = wire::head("POST", path, Some(&token), Some((JSON, 100)));
+                let target = concrete(path);
+                let mut req = wire::head("POST", &target, Some(&token), Some((JSON, 100)));
                 req.push('{');
                 (path, wire::send(&address, req.into_bytes()))
             })

@@ -316,6 +316,70 @@ pub struct SyncView {
     pub best_height: u64,
 }
 
+/// `peers` (`GET /v1/peers`): the connected peers and the bans in force.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PeersView {
+    pub peers: Vec<PeerView>,
+}
+
+/// One peer: connected (address, direction, its last status, rtt), banned
+/// (`banned_until`, `ban_reason`), or both; `null` for what is not known.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PeerView {
+    pub peer_id: String,
+    pub address: Option<String>,
+    /// `inbound` or `outbound`.
+    pub direction: Option<String>,
+    pub tip: Option<BlockHash>,
+    pub height: Option<u64>,
+    /// Cumulative work its last status claims, decimal.
+    pub work: Option<String>,
+    pub rtt_ms: Option<u64>,
+    pub score: f64,
+    /// Ms since 1970.
+    pub banned_until: Option<u64>,
+    pub ban_reason: Option<String>,
+}
+
+impl From<crate::net::PeerInfo> for PeerView {
+    fn from(p: crate::net::PeerInfo) -> Self {
+        PeerView {
+            peer_id: p.peer_id,
+            address: p.address,
+            direction: p.direction.map(|d| d.as_str().to_owned()),
+            tip: p.tip,
+            height: p.height,
+            work: p.work.map(|w| w.to_string()),
+            rtt_ms: p.rtt_ms,
+            // Two decimals are plenty, and keep the JSON short.
+            score: (p.score * 100.0).round() / 100.0,
+            banned_until: p.banned_until_ms,
+            ban_reason: p.ban_reason,
+        }
+    }
+}
+
+/// `peers add` (`POST /v1/peers`): the address being dialled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerAddedView {
+    pub address: String,
+}
+
+/// `peers ban` (`POST /v1/peers/{peer_id}/ban`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerBannedView {
+    pub peer_id: String,
+    /// Ms since 1970.
+    pub banned_until: u64,
+}
+
+/// `peers unban` (`DELETE /v1/peers/{peer_id}/ban`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerUnbannedView {
+    pub peer_id: String,
+    pub was_banned: bool,
+}
+
 /// `verify`: `valid` with the counts, or not, with the first problem.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VerifyView {

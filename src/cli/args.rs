@@ -82,6 +82,36 @@ pub enum Command {
     Node(NodeArgs),
     /// Measure mining speed (default) or the store at scale, against references
     Bench(BenchArgs),
+    /// The running node's peers: list them (default), add one, ban or unban one
+    Peers(PeersArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PeersArgs {
+    #[command(subcommand)]
+    pub what: Option<PeersWhat>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PeersWhat {
+    /// Dial a peer now, and redial it while it is gone
+    Add {
+        /// IP:PORT or a multiaddr, with or without /p2p/PEERID
+        address: String,
+    },
+    /// Disconnect a peer and refuse it for a while (remembered across restarts)
+    Ban {
+        /// The peer's id (12D3KooW...)
+        peer_id: String,
+        /// How long, 1 to 31536000 seconds
+        #[arg(long, default_value_t = bounds::DEFAULT_BAN_SECONDS)]
+        seconds: u64,
+    },
+    /// Lift a ban
+    Unban {
+        /// The peer's id (12D3KooW...)
+        peer_id: String,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -43,6 +43,18 @@ pub enum Command {
     /// A node: its address is loopback unless `--allow-remote` was given.
     Node(Config),
     Bench(Bench),
+    Peers(Peers),
+}
+
+/// `peers`: what to ask the running node.
+pub enum Peers {
+    List,
+    Add(crate::net::PeerAddr),
+    Ban {
+        peer: crate::net::PeerName,
+        seconds: u64,
+    },
+    Unban(crate::net::PeerName),
 }
 
 /// `init`: a chain's parameters, but for the salt (drawn when it is made).
@@ -143,6 +155,7 @@ impl Command {
             Raw::Demo => Command::Demo,
             Raw::Node(a) => Command::Node(node(a)?),
             Raw::Bench(a) => Command::Bench(bench(a)?),
+            Raw::Peers(a) => Command::Peers(peers(a)?),
         })
     }
 }
@@ -197,6 +210,19 @@ fn addresses(flag: &str, given: &[String]) -> Result<Vec<crate::net::PeerAddr>> 
         .iter()
         .map(|a| a.parse().map_err(|e| anyhow::anyhow!("{flag}: {e}")))
         .collect()
+}
+
+fn peers(a: args::PeersArgs) -> Result<Peers> {
+    use args::PeersWhat;
+    Ok(match a.what {
+        None => Peers::List,
+        Some(PeersWhat::Add { address }) => Peers::Add(address.parse()?),
+        Some(PeersWhat::Ban { peer_id, seconds }) => Peers::Ban {
+            peer: peer_id.parse()?,
+            seconds: bounds::BAN_SECONDS.check("--seconds", seconds)?,
+        },
+        Some(PeersWhat::Unban { peer_id }) => Peers::Unban(peer_id.parse()?),
+    })
 }
 
 fn bench(a: args::BenchArgs) -> Result<Bench> {

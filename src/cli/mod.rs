@@ -133,6 +133,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Demo => commands::demo::run(&ctx),
         Command::Bench(b) => commands::bench::run(&ctx, b),
         Command::Node(config) => commands::node::run(&ctx, config),
+        Command::Peers(p) => commands::peers::run(&ctx, p),
     }
 }
 

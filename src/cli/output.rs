@@ -219,6 +219,39 @@ pub fn network_text(n: &crate::api::views::NetworkInfo) -> String {
     out
 }
 
+/// `peers`: one line per peer (what a peer sent is escaped).
+pub fn peers_text(v: &crate::api::views::PeersView) -> String {
+    if v.peers.is_empty() {
+        return "no peers connected or banned\n".into();
+    }
+    let dash = || "-".to_owned();
+    let mut out = format!(
+        "{:<52} {:<34} {:<9} {:>8} {:>12} {:>7} {:>7}\n",
+        "peer id", "address", "direction", "height", "work", "rtt", "score"
+    );
+    for p in &v.peers {
+        let work = p
+            .work
+            .as_deref()
+            .map_or_else(dash, |w| format!("2^{:.1}", work_log2(w)));
+        out += &format!(
+            "{:<52} {:<34} {:<9} {:>8} {:>12} {:>7} {:>7.1}",
+            p.peer_id,
+            p.address.as_deref().map_or_else(dash, escape_text),
+            p.direction.as_deref().unwrap_or("-"),
+            p.height.map_or_else(dash, |h| h.to_string()),
+            work,
+            p.rtt_ms.map_or_else(dash, |ms| format!("{ms} ms")),
+            p.score,
+        );
+        if let Some(until) = p.banned_until {
+            out += &format!(" banned until {}", format_ms(until));
+        }
+        out += "\n";
+    }
+    out
+}
+
 pub fn status_text(s: &StatusView) -> String {
     let p = &s.params;
     let mut out = String::new();

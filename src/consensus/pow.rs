@@ -110,6 +110,16 @@ impl Work {
         out
     }
 
+    /// The amount whose big-endian bytes are `bytes` (as a peer sends it).
+    pub fn from_be_bytes(bytes: [u8; 32]) -> Work {
+        let mut limbs = [0u64; 4];
+        for (i, limb) in limbs.iter_mut().enumerate() {
+            let at = (3 - i) * 8;
+            *limb = u64::from_be_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
+        }
+        Work(limbs)
+    }
+
     /// The value as an approximate power of two, for display.
     pub fn log2(self) -> f64 {
         let mut acc = 0f64;

@@ -8,6 +8,8 @@
 //! - [`key`]: the node's ed25519 identity in the data directory;
 //! - [`swarm`]: the libp2p swarm and its event loop, on the node's runtime;
 //! - [`sync`]: headers first, then bodies in batches across peers.
+//! - [`peers`]: the peer book in memory (addresses, statuses, round-trip
+//!   times, scores, bans).
 //!
 //! The ledger side is behind [`Chain`]: every block and entry a peer sends
 //! is decoded here and handed to it, and it runs them through the store's
@@ -16,6 +18,7 @@
 //! bounded before it is decoded.
 
 pub mod key;
+pub mod peers;
 pub mod protocol;
 mod swarm;
 pub mod sync;
@@ -76,6 +79,66 @@ pub trait Chain: Send + Sync + 'static {
     /// `max_bytes` of them (but at least one if there is one), and the
     /// sequence to ask from next.
     fn pending_after(&self, after: u64, max: usize, max_bytes: usize) -> (Vec<Transaction>, u64);
+    /// The peers the store remembers.
+    fn known_peers(&self) -> Vec<KnownPeer>;
+    /// A status exchange with the peer `id` (its bytes) reached at
+    /// `address` succeeded at `now_ms`.
+    fn record_peer(&self, id: &[u8], address: &str, now_ms: u64) -> Result<(), String>;
+    fn ban_peer(&self, id: &[u8], until_ms: u64, reason: &str) -> Result<(), String>;
+    /// Lifts a stored ban; true if there was one.
+    fn unban_peer(&self, id: &[u8]) -> Result<bool, String>;
+}
+
+/// A peer as the store remembers it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnownPeer {
+    /// The peer id's bytes.
+    pub id: Vec<u8>,
+    /// The address it was last dialled at or seen from (a multiaddr).
+    pub address: String,
+    /// When a status exchange last succeeded (ms since 1970).
+    pub last_good_ms: u64,
+    /// Until when it is banned (ms since 1970; 0: not banned).
+    pub banned_until_ms: u64,
+    pub ban_reason: String,
+}
+
+/// Which side opened a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// The peer dialled this node.
+    Inbound,
+    /// This node dialled the peer.
+    Outbound,
+}
+
+impl Direction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Inbound => "inbound",
+            Direction::Outbound => "outbound",
+        }
+    }
+}
+
+/// A peer as [`Handle::peers`] shows it: connected, banned, or both.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PeerInfo {
+    pub peer_id: String,
+    /// Its address, while connected.
+    pub address: Option<String>,
+    pub direction: Option<Direction>,
+    /// Where its last status said its chain stands.
+    pub tip: Option<BlockHash>,
+    pub height: Option<u64>,
+    pub work: Option<Work>,
+    /// The round-trip time of its last ping.
+    pub rtt_ms: Option<u64>,
+    /// Its score for lesser faults (0 and below; banned at -100).
+    pub score: f64,
+    /// Until when it is banned (ms since 1970), and why.
+    pub banned_until_ms: Option<u64>,
+    pub ban_reason: Option<String>,
 }
 
 /// A peer address as the user gave it: `host:port` (an IP address) or a
@@ -111,6 +174,12 @@ impl std::fmt::Display for PeerAddr {
 /// A peer id as the user gave it (`12D3KooW...`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PeerName(libp2p::PeerId);
+
+impl std::fmt::Display for PeerName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
 
 impl std::str::FromStr for PeerName {
     type Err = NetError;
@@ -156,6 +225,10 @@ pub enum NetError {
     Listen { address: String, reason: String },
     #[error("cannot start the network: {0}")]
     Start(String),
+    #[error("the network has stopped")]
+    Stopped,
+    #[error("cannot change the peer book: {0}")]
+    Book(String),
 }
 
 /// Where the sync stands (`status`, `docs/NETWORK.md` "Sync").
@@ -186,6 +259,8 @@ pub struct Handle {
     peers: Arc<std::sync::atomic::AtomicUsize>,
     /// The sync's progress (kept by the event loop).
     sync: Arc<std::sync::Mutex<SyncStatus>>,
+    /// The peer book (kept by the event loop).
+    book: Arc<std::sync::Mutex<peers::Book>>,
 }
 
 impl Handle {
@@ -197,6 +272,51 @@ impl Handle {
     /// Where the sync stands.
     pub fn sync(&self) -> SyncStatus {
         self.sync.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The connected peers and the bans in force, now.
+    pub fn peers(&self) -> Vec<PeerInfo> {
+        let book = self.book.lock().unwrap_or_else(|p| p.into_inner());
+        book.snapshot(std::time::Instant::now())
+    }
+
+    /// Dials `addr` now, and again while nothing is connected there; the
+    /// peer is remembered once a status exchange with it succeeds.
+    pub fn add_peer(&self, addr: PeerAddr) -> Result<(), NetError> {
+        (self.commands.send(swarm::Command::Dial(addr.0))).map_err(|_| NetError::Stopped)
+    }
+
+    /// Bans `peer` for `how_long` (disconnected, refused, remembered in
+    /// the store); returns when the ban ends (ms since 1970), once stored.
+    pub async fn ban(
+        &self,
+        peer: PeerName,
+        how_long: std::time::Duration,
+    ) -> Result<u64, NetError> {
+        let until_ms = crate::time::now_ms().saturating_add(how_long.as_millis() as u64);
+        let (done, answer) = tokio::sync::oneshot::channel();
+        let ban = swarm::Command::Ban {
+            peer: peer.0,
+            until_ms,
+            done,
+        };
+        self.commands.send(ban).map_err(|_| NetError::Stopped)?;
+        answer
+            .await
+            .map_err(|_| NetError::Stopped)?
+            .map_err(NetError::Book)?;
+        Ok(until_ms)
+    }
+
+    /// Lifts a ban on `peer`, in memory and in the store; true if there was one.
+    pub async fn unban(&self, peer: PeerName) -> Result<bool, NetError> {
+        let (done, answer) = tokio::sync::oneshot::channel();
+        let unban = swarm::Command::Unban { peer: peer.0, done };
+        self.commands.send(unban).map_err(|_| NetError::Stopped)?;
+        answer
+            .await
+            .map_err(|_| NetError::Stopped)?
+            .map_err(NetError::Book)
     }
 
     /// Gossips a block this node sealed.

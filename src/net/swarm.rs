@@ -21,9 +21,10 @@ use libp2p::{
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
+use super::peers::{Book, Fault};
 use super::protocol::*;
-use super::sync::{Applied, Fault, Sync};
-use super::{Chain, Config, Handle, NetError, Verdict};
+use super::sync::{self, Applied, Sync};
+use super::{Chain, Config, Direction, Handle, NetError, Verdict};
 use crate::consensus::{Block, BlockHash, Transaction};
 
 /// How long a peer that broke a rule stays banned.
@@ -69,7 +70,23 @@ struct Behaviour {
 pub enum Command {
     PublishBlock(Vec<u8>),
     PublishEntry(Vec<u8>),
+    /// Dial now, and redial while nothing is connected there.
+    Dial(Multiaddr),
+    /// Ban until then (ms since 1970); answered once the store has it.
+    Ban {
+        peer: PeerId,
+        until_ms: u64,
+        done: Reply<()>,
+    },
+    /// Lift a ban; answered (was there one) once the store has it.
+    Unban {
+        peer: PeerId,
+        done: Reply<bool>,
+    },
 }
+
+/// Where the answer to a command goes.
+pub type Reply<T> = tokio::sync::oneshot::Sender<Result<T, String>>;
 
 /// A ledger call's result, back on the event loop.
 enum Outcome {
@@ -107,8 +124,10 @@ struct Net {
     pending_cursor: HashMap<PeerId, u64>,
     /// `Blocks` requests being served, per peer.
     serving: HashMap<PeerId, usize>,
-    bans: HashMap<PeerId, Instant>,
-    /// The `--peer` addresses, redialled while nothing is connected there.
+    /// Connected peers, scores and bans ([`super::peers`]).
+    book: Arc<std::sync::Mutex<Book>>,
+    /// The `--peer` addresses, those added since and the peers the store
+    /// remembers, redialled while nothing is connected there.
     targets: Vec<(Multiaddr, Option<PeerId>)>,
     outcomes: mpsc::UnboundedSender<Outcome>,
     /// Peers connected, for [`Handle::peer_count`].
@@ -168,7 +187,7 @@ pub async fn start(
         serving: HashMap::new(),
         pending_asks: HashMap::new(),
         pending_cursor: HashMap::new(),
-        bans: HashMap::new(),
+        book: Arc::default(),
         targets: config
             .peers
             .iter()
@@ -186,8 +205,9 @@ pub async fn start(
         block_checks: Arc::new(tokio::sync::Semaphore::new(MAX_CHECKS)),
         entry_checks: Arc::new(tokio::sync::Semaphore::new(MAX_CHECKS)),
     };
+    net.restore();
     net.redial();
-    let peers = net.peer_count.clone();
+    let (peers, book) = (net.peer_count.clone(), net.book.clone());
     let sync = net.progress.clone();
     tokio::spawn(net.run(commands_rx, outcomes_rx, applied_rx));
     Ok(Handle {
@@ -195,6 +215,7 @@ pub async fn start(
         peer_id: peer_id.to_string(),
         listening,
         peers,
+        book,
         sync,
     })
 }
@@ -349,6 +370,13 @@ impl Net {
         let (topic, bytes) = match cmd {
             Command::PublishBlock(b) => (self.blocks.clone(), b),
             Command::PublishEntry(e) => (self.entries.clone(), e),
+            Command::Dial(addr) => return self.add_target(addr),
+            Command::Ban {
+                peer,
+                until_ms,
+                done,
+            } => return self.ban_until(peer, until_ms, "banned by the node's owner", Some(done)),
+            Command::Unban { peer, done } => return self.unban(peer, done),
         };
         // No peer yet, or sent already: nothing to do either way.
         let _ = self.swarm.behaviour_mut().gossip.publish(topic, bytes);
@@ -367,15 +395,8 @@ impl Net {
     }
 
     fn tick(&mut self) {
-        let now = Instant::now();
-        let expired: Vec<PeerId> = self
-            .bans
-            .iter()
-            .filter(|(_, until)| **until <= now)
-            .map(|(p, _)| *p)
-            .collect();
+        let expired = self.book().expire(Instant::now(), crate::time::now_ms());
         for p in expired {
-            self.bans.remove(&p);
             self.swarm.behaviour_mut().blocked.unblock_peer(p);
         }
         let peers: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
@@ -427,10 +448,12 @@ impl Net {
 
     /// What the sync found a peer did: a ban for a broken rule; a lesser
     /// fault only costs it the sync (the sync passes it over a while).
-    fn faults(&mut self, faults: Vec<(PeerId, Fault)>) {
+    fn faults(&mut self, faults: Vec<(PeerId, sync::Fault)>) {
         for (peer, fault) in faults {
-            if let Fault::Ban(why) = fault {
-                self.ban(peer, why);
+            match fault {
+                sync::Fault::Ban(why) => self.ban(peer, why),
+                sync::Fault::Timeout => self.fault(peer, Fault::Timeout),
+                sync::Fault::Useless => self.fault(peer, Fault::Useless),
             }
         }
     }
@@ -446,8 +469,24 @@ impl Net {
     }
 
     fn ban(&mut self, peer: PeerId, why: &str) {
-        eprintln!("sledger node: banning peer {peer} for {BAN:?}: {why}");
-        self.bans.insert(peer, Instant::now() + BAN);
+        let until_ms = crate::time::now_ms().saturating_add(BAN.as_millis() as u64);
+        self.ban_until(peer, until_ms, why, None);
+    }
+
+    /// Bans `peer` until `until_ms` (ms since 1970): in the book, in the
+    /// store (then `done` is answered), and in libp2p's block list, which
+    /// closes its connections.
+    fn ban_until(&mut self, peer: PeerId, until_ms: u64, why: &str, done: Option<Reply<()>>) {
+        eprintln!(
+            "sledger node: banning peer {peer} until {}: {why}",
+            crate::time::format_ms(until_ms)
+        );
+        self.book().ban(peer, until_ms, why);
+        let (chain, why) = (self.chain.clone(), why.to_owned());
+        tokio::task::spawn_blocking(move || {
+            let stored = chain.ban_peer(&peer.to_bytes(), until_ms, &why);
+            answer(done, stored);
+        });
         self.statuses.remove(&peer);
         let rr = &mut self.swarm.behaviour_mut().sync;
         self.sync.peer_gone(rr, peer, &self.statuses);
@@ -463,6 +502,7 @@ impl Net {
             self.peer_count
                 .store(n, std::sync::atomic::Ordering::Relaxed);
         }
+        self.book_event(&event);
         match event {
             SwarmEvent::ConnectionEstablished {
                 peer_id, endpoint, ..
@@ -588,6 +628,7 @@ impl Net {
     fn failed(&mut self, peer: PeerId, error: &request_response::OutboundFailure) {
         use request_response::OutboundFailure;
         match error {
+            OutboundFailure::Timeout => self.fault(peer, Fault::Timeout),
             OutboundFailure::UnsupportedProtocols => {
                 let _ = self.swarm.disconnect_peer_id(peer);
             }
@@ -680,6 +721,7 @@ impl Net {
     ) {
         let busy = self.serving.entry(peer).or_default();
         if *busy >= MAX_SERVING_PER_PEER {
+            self.fault(peer, Fault::Flood);
             return self.refuse(channel, "too many requests under way".into());
         }
         *busy += 1;
@@ -729,6 +771,7 @@ impl Net {
             return;
         }
         self.statuses.insert(peer, theirs);
+        self.good(peer, theirs);
         self.consider_sync();
     }
 
@@ -804,6 +847,123 @@ impl Net {
                 if verdict == Verdict::Invalid {
                     self.ban(peer, "a pending entry that breaks a rule");
                 }
+            }
+        }
+    }
+}
+
+/// The peer book's hooks ([`super::peers`]): what the event loop tells it,
+/// and the bans and peers it keeps in the store through the ledger.
+impl Net {
+    fn book(&self) -> std::sync::MutexGuard<'_, Book> {
+        self.book.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// At start: the bans still in force back in the block list, and the
+    /// other remembered peers added to the addresses redialled.
+    fn restore(&mut self) {
+        let now_ms = crate::time::now_ms();
+        for known in self.chain.known_peers() {
+            let Ok(peer) = PeerId::from_bytes(&known.id) else {
+                continue;
+            };
+            if known.banned_until_ms > now_ms {
+                let why = &known.ban_reason;
+                self.book().ban(peer, known.banned_until_ms, why);
+                self.swarm.behaviour_mut().blocked.block_peer(peer);
+            } else if let Ok(addr) = known.address.parse::<Multiaddr>() {
+                if !self.targets.iter().any(|(_, p)| *p == Some(peer)) {
+                    let addr = super::peers::with_peer(&addr, peer);
+                    self.targets.push((addr, Some(peer)));
+                }
+            }
+        }
+    }
+
+    /// `sledger peers add`: dialled now, and redialled like a `--peer`.
+    fn add_target(&mut self, addr: Multiaddr) {
+        if !self.targets.iter().any(|(a, _)| *a == addr) {
+            self.targets.push((addr.clone(), peer_of(&addr)));
+        }
+        let _ = self.swarm.dial(addr);
+    }
+
+    fn unban(&mut self, peer: PeerId, done: Reply<bool>) {
+        let was = self.book().unban(&peer);
+        self.swarm.behaviour_mut().blocked.unblock_peer(peer);
+        let chain = self.chain.clone();
+        tokio::task::spawn_blocking(move || {
+            let stored = chain.unban_peer(&peer.to_bytes());
+            answer(Some(done), stored.map(|s| s || was));
+        });
+    }
+
+    /// A status exchange succeeded: remembered in the store (throttled).
+    fn good(&mut self, peer: PeerId, status: Status) {
+        let Some(addr) = self.book().good(peer, status, Instant::now()) else {
+            return;
+        };
+        let chain = self.chain.clone();
+        tokio::task::spawn_blocking(move || {
+            let stored =
+                chain.record_peer(&peer.to_bytes(), &addr.to_string(), crate::time::now_ms());
+            answer(None, stored);
+        });
+    }
+
+    /// Charges `peer` for a lesser fault; at [`super::peers::BAN_SCORE`], a ban.
+    fn fault(&mut self, peer: PeerId, fault: Fault) {
+        if self.book().fault(peer, fault, Instant::now()) {
+            let why = format!(
+                "its score fell to {} (timeouts, useless replies, request floods)",
+                super::peers::BAN_SCORE
+            );
+            self.ban(peer, &why);
+        }
+    }
+
+    /// Connections, pings and identify, as the book needs them.
+    fn book_event(&mut self, event: &SwarmEvent<BehaviourEvent>) {
+        match event {
+            SwarmEvent::ConnectionEstablished {
+                peer_id, endpoint, ..
+            } => {
+                let direction = match endpoint.is_dialer() {
+                    true => Direction::Outbound,
+                    false => Direction::Inbound,
+                };
+                let addr = endpoint.get_remote_address().clone();
+                self.book().connected(*peer_id, addr, direction);
+            }
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                num_established: 0,
+                ..
+            } => self.book().disconnected(peer_id),
+            SwarmEvent::Behaviour(BehaviourEvent::Ping(ping::Event {
+                peer,
+                result: Ok(rtt),
+                ..
+            })) => self.book().rtt(peer, *rtt),
+            SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received {
+                peer_id,
+                info,
+                ..
+            })) => self.book().listening(peer_id, &info.listen_addrs),
+            _ => {}
+        }
+    }
+}
+
+/// Sends a command's answer, or reports a failed write nobody waits for.
+fn answer<T>(done: Option<Reply<T>>, r: Result<T, String>) {
+    match done {
+        Some(done) => {
+            let _ = done.send(r);
+        }
+        None => {
+            if let Err(e) = r {
+                eprintln!("sledger node: cannot update the peer book: {e}");
             }
         }
     }

@@ -184,6 +184,27 @@ impl RemoteLedger {
     }
 }
 
+/// The node's peer-to-peer network (`sledger peers`): only a node has one.
+impl RemoteLedger {
+    pub fn peers(&self) -> Result<PeersView, ApiError> {
+        self.get("/v1/peers", &[])
+    }
+
+    pub fn add_peer(&self, address: &str) -> Result<PeerAddedView, ApiError> {
+        self.post("/v1/peers", &serde_json::json!({ "address": address }))
+    }
+
+    pub fn ban_peer(&self, peer_id: &str, seconds: u64) -> Result<PeerBannedView, ApiError> {
+        let path = format!("/v1/peers/{peer_id}/ban");
+        self.post(&path, &serde_json::json!({ "seconds": seconds }))
+    }
+
+    pub fn unban_peer(&self, peer_id: &str) -> Result<PeerUnbannedView, ApiError> {
+        let path = format!("/v1/peers/{peer_id}/ban");
+        self.answer(self.request("DELETE", &path, &[]).call())
+    }
+}
+
 impl Ledger for RemoteLedger {
     fn submit(&self, author: &str, data: Vec<u8>) -> Result<SubmitView, ApiError> {
         let body = match String::from_utf8(data) {

@@ -8,7 +8,7 @@ use std::sync::Weak;
 
 use super::Node;
 use crate::consensus::{Block, BlockError, BlockHash, BlockHeader, Cursor, Transaction};
-use crate::net::{Chain, ChainView, Verdict};
+use crate::net::{Chain, ChainView, KnownPeer, Verdict};
 use crate::store::fork::Accepted;
 use crate::store::StoreError;
 use crate::time::now_ms;
@@ -188,6 +188,42 @@ impl Chain for Peering {
             out.push(tx);
         }
         (out, next)
+    }
+
+    fn known_peers(&self) -> Vec<KnownPeer> {
+        let Some(node) = self.node() else {
+            return Vec::new();
+        };
+        let book = node.store.peers().unwrap_or_else(|e| {
+            eprintln!("sledger node: cannot read the peer book: {e}");
+            Vec::new()
+        });
+        book.into_iter()
+            .map(|(id, r)| KnownPeer {
+                id,
+                address: r.address,
+                last_good_ms: r.last_good_ms,
+                banned_until_ms: r.banned_until_ms,
+                ban_reason: r.ban_reason,
+            })
+            .collect()
+    }
+
+    fn record_peer(&self, id: &[u8], address: &str, now_ms: u64) -> Result<(), String> {
+        let node = self.node().ok_or("the node has stopped")?;
+        let stored = node.store.record_peer(id, address, now_ms);
+        stored.map(drop).map_err(|e| e.to_string())
+    }
+
+    fn ban_peer(&self, id: &[u8], until_ms: u64, reason: &str) -> Result<(), String> {
+        let node = self.node().ok_or("the node has stopped")?;
+        let stored = node.store.ban_peer(id, until_ms, reason);
+        stored.map_err(|e| e.to_string())
+    }
+
+    fn unban_peer(&self, id: &[u8]) -> Result<bool, String> {
+        let node = self.node().ok_or("the node has stopped")?;
+        node.store.unban_peer(id).map_err(|e| e.to_string())
     }
 
     fn offer_entry(&self, tx: Transaction) -> Verdict {

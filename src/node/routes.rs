@@ -51,6 +51,8 @@ pub fn router(node: Shared) -> Router {
         .route("/v1/mining/start", post(mining_start))
         .route("/v1/mining/stop", post(mining_stop))
         .route("/v1/events", get(events))
+        .route("/v1/peers", get(peers).post(add_peer))
+        .route("/v1/peers/{peer_id}/ban", post(ban_peer).delete(unban_peer))
         .route("/v1/openapi.json", get(openapi))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -713,6 +715,93 @@ async fn events(State(node): State<Shared>, RawQuery(raw): RawQuery) -> Answer {
     Ok(Sse::new(stream)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(1)))
         .into_response())
+}
+
+/// The node's network, or a 409 when it runs without one.
+fn network(node: &Node) -> Result<&crate::net::Handle, Failure> {
+    node.net.get().ok_or_else(|| {
+        Failure::from(ApiError::Conflict(
+            "this node runs without the peer-to-peer network: start it with --listen or --peer"
+                .into(),
+        ))
+    })
+}
+
+/// A failure of the network or of the peer book's store.
+fn net_failure(e: crate::net::NetError) -> Failure {
+    Failure(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+}
+
+/// A `{peer_id}` path segment, as a peer id.
+fn peer_name(p: Result<Path<String>, PathRejection>) -> Result<crate::net::PeerName, Failure> {
+    segment(p)?
+        .parse()
+        .map_err(|e: crate::net::NetError| bad(e.to_string()))
+}
+
+/// `GET /v1/peers`: connected peers and bans in force.
+async fn peers(State(node): State<Shared>, RawQuery(raw): RawQuery) -> Answer {
+    no_query(raw)?;
+    let peers = network(&node)?.peers();
+    json(&crate::api::views::PeersView {
+        peers: peers.into_iter().map(Into::into).collect(),
+    })
+}
+
+/// `POST /v1/peers` with `{"address": "..."}`: dial it now, and again
+/// while it is gone.
+async fn add_peer(State(node): State<Shared>, RawQuery(raw): RawQuery, body: Body) -> Answer {
+    no_query(raw)?;
+    let mut o = json_body(&node, body).await?;
+    o.only(&["address"]).map_err(malformed)?;
+    let given: String = o.get("address").map_err(malformed)?;
+    let addr: crate::net::PeerAddr = given
+        .parse()
+        .map_err(|e: crate::net::NetError| bad(e.to_string()))?;
+    let address = addr.to_string();
+    network(&node)?.add_peer(addr).map_err(net_failure)?;
+    json(&crate::api::views::PeerAddedView { address })
+}
+
+/// `POST /v1/peers/{peer_id}/ban` with an optional `{"seconds": N}`.
+async fn ban_peer(
+    State(node): State<Shared>,
+    id: Result<Path<String>, PathRejection>,
+    RawQuery(raw): RawQuery,
+    body: Body,
+) -> Answer {
+    no_query(raw)?;
+    let peer = peer_name(id)?;
+    let mut o = json_body(&node, body).await?;
+    o.only(&["seconds"]).map_err(malformed)?;
+    let seconds: Option<u64> = o.opt("seconds").map_err(malformed)?;
+    let seconds = crate::bounds::BAN_SECONDS
+        .check(
+            "seconds",
+            seconds.unwrap_or(crate::bounds::DEFAULT_BAN_SECONDS),
+        )
+        .map_err(|e| Failure::from(ApiError::from(e)))?;
+    let net = network(&node)?;
+    let until = net.ban(peer, Duration::from_secs(seconds)).await;
+    json(&crate::api::views::PeerBannedView {
+        peer_id: peer.to_string(),
+        banned_until: until.map_err(net_failure)?,
+    })
+}
+
+/// `DELETE /v1/peers/{peer_id}/ban`: lift the ban.
+async fn unban_peer(
+    State(node): State<Shared>,
+    id: Result<Path<String>, PathRejection>,
+    RawQuery(raw): RawQuery,
+) -> Answer {
+    no_query(raw)?;
+    let peer = peer_name(id)?;
+    let was_banned = network(&node)?.unban(peer).await.map_err(net_failure)?;
+    json(&crate::api::views::PeerUnbannedView {
+        peer_id: peer.to_string(),
+        was_banned,
+    })
 }
 
 async fn openapi(RawQuery(raw): RawQuery) -> Answer {

@@ -22,8 +22,9 @@ use crate::consensus::{
     Block, BlockHash, BlockHeader, ChainParams, Difficulty, MerkleNode, Transaction, Txid, Work,
 };
 use crate::store::schema::{
-    ChainState, HeaderRecord, MigrationProgress, MiningCheckpoint, OrphanState, ReorgJournal,
-    TxLocation, AUTHOR_ENTRY_BYTES, AUTHOR_GROUP, HEIGHT_GROUP,
+    ChainState, HeaderRecord, MigrationProgress, MiningCheckpoint, OrphanState, PeerRecord,
+    ReorgJournal, TxLocation, AUTHOR_ENTRY_BYTES, AUTHOR_GROUP, HEIGHT_GROUP, MAX_BAN_REASON_BYTES,
+    MAX_PEER_ADDRESS_BYTES, PEER_RECORD_VERSION,
 };
 
 /// A stored value that does not decode: the store is damaged.
@@ -77,6 +78,73 @@ impl Record for u32 {
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         r.u32("u32")
     }
+}
+
+/// `u64` (the peer count): 8 bytes.
+impl Record for u64 {
+    fn write(&self, out: &mut Vec<u8>) {
+        put_u64(out, *self);
+    }
+    fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        r.u64("u64")
+    }
+}
+
+/// A peer book record: version byte (1), last good `u64` LE, banned until
+/// `u64` LE, then the address and the ban reason, each a `u16` LE length
+/// and that many UTF-8 bytes (at most 256). Unlike the older records it
+/// starts with a version, so that a later layout can be told apart.
+impl Record for PeerRecord {
+    fn write(&self, out: &mut Vec<u8>) {
+        out.push(PEER_RECORD_VERSION);
+        put_u64(out, self.last_good_ms);
+        put_u64(out, self.banned_until_ms);
+        put_text(out, &self.address, MAX_PEER_ADDRESS_BYTES);
+        put_text(out, &self.ban_reason, MAX_BAN_REASON_BYTES);
+    }
+    fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        if r.u8("peer record version")? != PEER_RECORD_VERSION {
+            return Err(DecodeError::Invalid {
+                field: "peer record version",
+                reason: "not 1",
+            });
+        }
+        Ok(PeerRecord {
+            last_good_ms: r.u64("last good")?,
+            banned_until_ms: r.u64("banned until")?,
+            address: read_text(r, "peer address", MAX_PEER_ADDRESS_BYTES)?,
+            ban_reason: read_text(r, "ban reason", MAX_BAN_REASON_BYTES)?,
+        })
+    }
+}
+
+/// `s` cut to at most `max` bytes, at a character boundary.
+pub fn bounded_text(s: &str, max: usize) -> &str {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+fn put_text(out: &mut Vec<u8>, s: &str, max: usize) {
+    let s = bounded_text(s, max.min(u16::MAX as usize));
+    out.extend_from_slice(&(s.len() as u16).to_le_bytes());
+    out.extend_from_slice(s.as_bytes());
+}
+
+fn read_text(r: &mut Reader<'_>, field: &'static str, max: usize) -> Result<String, DecodeError> {
+    let len = r.u16(field)? as usize;
+    if len > max {
+        return Err(DecodeError::TooLong {
+            field,
+            len: len as u64,
+            max: max as u64,
+        });
+    }
+    std::str::from_utf8(r.take(len, field)?)
+        .map(str::to_owned)
+        .map_err(|_| DecodeError::InvalidUtf8(field))
 }
 
 /// A hash (the genesis hash): its 32 bytes.
@@ -603,6 +671,32 @@ mod tests {
         assert!(decode::<ChainParams>(&bad, "p").is_err(), "a flag of 2");
         assert_eq!(decode_seq_key(&seq_key(258)).unwrap(), 258);
         assert!(seq_key(1) < seq_key(256), "keys sort by number");
+    }
+
+    #[test]
+    fn peer_records_keep_their_bytes_and_refuse_what_breaks_a_bound() {
+        golden(
+            PeerRecord {
+                address: "/ip4/1".into(),
+                last_good_ms: 2,
+                banned_until_ms: 0x0102,
+                ban_reason: "x".into(),
+            },
+            "010200000000000000020100000000000006002f6970342f31010078",
+        );
+        let mut wrong_version = encode(&PeerRecord::default());
+        wrong_version[0] = 2;
+        assert!(decode::<PeerRecord>(&wrong_version, "p").is_err());
+        let mut too_long = encode(&PeerRecord::default());
+        too_long[17..19].copy_from_slice(&300u16.to_le_bytes());
+        too_long.extend(std::iter::repeat_n(b'a', 300));
+        assert!(decode::<PeerRecord>(&too_long, "p").is_err());
+        let long = PeerRecord {
+            address: "é".repeat(200),
+            ..PeerRecord::default()
+        };
+        let back: PeerRecord = decode(&encode(&long), "p").unwrap();
+        assert_eq!(back.address, "é".repeat(128), "cut at a character boundary");
     }
 
     #[test]

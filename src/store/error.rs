@@ -43,6 +43,8 @@ pub enum StoreError {
     NoSuchBlock(BlockHash),
     #[error("no transaction with id {0}")]
     NoSuchTx(Txid),
+    #[error("a peer id of {0} bytes (the peer book takes 1 to 64)")]
+    BadPeerId(usize),
     #[error("the ledger changed while this operation ran; try again")]
     Conflict,
     #[error("the ledger store is damaged ({0}); restore it from an export: `sledger --data-dir NEW_DIR import EXPORT_FILE`")]

@@ -144,7 +144,7 @@ const GOLDEN_META: &[(&str, &str)] = &[
             "09090909090909090909090909090909",
         ),
     ),
-    ("schema_version", "04000000"),
+    ("schema_version", "05000000"),
     (
         "state",
         concat!(
@@ -213,7 +213,7 @@ fn a_fixed_ledger_holds_the_same_bytes_as_before() {
         ),
         (
             "meta",
-            "86f50ad615ee496b323be7566ebd913894c62ee50772a819e53a0ffdf578bf55",
+            "0aedea1b9e3a5f1b187d587d7904842d886ce09e589bf3ae8b3121156788e0b5",
         ),
         (
             "orphan_ids",
@@ -226,6 +226,10 @@ fn a_fixed_ledger_holds_the_same_bytes_as_before() {
         (
             "orphans",
             "e5d35cb4385de9765a51a6510e71b0f753659f56d8d9eea80dc503f44055f59a",
+        ),
+        (
+            "peers",
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
         ),
         (
             "pending",

@@ -21,6 +21,8 @@ mod m0002_author_index;
 mod m0003_fork_trees;
 #[path = "../../migrations/0004_block_records.rs"]
 mod m0004_block_records;
+#[path = "../../migrations/0005_peer_book.rs"]
+mod m0005_peer_book;
 
 /// What the runner reports while it works.
 #[derive(Debug, Clone, Copy)]
@@ -62,6 +64,11 @@ pub const STEPS: &[Step] = &[
         to: 4,
         what: m0004_block_records::WHAT,
         run: m0004_block_records::run,
+    },
+    Step {
+        to: 5,
+        what: m0005_peer_book::WHAT,
+        run: m0005_peer_book::run,
     },
 ];
 

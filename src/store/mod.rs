@@ -8,6 +8,7 @@
 //! - [`write`](mod@write) (entries and blocks), [`stage`] (the steps a write is made
 //!   of), [`template`] (mining's templates and checkpoints), [`dry_run`]
 //!   (checking blocks without writing), [`fork`], [`reorg`], [`orphans`].
+//! - [`peers`]: the peer book (peers seen, when last good, bans).
 //! - [`verify`]: the streaming full check; [`migrate`]: schema steps.
 //!
 //! Each change of state is one sled transaction across the trees it touches
@@ -28,6 +29,7 @@ pub mod iter;
 pub mod migrate;
 pub mod open;
 pub mod orphans;
+pub mod peers;
 pub mod read;
 pub mod reorg;
 pub mod schema;

@@ -1,4 +1,4 @@
-//! The sled layout, schema version 4: tree names, meta keys and the records
+//! The sled layout, schema version 5: tree names, meta keys and the records
 //! stored in them. The layout table, key by key and byte by byte, is in
 //! `docs/FORMAT.md` ("Store layout"), its one source; the trees are listed
 //! once in [`crate::store::trees`], and every key and value is encoded in
@@ -8,7 +8,7 @@
 use crate::consensus::{BlockHash, BlockHeader, Difficulty, MerkleNode, Work};
 
 /// The schema this code writes.
-pub const SCHEMA_VERSION: u32 = 4;
+pub const SCHEMA_VERSION: u32 = 5;
 
 /// Since schema 4: every known block (any branch), header and body in one
 /// record, so that reading a block is one get and a header is a prefix.
@@ -45,6 +45,19 @@ pub const TREE_ORPHAN_PARENTS: &str = "orphan_parents";
 /// active (a repeated transaction), with the reason. They stay stored so
 /// that their descendants keep their parents, and are never activated.
 pub const TREE_INVALID: &str = "invalid";
+/// Since schema 5: the peer book, peer id bytes -> [`PeerRecord`].
+pub const TREE_PEERS: &str = "peers";
+/// Records the peer book keeps at most; recording one more drops the one
+/// least recently good that is not banned.
+pub const MAX_PEERS: u64 = 1000;
+/// Bytes of a peer id key at most (a libp2p peer id is 38 or 39).
+pub const MAX_PEER_ID_BYTES: usize = 64;
+/// Bytes of a stored peer address, and of a ban reason, at most (longer
+/// ones are cut at a character boundary).
+pub const MAX_PEER_ADDRESS_BYTES: usize = 256;
+pub const MAX_BAN_REASON_BYTES: usize = 256;
+/// The leading byte of a [`PeerRecord`]'s encoding.
+pub const PEER_RECORD_VERSION: u8 = 1;
 
 /// `u32`: the schema version.
 pub const KEY_SCHEMA: &[u8] = b"schema_version";
@@ -75,6 +88,22 @@ pub struct ReorgJournal {
     pub target: BlockHash,
     /// Height of the last block the old and new chains share.
     pub fork_height: u64,
+}
+
+/// `u64`: how many records the `peers` tree holds (absent: none).
+pub const KEY_PEER_COUNT: &[u8] = b"peer_count";
+
+/// What the store remembers of a peer (the `peers` tree).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PeerRecord {
+    /// The last address it was dialled at or seen from (a multiaddr).
+    pub address: String,
+    /// When a status exchange with it last succeeded (ms since 1970; 0: never).
+    pub last_good_ms: u64,
+    /// Until when it is banned (ms since 1970; 0: not banned).
+    pub banned_until_ms: u64,
+    /// Why it was banned (empty when not).
+    pub ban_reason: String,
 }
 
 /// [`MigrationProgress`] of a schema step under way.

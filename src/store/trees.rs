@@ -124,6 +124,8 @@ trees! {
     orphan_parents: OrphanParents = TREE_ORPHAN_PARENTS,
     /// Block hash -> why it can never be active.
     invalid: Invalid = TREE_INVALID,
+    /// Peer id bytes -> what the node remembers of the peer.
+    peers: Peers = TREE_PEERS,
 }
 
 impl<K: Kv> Blocks<K> {
@@ -405,6 +407,34 @@ impl<K: Kv> Invalid<K> {
 
     pub fn mark(&self, hash: &BlockHash, reason: &str) -> Result<(), K::Error> {
         self.0.insert(hash.as_bytes(), reason.as_bytes())
+    }
+}
+
+impl<K: Kv> Peers<K> {
+    pub fn get(&self, id: &[u8]) -> Result<Option<PeerRecord>, K::Error> {
+        match self.0.get(id)? {
+            Some(v) => decoded(codec::decode(&v, "peer record")).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    pub fn put(&self, id: &[u8], record: &PeerRecord) -> Result<(), K::Error> {
+        self.0.insert(id, &codec::encode(record))
+    }
+
+    /// Removes the record; true if there was one.
+    pub fn remove(&self, id: &[u8]) -> Result<bool, K::Error> {
+        Ok(self.0.remove(id)?.is_some())
+    }
+}
+
+impl Peers<Tree> {
+    /// Every record with its peer id bytes, in key order.
+    pub fn all(&self) -> impl Iterator<Item = Result<(Vec<u8>, PeerRecord), StoreError>> + '_ {
+        self.0.iter().map(|e| {
+            let (k, v) = e?;
+            Ok((k.to_vec(), codec::decode(&v, "peer record")?))
+        })
     }
 }
 

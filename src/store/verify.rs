@@ -273,7 +273,8 @@ impl Store {
         }
         let reorganising = self.verify_journal()?;
         self.verify_tips_and_marks(reorganising)?;
-        self.verify_orphans()
+        self.verify_orphans()?;
+        self.verify_peers()
     }
 
     /// Every tip names a stored block not marked invalid, and the active

@@ -382,3 +382,117 @@ fn a_syncing_node_killed_at_random_moments_resumes_and_converges() {
     let v: Value = serde_json::from_str(&fresh.ok(&["--json", "verify"])).expect("JSON");
     assert_eq!(v["valid"], true, "{v}");
 }
+
+fn peer_id(n: &Node) -> String {
+    n.p2p[0].rsplit('/').next().expect("peer id").to_owned()
+}
+
+/// Peers connected to `n`, as its status says.
+fn connected(n: &Node) -> u64 {
+    let (_, s) = n.get("/v1/status");
+    s["node"]["network"]["peers"].as_u64().expect("peers")
+}
+
+/// `n`'s entry for `peer` in `GET /v1/peers`, if it lists it.
+fn listed_peer(n: &Node, peer: &str) -> Option<Value> {
+    let (code, v) = n.get("/v1/peers");
+    assert_eq!(code, 200, "{v}");
+    let list = v["peers"].as_array().expect("peers").clone();
+    list.into_iter().find(|p| p["peer_id"] == peer)
+}
+
+/// Two copies of a ledger of 5 blocks: `b` dials `a`.
+fn pair() -> (Ledger, Ledger, Node, Node) {
+    let la = Ledger::new();
+    let lb = Ledger::copy_of(&la);
+    la.ok(&["mine", "-n", "5"]);
+    let a = peer_node(&la, &[], &[]);
+    let b = peer_node(&lb, &[&a], &[]);
+    eventually("b has a's 5 blocks", Duration::from_secs(60), || {
+        tip(&b).0 == 5
+    });
+    (la, lb, a, b)
+}
+
+#[test]
+fn peers_on_one_node_lists_the_other_with_its_height() {
+    let (la, lb, a, b) = pair();
+    let (a_id, b_id) = (peer_id(&a), peer_id(&b));
+    eventually("b lists a at height 5", Duration::from_secs(30), || {
+        listed_peer(&b, &a_id).is_some_and(|p| p["height"] == 5)
+    });
+    let v: Value = serde_json::from_str(&lb.ok(&["--json", "peers"])).expect("JSON");
+    let p = &v["peers"][0];
+    assert_eq!(p["peer_id"], a_id.as_str(), "{v}");
+    assert_eq!(p["direction"], "outbound", "{v}");
+    assert_eq!(p["tip"].as_str(), Some(tip(&a).1.as_str()), "{v}");
+    assert_eq!(p["banned_until"], Value::Null, "{v}");
+    eventually("a lists b, inbound", Duration::from_secs(30), || {
+        listed_peer(&a, &b_id).is_some_and(|p| p["direction"] == "inbound" && p["height"] == 5)
+    });
+    let text = la.ok(&["peers"]);
+    assert!(text.contains(&b_id) && text.contains("inbound"), "{text}");
+    // Without a node there is no one to ask.
+    let alone = Ledger::new();
+    alone.fails(&["peers"], "no node runs on the ledger");
+}
+
+#[test]
+fn a_banned_peer_is_disconnected_and_refused_until_unbanned() {
+    let (la, _lb, a, b) = pair();
+    let b_id = peer_id(&b);
+    let v: Value = serde_json::from_str(&la.ok(&["--json", "peers", "ban", &b_id])).expect("JSON");
+    assert_eq!(v["peer_id"], b_id.as_str(), "{v}");
+    eventually("a drops b", Duration::from_secs(10), || connected(&a) == 0);
+    // b redials every 2 s; a refuses each time.
+    std::thread::sleep(Duration::from_secs(5));
+    assert_eq!(connected(&a), 0, "the banned peer got back in");
+    let entry = listed_peer(&a, &b_id).expect("a lists the ban");
+    assert_eq!(entry["banned_until"], v["banned_until"], "{entry}");
+    assert!(la.ok(&["peers", "unban", &b_id]).contains("unbanned"));
+    eventually("b is back", Duration::from_secs(20), || connected(&a) == 1);
+    assert_eq!(
+        listed_peer(&a, &b_id).expect("b")["banned_until"],
+        Value::Null
+    );
+}
+
+#[test]
+fn a_node_restarted_without_peer_redials_the_peer_it_remembered() {
+    let (_la, lb, a, mut b) = pair();
+    let a_id = peer_id(&a);
+    eventually("b knows a's height", Duration::from_secs(30), || {
+        listed_peer(&b, &a_id).is_some_and(|p| p["height"] == 5)
+    });
+    std::thread::sleep(Duration::from_millis(500)); // the record's write
+    assert!(b.stop().success());
+    let book = sledger::store::Store::open(&lb.dir)
+        .expect("open")
+        .peers()
+        .expect("peers");
+    assert_eq!(book.len(), 1, "b remembered a: {book:?}");
+    let b = peer_node(&lb, &[], &[]);
+    eventually("b redials a", Duration::from_secs(20), || {
+        connected(&b) == 1
+    });
+    assert!(listed_peer(&b, &a_id).is_some());
+}
+
+#[test]
+fn a_ban_survives_a_restart() {
+    let (la, lb, mut a, b) = pair();
+    let b_id = peer_id(&b);
+    let (code, v) = a.post(&format!("/v1/peers/{b_id}/ban"), json!({"seconds": 3600}));
+    assert_eq!(code, 200, "{v}");
+    eventually("a drops b", Duration::from_secs(10), || connected(&a) == 0);
+    assert!(a.stop().success());
+    let a = peer_node(&la, &[], &[]);
+    // b is told a's new address (its port changed), and keeps dialling it.
+    lb.ok(&["peers", "add", &a.p2p[0]]);
+    std::thread::sleep(Duration::from_secs(5));
+    assert_eq!(connected(&a), 0, "the banned peer got in after the restart");
+    let entry = listed_peer(&a, &b_id).expect("a lists the ban");
+    assert_eq!(entry["banned_until"], v["banned_until"], "{entry}");
+    assert!(entry["ban_reason"].is_string(), "{entry}");
+    drop(b);
+}

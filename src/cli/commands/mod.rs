@@ -6,6 +6,7 @@ pub mod init;
 pub mod migrate;
 pub mod mine;
 pub mod node;
+pub mod peers;
 pub mod query;
 pub mod submit;
 pub mod transfer;
