@@ -597,6 +597,7 @@ fn events_of_one_block(c: &mut Checker, stream: &mut wire::Stream) {
         let schema = match name.as_str() {
             "block" => "MinedBlock",
             "mining" => "Mining",
+            "tip" => "TipEvent",
             _ => {
                 c.fail(format!("an undocumented event {name:?}: {data}"));
                 continue;

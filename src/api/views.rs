@@ -440,6 +440,19 @@ pub struct SealedEvent {
     pub block: MinedView,
 }
 
+/// A `tip` event: the active tip moved from `previous` to `tip`, by
+/// `cause` (`mined`, `peer` or `import`); `disconnected` blocks of the old
+/// branch left the active chain and `connected` ones joined it (a
+/// reorganisation when `disconnected` is not 0).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TipEvent {
+    pub tip: TipRef,
+    pub previous: TipRef,
+    pub cause: String,
+    pub disconnected: u64,
+    pub connected: u64,
+}
+
 /// How a mining run ended.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct MineSummary {

@@ -198,6 +198,7 @@ fn spawn_run(n: Arc<Node>, run: &Run, settings: Settings) -> Result<JoinHandle<(
                             n.announce_block(&block.hash);
                             let block = block.clone();
                             let _ = n.events.send(Event::Block(SealedEvent { run: id, block }));
+                            n.tip_moved(crate::node::tip_watch::Cause::Mined);
                             Ok(())
                         },
                     },

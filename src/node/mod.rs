@@ -16,6 +16,7 @@ pub mod peering;
 pub mod routes;
 pub mod server;
 pub mod status;
+pub mod tip_watch;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -82,6 +83,8 @@ pub enum Event {
     Block(crate::api::views::SealedEvent),
     /// The miner started or stopped.
     Mining(crate::api::views::MiningView),
+    /// The active tip moved ([`tip_watch`]).
+    Tip(crate::api::views::TipEvent),
 }
 
 /// State every request handler shares.
@@ -103,6 +106,8 @@ pub struct Node {
     pub streams: Arc<tokio::sync::Semaphore>,
     /// The network, once started (never, unless asked for).
     pub net: std::sync::OnceLock<crate::net::Handle>,
+    /// The last tip the event streams were told of.
+    pub tip_watch: tip_watch::TipWatch,
 }
 
 impl Node {

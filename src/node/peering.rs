@@ -6,6 +6,7 @@
 
 use std::sync::Weak;
 
+use super::tip_watch::Cause;
 use super::Node;
 use crate::consensus::{Block, BlockError, BlockHash, BlockHeader, Cursor, Transaction};
 use crate::net::{Chain, ChainView, KnownPeer, Verdict};
@@ -129,6 +130,7 @@ impl Chain for Peering {
         match accepted {
             Ok(Accepted::Extended(_) | Accepted::Reorganized { .. }) => {
                 node.mining.new_entries();
+                node.tip_moved(Cause::Peer);
                 Verdict::New
             }
             Ok(Accepted::SideBranch { .. }) => Verdict::New,
@@ -163,6 +165,7 @@ impl Chain for Peering {
             return match appended {
                 Ok(_) => {
                     node.mining.new_entries();
+                    node.tip_moved(Cause::Peer);
                     (fresh.len(), Verdict::Known)
                 }
                 // The tip moved meanwhile, or a block is bad: one by one.

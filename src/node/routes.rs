@@ -20,6 +20,7 @@ use axum::Router;
 use tokio_stream::StreamExt;
 
 use super::identity::{self, IDENTITY_PATH};
+use super::tip_watch::Cause;
 use super::{Event, Node, MAX_STREAMS, MIN_UPLOAD_RATE};
 use crate::api::import::{ExportFile, ImportPlan};
 use crate::api::views::{ErrorView, StatusView};
@@ -577,7 +578,9 @@ async fn import(State(node): State<Shared>, RawQuery(raw): RawQuery, body: Body)
         // Held from the checks to the writes, so that both see one tip.
         let _held = n.write_lock.lock();
         let file = ExportFile { path: spool, name };
-        ImportPlan::check(&n.store, file, crate::time::now_ms())?.apply()
+        let done = ImportPlan::check(&n.store, file, crate::time::now_ms())?.apply();
+        n.tip_moved(Cause::Import);
+        done
     })
     .await?;
     // The tip may have moved: the miner searches a fresh template.
@@ -702,6 +705,7 @@ async fn events(State(node): State<Shared>, RawQuery(raw): RawQuery) -> Answer {
         let (name, data) = match e.ok()? {
             Event::Block(v) => ("block", serde_json::to_string(&v)),
             Event::Mining(v) => ("mining", serde_json::to_string(&v)),
+            Event::Tip(v) => ("tip", serde_json::to_string(&v)),
         };
         Some(Some(SseEvent::default().event(name).data(data.ok()?)))
     });

@@ -53,6 +53,7 @@ async fn serve(
 
     let (events, _) = tokio::sync::broadcast::channel(1024);
     let (stopping, _) = tokio::sync::watch::channel(false);
+    let tip_watch = super::tip_watch::TipWatch::new(&store);
     let node = Arc::new(Node {
         store,
         token: cookie.token.clone(),
@@ -65,6 +66,7 @@ async fn serve(
         imports: tokio::sync::Semaphore::new(1),
         streams: Arc::new(tokio::sync::Semaphore::new(super::MAX_STREAMS)),
         net: Default::default(),
+        tip_watch,
     });
     if config.network.is_on() {
         let chain = Arc::new(super::peering::Peering(Arc::downgrade(&node)));

@@ -496,3 +496,58 @@ fn a_ban_survives_a_restart() {
     assert!(entry["ban_reason"].is_string(), "{entry}");
     drop(b);
 }
+
+/// The event stream reports a tip moved by a peer's blocks, and says when
+/// that was a reorganisation: how many blocks left and joined the chain.
+#[test]
+fn the_event_stream_reports_a_reorganisation_brought_by_a_peer() {
+    let light = Ledger::new();
+    let heavy = Ledger::copy_of(&light);
+    light.ok(&["mine", "-n", "5"]);
+    heavy.ok(&["mine", "-n", "8"]);
+    let h = peer_node(&heavy, &[], &[]);
+    let l = peer_node(&light, &[], &[]);
+    let events = l.req("GET", "/v1/events").call().expect("events");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        let mut name = String::new();
+        for line in std::io::BufReader::new(events.into_reader()).lines() {
+            let Ok(line) = line else { return };
+            if let Some(n) = line.strip_prefix("event: ") {
+                name = n.to_owned();
+            } else if let Some(data) = line.strip_prefix("data: ") {
+                let v: Value = serde_json::from_str(data).expect("JSON");
+                if tx.send((name.clone(), v)).is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    let (code, v) = l.post("/v1/peers", json!({"address": h.p2p[0]}));
+    assert_eq!(code, 200, "{v}");
+    // The branch is taken one block at a time (it does not extend the
+    // tip): a reorganisation onto its first heavier block, then extensions.
+    let end = tip(&h);
+    let mut seen = Vec::new();
+    while seen
+        .last()
+        .map(|e: &Value| e["tip"]["hash"] != end.1.as_str())
+        .unwrap_or(true)
+    {
+        let (name, v) = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("an event within 60 s");
+        assert_eq!(name, "tip", "{v}");
+        assert_eq!(v["cause"], "peer", "{v}");
+        seen.push(v);
+    }
+    let first = &seen[0];
+    assert_eq!(first["previous"]["height"], 5, "{first}");
+    assert_eq!(first["disconnected"], 5, "{first}");
+    assert_eq!(first["connected"], first["tip"]["height"], "{first}");
+    for pair in seen.windows(2) {
+        assert_eq!(pair[1]["previous"], pair[0]["tip"], "{seen:?}");
+        assert_eq!(pair[1]["disconnected"], 0, "{seen:?}");
+    }
+}
