@@ -48,6 +48,10 @@ const MAX_CHECKS: usize = 4;
 /// once; more are refused.
 const MAX_SERVING_PER_PEER: usize = 4;
 
+/// Status requests of one peer answered per window; more are refused.
+const MAX_STATUS_PER_WINDOW: u32 = 20;
+const STATUS_WINDOW: Duration = Duration::from_secs(10);
+
 /// How often the sync looks for requests past their time.
 const SYNC_TICK: Duration = Duration::from_millis(500);
 
@@ -122,6 +126,8 @@ struct Net {
     /// pending entries to ask from next.
     pending_asks: HashMap<PeerId, OutboundRequestId>,
     pending_cursor: HashMap<PeerId, u64>,
+    /// Status requests answered per peer in the current window.
+    status_asks: HashMap<PeerId, (Instant, u32)>,
     /// `Blocks` requests being served, per peer.
     serving: HashMap<PeerId, usize>,
     /// Connected peers, scores and bans ([`super::peers`]).
@@ -185,6 +191,7 @@ pub async fn start(
         sync,
         asking: HashMap::new(),
         serving: HashMap::new(),
+        status_asks: HashMap::new(),
         pending_asks: HashMap::new(),
         pending_cursor: HashMap::new(),
         book: Arc::default(),
@@ -526,6 +533,7 @@ impl Net {
                 self.asking.remove(&peer_id);
                 self.pending_asks.remove(&peer_id);
                 self.pending_cursor.remove(&peer_id);
+                self.status_asks.remove(&peer_id);
                 let rr = &mut self.swarm.behaviour_mut().sync;
                 self.sync.peer_gone(rr, peer_id, &self.statuses);
             }
@@ -658,6 +666,10 @@ impl Net {
     fn serve(&mut self, peer: PeerId, request: Request, channel: ResponseChannel<Response>) {
         match request {
             Request::Status(theirs) => {
+                if !self.status_allowed(peer) {
+                    self.fault(peer, Fault::Flood);
+                    return self.refuse(channel, "too many status requests".into());
+                }
                 let ours = self.our_status();
                 let response = match ours {
                     Some(s) => Response::Status(s),
@@ -713,6 +725,18 @@ impl Net {
 
     /// Answers `peer` with what `answer` reads from the ledger, on a
     /// blocking thread; at most [`MAX_SERVING_PER_PEER`] at once per peer.
+    /// At most [`MAX_STATUS_PER_WINDOW`] status requests of one peer are
+    /// answered per [`STATUS_WINDOW`] (one every 2 s is the rule).
+    fn status_allowed(&mut self, peer: PeerId) -> bool {
+        let now = Instant::now();
+        let (since, count) = self.status_asks.entry(peer).or_insert((now, 0));
+        if now.duration_since(*since) >= STATUS_WINDOW {
+            (*since, *count) = (now, 0);
+        }
+        *count += 1;
+        *count <= MAX_STATUS_PER_WINDOW
+    }
+
     fn serve_blocking(
         &mut self,
         peer: PeerId,

@@ -79,7 +79,18 @@ struct Liar {
     hung_up: Arc<AtomicUsize>,
 }
 
-fn liar(rt: &tokio::runtime::Runtime, genesis: BlockHash, mut answer: Answer) -> Liar {
+fn liar(rt: &tokio::runtime::Runtime, genesis: BlockHash, answer: Answer) -> Liar {
+    flooding_liar(rt, genesis, answer, 0)
+}
+
+/// A liar that also sends `flood` status requests as soon as it is
+/// connected.
+fn flooding_liar(
+    rt: &tokio::runtime::Runtime,
+    genesis: BlockHash,
+    mut answer: Answer,
+    flood: usize,
+) -> Liar {
     let protocol = StreamProtocol::try_from_owned(sync_protocol(&genesis)).expect("name");
     let mut swarm = rt.block_on(async {
         let mut swarm = libp2p::SwarmBuilder::with_new_identity()
@@ -151,6 +162,12 @@ fn liar(rt: &tokio::runtime::Runtime, genesis: BlockHash, mut answer: Answer) ->
                     num_established: 0, ..
                 } => {
                     closed.fetch_add(1, Ordering::SeqCst);
+                }
+                SwarmEvent::ConnectionEstablished { peer_id, .. } => {
+                    for _ in 0..flood {
+                        let rr = swarm.behaviour_mut();
+                        rr.send_request(&peer_id, Request::Status(claim));
+                    }
                 }
                 _ => {}
             }
@@ -356,4 +373,27 @@ fn an_oversize_reply_is_cut_off_and_its_peer_let_go() {
     let s = status(&node);
     assert_eq!(s["tip"]["height"], 3, "{s}");
     assert_eq!(s["tips"].as_array().map(Vec::len), Some(1), "{s}");
+}
+
+/// A peer that sends status requests far faster than the rule (one every
+/// 2 s): past 20 in 10 s each is refused and costs it score, and it ends
+/// banned.
+#[test]
+fn a_peer_that_floods_status_requests_is_refused_and_banned() {
+    let l = Ledger::new();
+    l.ok(&["mine", "-n", "3"]);
+    let chain = chain_of(&l);
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let liar = flooding_liar(
+        &rt,
+        genesis_of(&l),
+        Box::new(move |r| Some(honest(&chain, r))),
+        200,
+    );
+    let node = Node::start(&l, &["--peer", &liar.dial]);
+    eventually("the node bans the flooder", Duration::from_secs(30), || {
+        node.stderr().contains("its score fell")
+    });
+    let s = status(&node);
+    assert_eq!(s["tip"]["height"], 3, "{s}");
 }
