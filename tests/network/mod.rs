@@ -12,6 +12,7 @@ use crate::kit::{Ledger, Node};
 
 mod bench;
 mod hostile;
+mod hosts;
 
 /// A ledger whose blocks take a few hundred milliseconds on one thread,
 /// so a miner gossips at a pace a test can watch.
