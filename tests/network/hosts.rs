@@ -57,6 +57,9 @@ fn unable() -> Option<String> {
     if run("ip", &["-V"]).is_err() {
         return Some("no `ip` (iproute2)".into());
     }
+    if run("python3", &["-c", "import urllib.request"]).is_err() {
+        return Some("no python3 (the HTTP client inside a namespace)".into());
+    }
     None
 }
 
@@ -122,24 +125,20 @@ impl Drop for Net {
     }
 }
 
-/// Runs `f` on a thread that has entered the network namespace `ns`, so
-/// that 127.0.0.1 there is the namespace's loopback.
-fn in_ns<T: Send>(ns: &str, f: impl FnOnce() -> T + Send) -> T {
-    let file = File::open(format!("/run/netns/{ns}")).expect("the namespace's file");
-    std::thread::scope(|s| {
-        s.spawn(|| {
-            use std::os::fd::AsRawFd;
-            // SAFETY: setns(2) with a namespace file this thread holds
-            // open; entering a network namespace changes only the calling
-            // thread, which ends when `f` returns.
-            let r = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
-            assert_eq!(r, 0, "setns {ns}: {}", std::io::Error::last_os_error());
-            f()
-        })
-        .join()
-        .unwrap_or_else(|e| std::panic::resume_unwind(e))
-    })
-}
+/// A one-request HTTP client for inside a namespace (Python's standard
+/// library, run through `ip netns exec`): prints the status, then the body.
+const HTTP_CLIENT: &str = r#"
+import sys, urllib.request, urllib.error
+method, url, auth, body = sys.argv[1:5]
+data = body.encode() if body else None
+req = urllib.request.Request(url, data=data, method=method, headers={"Authorization": auth, "Content-Type": "application/json"})
+try:
+    r = urllib.request.urlopen(req, timeout=30)
+    code, text = r.status, r.read()
+except urllib.error.HTTPError as e:
+    code, text = e.code, e.read()
+sys.stdout.write(str(code) + "\n" + text.decode())
+"#;
 
 /// A `sledger node` in a namespace, stopped (SIGTERM, then SIGKILL after
 /// 20 s) when dropped.
@@ -233,24 +232,22 @@ impl HostNode {
     fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
         let url = format!("http://{}{path}", self.address);
         let auth = format!("Bearer {}", self.token);
-        in_ns(&self.ns, move || {
-            let req = ureq::request(method, &url)
-                .set("Authorization", &auth)
-                .timeout(Duration::from_secs(30));
-            let r = match body {
-                Some(b) => req.send_json(b),
-                None => req.call(),
-            };
-            let resp = match r {
-                Ok(r) | Err(ureq::Error::Status(_, r)) => r,
-                Err(e) => panic!("{method} {url}: {e}"),
-            };
-            let code = resp.status();
-            let text = resp.into_string().expect("body");
-            let v =
-                serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"));
-            (code, v)
-        })
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        let out = Command::new("ip")
+            .args(["netns", "exec", &self.ns, "python3", "-c", HTTP_CLIENT])
+            .args([method, url.as_str(), auth.as_str(), body.as_str()])
+            .output()
+            .expect("run the namespace's HTTP client");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let (code, body) = text.split_once('\n').unwrap_or_else(|| {
+            panic!(
+                "{method} {url}: {text} {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        let code: u16 = code.parse().expect("a status");
+        let v = serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"));
+        (code, v)
     }
 
     fn status(&self) -> Value {
