@@ -274,6 +274,9 @@ pub struct NodeArgs {
     /// A permissioned ledger: connect only with the peer PEERID (repeatable); every other peer is refused
     #[arg(long, value_name = "PEERID")]
     pub allow_peer: Vec<String>,
+    /// A permissioned ledger: the peers named in FILE (one peer id a line; blank lines and lines starting with # are skipped), with any --allow-peer
+    #[arg(long, value_name = "FILE")]
+    pub allow_peers_file: Option<std::path::PathBuf>,
     /// Checked header hashes a sync keeps ahead of the stored chain, 64 to 1000000; a header chain longer than this without more work is followed without keeping it (docs/NETWORK.md) [default: 16384]
     #[arg(long, value_name = "HEADERS", value_parser = clap::value_parser!(u32).range(64..=1_000_000))]
     pub sync_window: Option<u32>,

@@ -192,16 +192,42 @@ fn node(a: args::NodeArgs) -> Result<Config> {
         network: crate::net::Config {
             listen: addresses("--listen", &a.listen)?,
             peers: addresses("--peer", &a.peer)?,
-            allow: (!a.allow_peer.is_empty())
-                .then(|| {
-                    (a.allow_peer.iter())
-                        .map(|p| p.parse().map_err(|e| anyhow::anyhow!("--allow-peer: {e}")))
-                        .collect::<Result<Vec<_>>>()
-                })
-                .transpose()?,
+            allow: allowed_peers(&a.allow_peer, a.allow_peers_file.as_deref())?,
             sync_window: a.sync_window.map(|w| w as usize),
         },
     })
+}
+
+/// The allow list of `--allow-peer` and `--allow-peers-file`, if either
+/// is given (`None`: any peer may connect).
+fn allowed_peers(
+    given: &[String],
+    file: Option<&std::path::Path>,
+) -> Result<Option<Vec<crate::net::PeerName>>> {
+    let mut ids: Vec<(String, String)> = given
+        .iter()
+        .map(|p| ("--allow-peer".to_owned(), p.clone()))
+        .collect();
+    if let Some(path) = file {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("--allow-peers-file: cannot read {}", path.display()))?;
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if !line.is_empty() && !line.starts_with('#') {
+                ids.push((
+                    format!("{} line {}", path.display(), n + 1),
+                    line.to_owned(),
+                ));
+            }
+        }
+    }
+    if given.is_empty() && file.is_none() {
+        return Ok(None);
+    }
+    ids.iter()
+        .map(|(at, p)| p.parse().map_err(|e| anyhow::anyhow!("{at}: {e}")))
+        .collect::<Result<Vec<_>>>()
+        .map(Some)
 }
 
 /// Each of `given` as a peer address, or an error naming `flag`.

@@ -217,14 +217,21 @@ fn a_node_keeps_its_peer_id_across_restarts() {
 }
 
 #[test]
-fn a_permissioned_node_refuses_an_unknown_peer() {
+fn a_permissioned_node_refuses_a_peer_its_allow_list_does_not_name() {
     let la = Ledger::new();
     let (lb, lc) = (Ledger::copy_of(&la), Ledger::copy_of(&la));
     la.ok(&["mine", "-n", "5"]);
     // b is the only peer a allows; c is unknown to it.
     let b = peer_node(&lb, &[], &[]);
     let b_id = b.p2p[0].rsplit('/').next().expect("peer id").to_owned();
-    let a = peer_node(&la, &[], &["--allow-peer", &b_id]);
+    // The allow list is a file, with a comment and a blank line.
+    let list = la.path("allowed-peers");
+    std::fs::write(&list, format!("# who may connect\n\n{b_id}\n")).expect("write");
+    let a = peer_node(
+        &la,
+        &[],
+        &["--allow-peers-file", list.to_str().expect("path")],
+    );
     let c = peer_node(&lc, &[&a], &[]);
     let b = peer_node_again(b, &lb, &a);
     eventually("the allowed peer syncs", Duration::from_secs(60), || {
@@ -236,6 +243,20 @@ fn a_permissioned_node_refuses_an_unknown_peer() {
     let err = String::from_utf8_lossy(&bad.stderr);
     assert!(
         err.contains("--allow-peer") && err.contains("not a peer id"),
+        "{err}"
+    );
+    std::fs::write(&list, "nobody\n").expect("write");
+    let bad = lb.run(&[
+        "node",
+        "--port",
+        "0",
+        "--allow-peers-file",
+        list.to_str().expect("path"),
+    ]);
+    assert!(!bad.status.success());
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains("line 1") && err.contains("not a peer id"),
         "{err}"
     );
 }
