@@ -28,6 +28,7 @@ pub const TARGETS: &[(&str, Property)] = &[
     ("export_line", export_line),
     ("request_body", request_body),
     ("store_record", store_record),
+    ("net_message", net_message),
 ];
 
 /// A block that decodes re-encodes to the same bytes.
@@ -208,4 +209,11 @@ fn round_trip<T: Record>(data: &[u8]) -> bool {
         std::any::type_name::<T>()
     );
     true
+}
+
+/// One stream's bytes from a peer, read as the node reads them: a message
+/// that decodes re-reads the same once written, and the headers, blocks
+/// and entries it carries go through the consensus decoders unharmed.
+pub fn net_message(data: &[u8]) -> bool {
+    fuzzing::net_message(data) > 0
 }

@@ -6,10 +6,10 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 seconds="${1:-60}"
-targets=(block transaction export_line request_body store_record)
+targets=(block transaction export_line request_body store_record net_message)
 declare -A max_len=(
     [block]=4096 [transaction]=1024 [export_line]=8192
-    [request_body]=2048 [store_record]=4096
+    [request_body]=2048 [store_record]=4096 [net_message]=16384
 )
 for t in "${targets[@]}"; do
     echo "== $t: ${seconds}s"

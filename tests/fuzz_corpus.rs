@@ -95,7 +95,7 @@ fn store_seeds(blocks: &[Block]) -> Vec<Vec<u8>> {
 fn write_seeds() {
     let blocks = seed_blocks();
     let txs = blocks.iter().flat_map(|b| &b.txs).map(Transaction::encode);
-    let seeds: [(&str, Vec<Vec<u8>>); 5] = [
+    let seeds: [(&str, Vec<Vec<u8>>); 6] = [
         ("block", blocks.iter().map(Block::encode).collect()),
         ("transaction", txs.collect()),
         (
@@ -113,6 +113,7 @@ fn write_seeds() {
                 .collect(),
         ),
         ("store_record", store_seeds(&blocks)),
+        ("net_message", net_seeds(&blocks)),
     ];
     for (target, inputs) in seeds {
         let dir = corpus_dir(target);
@@ -121,6 +122,45 @@ fn write_seeds() {
             fs::write(dir.join(format!("seed-{i}")), bytes).expect("a seed");
         }
     }
+}
+
+/// Every kind of request and response, as the node's codec writes them.
+fn net_seeds(blocks: &[Block]) -> Vec<Vec<u8>> {
+    use sledger::net::protocol::{write_stream, Request, Response, Status};
+    let status = Status {
+        version: 2,
+        genesis: blocks[0].hash().0,
+        tip: blocks[1].hash().0,
+        height: 1,
+        work: [0; 32],
+    };
+    let hashes: Vec<[u8; 32]> = blocks.iter().map(|b| b.hash().0).collect();
+    let requests = [
+        Request::Status(status),
+        Request::Headers {
+            locator: hashes.clone(),
+            max: 2000,
+        },
+        Request::Bodies { hashes },
+        Request::Pending { after: 3, max: 500 },
+    ];
+    let headers: Vec<u8> = blocks.iter().flat_map(|b| b.header.encode()).collect();
+    let responses = [
+        Response::Status(status),
+        Response::Headers(headers.into()),
+        Response::Blocks(blocks.iter().map(|b| b.encode().into()).collect()),
+        Response::Pending {
+            entries: blocks[1].txs.iter().map(|t| t.encode().into()).collect(),
+            next: 7,
+        },
+        Response::Refused("no".into()),
+    ];
+    let mut out: Vec<Vec<u8>> = requests
+        .iter()
+        .map(|r| write_stream(Some(r), None))
+        .collect();
+    out.extend(responses.iter().map(|r| write_stream(None, Some(r))));
+    out
 }
 
 /// Found by `request_body`: `%+0` was a percent escape, since

@@ -140,3 +140,40 @@ mod tests {
         assert!(locator_heights(u64::MAX).len() <= MAX_LOCATOR);
     }
 }
+
+/// The node's CBOR codec, with the bounds above.
+pub(super) fn codec() -> libp2p::request_response::cbor::codec::Codec<Request, Response> {
+    libp2p::request_response::cbor::codec::Codec::default()
+        .set_request_size_maximum(MAX_REQUEST_BYTES)
+        .set_response_size_maximum(MAX_RESPONSE_BYTES)
+}
+
+/// One stream's bytes read by the node's codec as a request and as a
+/// response, as the node reads what a peer sends (for the fuzz targets,
+/// through `crate::fuzzing`).
+pub fn read_stream(bytes: &[u8]) -> (Option<Request>, Option<Response>) {
+    use libp2p::futures::executor::block_on;
+    use libp2p::request_response::Codec;
+    let protocol = libp2p::StreamProtocol::new("/sledger/fuzz");
+    let mut c = codec();
+    let request = block_on(c.read_request(&protocol, &mut libp2p::futures::io::Cursor::new(bytes)));
+    let response =
+        block_on(c.read_response(&protocol, &mut libp2p::futures::io::Cursor::new(bytes)));
+    (request.ok(), response.ok())
+}
+
+/// A request or response as the node's codec writes it.
+pub fn write_stream(request: Option<&Request>, response: Option<&Response>) -> Vec<u8> {
+    use libp2p::futures::executor::block_on;
+    use libp2p::request_response::Codec;
+    let protocol = libp2p::StreamProtocol::new("/sledger/fuzz");
+    let mut c = codec();
+    let mut out = libp2p::futures::io::Cursor::new(Vec::new());
+    let written = match (request, response) {
+        (Some(r), _) => block_on(c.write_request(&protocol, &mut out, r.clone())),
+        (None, Some(r)) => block_on(c.write_response(&protocol, &mut out, r.clone())),
+        (None, None) => Ok(()),
+    };
+    written.expect("writing to memory cannot fail");
+    out.into_inner()
+}

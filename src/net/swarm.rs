@@ -261,9 +261,7 @@ fn build(
                 gossipsub::MessageAuthenticity::Signed(key.clone()),
                 gossip,
             )?;
-            let codec = cbor::codec::Codec::default()
-                .set_request_size_maximum(MAX_REQUEST_BYTES)
-                .set_response_size_maximum(MAX_RESPONSE_BYTES);
+            let codec = super::protocol::codec();
             let sync = cbor::Behaviour::with_codec(
                 codec,
                 [(protocol, ProtocolSupport::Full)],

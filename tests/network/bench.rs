@@ -73,7 +73,27 @@ fn sync_against_import_and_memory_against_length() {
     let export = la.path("chain.jsonl");
     la.ok(&["export", "-o", export.to_str().expect("path")]);
     let started = Instant::now();
-    imported.ok(&["import", export.to_str().expect("path")]);
+    let mut child = std::process::Command::new(crate::kit::bin())
+        .arg("--data-dir")
+        .arg(&imported.dir)
+        .args(["import", export.to_str().expect("path")])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("import");
+    // Its peak memory, read while it runs (a reaped process has none).
+    let mut import_rss = 0;
+    while child.try_wait().expect("wait").is_none() {
+        if let Ok(s) = std::fs::read_to_string(format!("/proc/{}/status", child.id())) {
+            if let Some(kb) = s
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            {
+                import_rss = import_rss.max(kb);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
     let import_s = started.elapsed().as_secs_f64();
 
     let a = peer_node(la, &[], &[]);
@@ -88,8 +108,9 @@ fn sync_against_import_and_memory_against_length() {
 
     let rate = |n: u64, s: f64| n as f64 / s;
     println!(
-        "import of {long} blocks: {import_s:.1} s ({:.0} blocks/s)",
-        rate(long, import_s)
+        "import of {long} blocks: {import_s:.1} s ({:.0} blocks/s), peak RSS about {} MiB",
+        rate(long, import_s),
+        import_rss / 1024
     );
     println!(
         "sync from one peer: {one_s:.1} s ({:.0} blocks/s, {:.2}x import); every header checked after {one_headers_s:.1} s ({:.0} headers/s); peak RSS {} MiB",
