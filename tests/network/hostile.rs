@@ -88,6 +88,24 @@ fn liar(rt: &tokio::runtime::Runtime, genesis: BlockHash, answer: Answer) -> Lia
 fn flooding_liar(
     rt: &tokio::runtime::Runtime,
     genesis: BlockHash,
+    answer: Answer,
+    flood: usize,
+) -> Liar {
+    let claim = Status {
+        version: PROTOCOL_VERSION,
+        genesis: genesis.0,
+        tip: [9; 32],
+        height: 1_000_000,
+        work: [0xff; 32],
+    };
+    spawn_liar(rt, genesis, claim, answer, flood)
+}
+
+/// A liar on the sync protocol of `genesis` whose status says `claim`.
+fn spawn_liar(
+    rt: &tokio::runtime::Runtime,
+    genesis: BlockHash,
+    claim: Status,
     mut answer: Answer,
     flood: usize,
 ) -> Liar {
@@ -126,13 +144,6 @@ fn flooding_liar(
     let dial = format!("{addr}/p2p/{}", swarm.local_peer_id());
     let (bodies_asked, hung_up) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
     let (asked, closed) = (bodies_asked.clone(), hung_up.clone());
-    let claim = Status {
-        version: PROTOCOL_VERSION,
-        genesis: genesis.0,
-        tip: [9; 32],
-        height: 1_000_000,
-        work: [0xff; 32],
-    };
     rt.spawn(async move {
         let mut stalled = Vec::new();
         loop {
@@ -223,9 +234,10 @@ fn a_header_that_breaks_a_rule_gets_its_peer_banned_and_nothing_is_stored() {
     assert_eq!(liar.bodies_asked.load(Ordering::SeqCst), 0);
 }
 
-/// Two peers with the chain a fresh copy lacks; the liar sends each block
-/// with a transaction added to its body (the header, and so the hash, is
-/// the real one). The liar is banned; the fresh copy syncs from the other.
+/// The liar has the chain a fresh copy lacks and sends each block with a
+/// transaction added to its body (the header, and so the hash, is the
+/// real one). The liar is banned, nothing it sent is stored, and the
+/// fresh copy then syncs from an honest peer.
 #[test]
 fn a_body_that_does_not_match_its_header_gets_its_peer_banned_and_the_sync_completes() {
     let la = Ledger::new();
@@ -252,23 +264,26 @@ fn a_body_that_does_not_match_its_header_gets_its_peer_banned_and_the_sync_compl
         }),
     );
     let a = peer_node(&la, &[], &[]);
-    let f = Node::start(&fresh, &["--peer", &liar.dial, "--peer", &a.p2p[0]]);
+    // The liar alone first, until it is banned; then an honest peer joins.
+    let f = Node::start(&fresh, &["--peer", &liar.dial]);
+    eventually("the liar is banned", Duration::from_secs(30), || {
+        f.stderr().contains("banning peer")
+    });
+    let (code, v) = f.post("/v1/peers", serde_json::json!({"address": a.p2p[0]}));
+    assert_eq!(code, 200, "{v}");
     let end = tip(&a);
     eventually("the fresh copy syncs", Duration::from_secs(90), || {
         tip(&f) == end
     });
-    assert!(
-        f.stderr().contains("banning peer") && f.stderr().contains("a body that"),
-        "{}",
-        f.stderr()
-    );
+    assert!(f.stderr().contains("a body that"), "{}", f.stderr());
     assert!(liar.bodies_asked.load(Ordering::SeqCst) >= 1);
     drop(f);
     verify(&fresh);
 }
 
 /// The liar sends real headers but never answers a request for bodies:
-/// each batch it holds is given to the other peer when its time is up.
+/// each batch it holds is given to another peer, one that joins later,
+/// when its time is up.
 #[test]
 fn a_peer_that_stalls_on_bodies_is_passed_over_and_the_sync_completes() {
     let la = Ledger::new();
@@ -285,15 +300,20 @@ fn a_peer_that_stalls_on_bodies_is_passed_over_and_the_sync_completes() {
         }),
     );
     let a = peer_node(&la, &[], &[]);
-    let f = Node::start(&fresh, &["--peer", &liar.dial, "--peer", &a.p2p[0]]);
+    // The liar alone first, until it holds batches it will never answer;
+    // then an honest peer joins.
+    let f = Node::start(&fresh, &["--peer", &liar.dial]);
+    eventually(
+        "the liar is asked for bodies",
+        Duration::from_secs(30),
+        || liar.bodies_asked.load(Ordering::SeqCst) >= 1,
+    );
+    let (code, v) = f.post("/v1/peers", serde_json::json!({"address": a.p2p[0]}));
+    assert_eq!(code, 200, "{v}");
     let end = tip(&a);
     eventually("the fresh copy syncs", Duration::from_secs(120), || {
         tip(&f) == end
     });
-    assert!(
-        liar.bodies_asked.load(Ordering::SeqCst) >= 1,
-        "the liar was never asked for bodies, so the stall was not tried"
-    );
     drop(f);
     verify(&fresh);
 }
@@ -396,4 +416,34 @@ fn a_peer_that_floods_status_requests_is_refused_and_banned() {
     });
     let s = status(&node);
     assert_eq!(s["tip"]["height"], 3, "{s}");
+}
+
+/// A peer that speaks this ledger's protocol but whose status names
+/// another genesis: banned at its first status, and nothing is asked of it.
+#[test]
+fn a_peer_whose_status_names_another_genesis_is_banned() {
+    let l = Ledger::new();
+    l.ok(&["mine", "-n", "3"]);
+    let chain = chain_of(&l);
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let claim = Status {
+        version: PROTOCOL_VERSION,
+        genesis: [7; 32],
+        tip: [9; 32],
+        height: 1_000_000,
+        work: [0xff; 32],
+    };
+    let liar = spawn_liar(
+        &rt,
+        genesis_of(&l),
+        claim,
+        Box::new(move |r| Some(honest(&chain, r))),
+        0,
+    );
+    let node = Node::start(&l, &["--peer", &liar.dial]);
+    eventually("the node bans the liar", Duration::from_secs(30), || {
+        node.stderr().contains("its status names another ledger")
+    });
+    assert_eq!(liar.bodies_asked.load(Ordering::SeqCst), 0);
+    assert_eq!(status(&node)["tip"]["height"], 3);
 }
