@@ -122,25 +122,6 @@ pub fn locator_heights(tip: u64) -> Vec<u64> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_locator_takes_ten_then_doubles_back_to_genesis() {
-        assert_eq!(locator_heights(0), vec![0]);
-        assert_eq!(locator_heights(3), vec![3, 2, 1, 0]);
-        let l = locator_heights(1000);
-        assert_eq!(
-            &l[..11],
-            &[1000, 999, 998, 997, 996, 995, 994, 993, 992, 991, 989]
-        );
-        assert_eq!(l[11..13], [985, 977]);
-        assert_eq!(*l.last().unwrap(), 0);
-        assert!(locator_heights(u64::MAX).len() <= MAX_LOCATOR);
-    }
-}
-
 /// The node's CBOR codec, with the bounds above.
 pub(super) fn codec() -> libp2p::request_response::cbor::codec::Codec<Request, Response> {
     libp2p::request_response::cbor::codec::Codec::default()
@@ -176,4 +157,23 @@ pub fn write_stream(request: Option<&Request>, response: Option<&Response>) -> V
     };
     written.expect("writing to memory cannot fail");
     out.into_inner()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_locator_takes_ten_then_doubles_back_to_genesis() {
+        assert_eq!(locator_heights(0), vec![0]);
+        assert_eq!(locator_heights(3), vec![3, 2, 1, 0]);
+        let l = locator_heights(1000);
+        assert_eq!(
+            &l[..11],
+            &[1000, 999, 998, 997, 996, 995, 994, 993, 992, 991, 989]
+        );
+        assert_eq!(l[11..13], [985, 977]);
+        assert_eq!(*l.last().unwrap(), 0);
+        assert!(locator_heights(u64::MAX).len() <= MAX_LOCATOR);
+    }
 }
