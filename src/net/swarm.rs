@@ -615,9 +615,16 @@ impl Net {
                 error,
                 ..
             } => {
+                // The sync charges its own requests' timeouts (its deadlines
+                // come first); a status or pending request's is charged here.
+                let ask = self.asking.get(&peer) == Some(&request_id)
+                    || self.pending_asks.get(&peer) == Some(&request_id);
                 self.settled(peer, request_id);
                 let rr = &mut self.swarm.behaviour_mut().sync;
                 self.sync.on_failure(rr, peer, request_id, &self.statuses);
+                if ask && matches!(error, request_response::OutboundFailure::Timeout) {
+                    self.fault(peer, Fault::Timeout);
+                }
                 self.failed(peer, &error);
             }
             Event::InboundFailure {
@@ -634,7 +641,6 @@ impl Net {
     fn failed(&mut self, peer: PeerId, error: &request_response::OutboundFailure) {
         use request_response::OutboundFailure;
         match error {
-            OutboundFailure::Timeout => self.fault(peer, Fault::Timeout),
             OutboundFailure::UnsupportedProtocols => {
                 let _ = self.swarm.disconnect_peer_id(peer);
             }

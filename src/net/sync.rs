@@ -57,7 +57,7 @@ const APPLY_MAX: usize = 512;
 /// of the same peer, up to [`MAX_TIMEOUT`], and halves back with each
 /// batch it delivers.
 pub const BASE_TIMEOUT: Duration = Duration::from_secs(4);
-pub const MAX_TIMEOUT: Duration = Duration::from_secs(64);
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(16);
 
 /// The time a `Headers` request gets.
 pub const HEADERS_TIMEOUT: Duration = Duration::from_secs(20);
@@ -113,6 +113,9 @@ enum BatchState {
 #[derive(Debug)]
 struct Batch {
     hashes: Vec<BlockHash>,
+    /// Height of the last of them: a peer whose status is lower is not
+    /// asked.
+    last_height: u64,
     state: BatchState,
     /// Peers that answered without these blocks.
     lacking: HashSet<PeerId>,
@@ -142,6 +145,9 @@ struct Run {
     headers_done: bool,
     /// More work than the local tip: bodies may be stored.
     beaten: bool,
+    /// `Headers` replies taken so far (only the first may name a fork
+    /// point below the cursor).
+    replies: u32,
     applying: bool,
 }
 
@@ -260,6 +266,7 @@ impl Sync {
             asking: None,
             headers_done: false,
             beaten: false,
+            replies: 0,
             applying: false,
         };
         self.ask_headers(rr, &mut run, &ours, true);
@@ -356,11 +363,7 @@ impl Sync {
                 self.run = None;
                 return Err(Fault::Ban("headers that do not link to the locator"));
             };
-            if run.recheck.is_some()
-                || run.presync
-                || !run.unbatched.is_empty()
-                || !run.batches.is_empty()
-            {
+            if run.replies > 0 {
                 // The chain it was sending moved: begin a fresh run later.
                 self.run = None;
                 return Ok(());
@@ -368,6 +371,7 @@ impl Sync {
             run.base = first.prev_hash;
             run.cursor = cursor;
         }
+        run.replies += 1;
         let count = headers.len();
         for header in &headers {
             match run.cursor.check_child(header, now_ms()) {
@@ -418,6 +422,14 @@ impl Sync {
             run.unbatched.clear();
             run.fetchable = 0;
         }
+        // A second download past its last sample that still does not beat
+        // the local work: the chain is not the one first followed.
+        let past_samples = run.unbatched.len() - run.fetchable.min(run.unbatched.len());
+        let exhausted = run.recheck.as_ref().is_some_and(|s| s.is_empty());
+        if exhausted && past_samples > SAMPLE_EVERY as usize + MAX_HEADERS_PER_REPLY as usize {
+            self.give_up();
+            return Err(Fault::Useless);
+        }
         if run.sampling.as_ref().is_some_and(|s| s.len() > MAX_SAMPLES) {
             self.give_up();
             return Err(Fault::Useless);
@@ -452,7 +464,10 @@ impl Sync {
                 let batch = &mut run.batches[at];
                 batch.state = BatchState::Wanted;
                 batch.lacking.insert(peer);
-                faults.push((peer, Fault::Useless));
+                // Only the peer whose headers these are claimed to hold them.
+                if peer == run.peer {
+                    faults.push((peer, Fault::Useless));
+                }
             }
             Ok(blocks) => {
                 if let Some(n) = self.stalls.get_mut(&peer) {
@@ -464,6 +479,7 @@ impl Sync {
                 if !rest.is_empty() {
                     let more = Batch {
                         hashes: rest,
+                        last_height: batch.last_height,
                         state: BatchState::Wanted,
                         lacking: HashSet::new(),
                     };
@@ -541,9 +557,8 @@ impl Sync {
                 if deadline <= now {
                     faults.push((peer, Fault::Timeout));
                     let n = self.stalls.entry(peer).or_default();
-                    *n = (*n + 1).min(4);
+                    *n = (*n + 1).min(2);
                     b.state = BatchState::Wanted;
-                    b.lacking.insert(peer);
                 }
             }
         }
@@ -567,7 +582,13 @@ impl Sync {
             Verdict::Invalid => {
                 let why = "a block that breaks a rule";
                 faults.push((run.peer, Fault::Ban(why)));
-                faults.extend(done.from.into_iter().map(|p| (p, Fault::Ban(why))));
+                // The sender too, when it alone sent the group (with
+                // several, which one sent the bad block is not known).
+                if let [only] = done.from[..] {
+                    if only != run.peer {
+                        faults.push((only, Fault::Ban(why)));
+                    }
+                }
                 self.run = None;
             }
             // Did not link to what is stored: the store moved; start over.
@@ -630,16 +651,29 @@ impl Sync {
             }
         }
         let now = Instant::now();
-        for b in run.batches.iter_mut() {
-            if total >= MAX_BATCHES {
+        // The first batch not arrived goes out whatever the total: the
+        // ones after it wait for it, so it must never wait for them.
+        let front = run
+            .batches
+            .iter()
+            .position(|b| !matches!(b.state, BatchState::Arrived { .. }));
+        for (i, b) in run.batches.iter_mut().enumerate() {
+            if total >= MAX_BATCHES && Some(i) != front {
                 break;
             }
             if !matches!(b.state, BatchState::Wanted) {
                 continue;
             }
+            // Peers whose status is below the batch are not asked (the
+            // run's own peer sent its headers, so it is).
+            let tall_enough = |p: &PeerId| {
+                *p == run.peer || statuses.get(p).is_some_and(|s| s.height >= b.last_height)
+            };
             let choice = busy
                 .iter()
-                .filter(|(p, n)| **n < MAX_BATCHES_PER_PEER && !b.lacking.contains(p))
+                .filter(|(p, n)| {
+                    **n < MAX_BATCHES_PER_PEER && !b.lacking.contains(p) && tall_enough(p)
+                })
                 .min_by_key(|(p, n)| {
                     (
                         **n,
@@ -671,7 +705,8 @@ impl Sync {
         let mut blocks = Vec::new();
         let mut from = Vec::new();
         while let Some(b) = run.batches.front() {
-            if blocks.len() >= APPLY_MAX || !matches!(b.state, BatchState::Arrived { .. }) {
+            let full = !blocks.is_empty() && blocks.len() + b.hashes.len() > APPLY_MAX;
+            if full || !matches!(b.state, BatchState::Arrived { .. }) {
                 break;
             }
             let Some(Batch {
@@ -696,7 +731,11 @@ impl Sync {
         run.applying = true;
         let (chain, done, id) = (self.chain.clone(), self.applied.clone(), run.id);
         tokio::task::spawn_blocking(move || {
-            let (_, verdict) = chain.offer_blocks(blocks);
+            // A panic in the store must not leave the run waiting forever.
+            let offered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                chain.offer_blocks(blocks)
+            }));
+            let verdict = offered.map_or(Verdict::Orphan, |(_, v)| v);
             let _ = done.send(Applied {
                 run: id,
                 from,
@@ -750,9 +789,12 @@ fn take_one(run: &mut Run, height: u64, hash: BlockHash, ours: &ChainView) -> Re
 fn make_batches(run: &mut Run) {
     while run.fetchable > 0 {
         let n = run.fetchable.min(BATCH);
+        // The unbatched hashes end at the cursor's height.
+        let first = run.cursor.tip().height + 1 - run.unbatched.len() as u64;
         let hashes: Vec<BlockHash> = run.unbatched.drain(..n).collect();
         run.fetchable -= n;
         run.batches.push_back(Batch {
+            last_height: first + n as u64 - 1,
             hashes,
             state: BatchState::Wanted,
             lacking: HashSet::new(),

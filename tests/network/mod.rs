@@ -147,8 +147,9 @@ fn peak_rss_kib(pid: u32) -> u64 {
 }
 
 /// A fresh copy syncs a 10,000-block chain (`SLEDGER_SYNC_BLOCKS` sets
-/// another length) from two peers that both hold it; its peak memory is
-/// printed (`--nocapture`).
+/// another length) from two peers that both hold it, while a second fresh
+/// copy syncs through it; nobody is banned; the first copy's peak memory
+/// is printed (`--nocapture`).
 #[test]
 fn a_fresh_copy_syncs_ten_thousand_blocks_from_two_peers() {
     let blocks: u64 = std::env::var("SLEDGER_SYNC_BLOCKS")
@@ -160,8 +161,12 @@ fn a_fresh_copy_syncs_ten_thousand_blocks_from_two_peers() {
     la.ok(&["mine", "-n", &blocks.to_string()]);
     let lb = Ledger::copy_of(&la);
     let (a, b) = (peer_node(&la, &[], &[]), peer_node(&lb, &[], &[]));
+    let other = Ledger::copy_of(&fresh);
     let started = Instant::now();
     let mut f = peer_node(&fresh, &[&a, &b], &[]);
+    // A second fresh copy at the same time, dialling the first: a peer
+    // behind it must not be asked for blocks it lacks, nor banned for it.
+    let g = peer_node(&other, &[&f, &a], &[]);
     let end = tip(&a);
     eventually("the fresh copy syncs", Duration::from_secs(600), || {
         tip(&f) == end
@@ -174,6 +179,14 @@ fn a_fresh_copy_syncs_ten_thousand_blocks_from_two_peers() {
         blocks as f64 / took.as_secs_f64(),
         rss / 1024
     );
+    eventually(
+        "the second fresh copy syncs",
+        Duration::from_secs(600),
+        || tip(&g) == end,
+    );
+    for n in [&f, &g] {
+        assert!(!n.stderr().contains("banning peer"), "{}", n.stderr());
+    }
     assert!(f.stop().success());
     let verify: Value = serde_json::from_str(&fresh.ok(&["--json", "verify"])).expect("JSON");
     assert_eq!(verify["valid"], true, "{verify}");
