@@ -31,7 +31,8 @@ pub const RECORD_EVERY: Duration = Duration::from_secs(60);
 pub enum Fault {
     /// A request to it timed out.
     Timeout,
-    /// It answered a request for blocks with none.
+    /// A reply with nothing useful: no blocks for a `Bodies` request, or
+    /// a header chain that did not bring the work its status claimed.
     Useless,
     /// It sent a request past the number served at once, which was refused.
     Flood,

@@ -457,8 +457,7 @@ impl Net {
         for (peer, fault) in faults {
             match fault {
                 sync::Fault::Ban(why) => self.ban(peer, why),
-                sync::Fault::Timeout => self.fault(peer, Fault::Timeout),
-                sync::Fault::Useless => self.fault(peer, Fault::Useless),
+                sync::Fault::Score(f) => self.fault(peer, f),
             }
         }
     }

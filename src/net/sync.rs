@@ -76,17 +76,18 @@ pub const NEAR: u64 = 16;
 /// How long a peer whose claimed work brought nothing is passed over.
 pub const COOLDOWN: Duration = Duration::from_secs(30);
 
-/// Something a peer did wrong during a sync.
+/// Something a peer did wrong during a sync: a broken rule, or a lesser
+/// fault that costs it score ([`super::peers::Fault`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
-    /// Broke a rule: banned.
     Ban(&'static str),
-    /// Let a request run out of time.
-    Timeout,
-    /// A reply with nothing useful (claimed work it did not bring, or
-    /// bodies it did not have).
-    Useless,
+    Score(super::peers::Fault),
 }
+
+const TIMEOUT: Fault = Fault::Score(super::peers::Fault::Timeout);
+/// A reply with nothing useful (claimed work it did not bring, or bodies
+/// it did not have).
+const USELESS: Fault = Fault::Score(super::peers::Fault::Useless);
 
 /// A group of blocks handed to the ledger, and what it made of them.
 pub struct Applied {
@@ -152,6 +153,13 @@ struct Run {
 }
 
 impl Run {
+    /// The batch the request `id` to `peer` is for, if it is still asked.
+    fn asked(&self, peer: PeerId, id: OutboundRequestId) -> Option<usize> {
+        self.batches.iter().position(
+            |b| matches!(b.state, BatchState::Asked { peer: p, id: i, .. } if p == peer && i == id),
+        )
+    }
+
     fn batched(&self) -> usize {
         self.batches.iter().map(|b| b.hashes.len()).sum()
     }
@@ -351,7 +359,7 @@ impl Sync {
             if !run.beaten {
                 // It claimed more work and brought none.
                 self.give_up();
-                return Err(Fault::Useless);
+                return Err(USELESS);
             }
             return Ok(());
         };
@@ -413,7 +421,7 @@ impl Sync {
         }
         if run.headers_done {
             self.give_up();
-            return Err(Fault::Useless);
+            return Err(USELESS);
         }
         // (A second download keeps what it has not matched yet: at most a
         // sample's spacing and a reply.)
@@ -428,11 +436,11 @@ impl Sync {
         let exhausted = run.recheck.as_ref().is_some_and(|s| s.is_empty());
         if exhausted && past_samples > SAMPLE_EVERY as usize + MAX_HEADERS_PER_REPLY as usize {
             self.give_up();
-            return Err(Fault::Useless);
+            return Err(USELESS);
         }
         if run.sampling.as_ref().is_some_and(|s| s.len() > MAX_SAMPLES) {
             self.give_up();
-            return Err(Fault::Useless);
+            return Err(USELESS);
         }
         Ok(())
     }
@@ -450,8 +458,7 @@ impl Sync {
         let Some(run) = self.run.as_mut() else {
             return (Vec::new(), false);
         };
-        let asked = |b: &Batch| matches!(b.state, BatchState::Asked { peer: p, id: i, .. } if p == peer && i == id);
-        let Some(at) = run.batches.iter().position(asked) else {
+        let Some(at) = run.asked(peer, id) else {
             return (Vec::new(), false);
         };
         let mut faults = Vec::new();
@@ -466,7 +473,7 @@ impl Sync {
                 batch.lacking.insert(peer);
                 // Only the peer whose headers these are claimed to hold them.
                 if peer == run.peer {
-                    faults.push((peer, Fault::Useless));
+                    faults.push((peer, USELESS));
                 }
             }
             Ok(blocks) => {
@@ -507,8 +514,7 @@ impl Sync {
             self.give_up();
             return true;
         }
-        let asked = |b: &Batch| matches!(b.state, BatchState::Asked { peer: p, id: i, .. } if p == peer && i == id);
-        let Some(at) = run.batches.iter().position(asked) else {
+        let Some(at) = run.asked(peer, id) else {
             return false;
         };
         let batch = &mut run.batches[at];
@@ -548,14 +554,14 @@ impl Sync {
             return faults;
         };
         if run.asking.is_some_and(|(_, deadline)| deadline <= now) {
-            faults.push((run.peer, Fault::Timeout));
+            faults.push((run.peer, TIMEOUT));
             self.give_up();
             return faults;
         }
         for b in &mut run.batches {
             if let BatchState::Asked { peer, deadline, .. } = b.state {
                 if deadline <= now {
-                    faults.push((peer, Fault::Timeout));
+                    faults.push((peer, TIMEOUT));
                     let n = self.stalls.entry(peer).or_default();
                     *n = (*n + 1).min(2);
                     b.state = BatchState::Wanted;
