@@ -13,6 +13,7 @@ pub mod merkle;
 pub mod params;
 pub mod pow;
 pub mod rules;
+pub mod signature;
 pub mod transaction;
 
 pub use block::Block;
@@ -23,4 +24,5 @@ pub use header::BlockHeader;
 pub use params::ChainParams;
 pub use pow::{Difficulty, Work};
 pub use rules::{BlockError, CheckedBlock, ParentInfo};
+pub use signature::{PublicKey, Signature};
 pub use transaction::{Transaction, TxError};
