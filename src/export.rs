@@ -7,8 +7,10 @@
 use serde::{Deserialize, Serialize};
 
 use crate::api::json::{self, JsonError, Object};
-use crate::consensus::transaction::TxError;
-use crate::consensus::{Block, BlockHash, BlockHeader, Difficulty, MerkleNode, Transaction, Txid};
+use crate::consensus::transaction::{Signed, TxError};
+use crate::consensus::{
+    Block, BlockHash, BlockHeader, Difficulty, MerkleNode, PublicKey, Signature, Transaction, Txid,
+};
 
 /// Why an export line is not a block.
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +27,8 @@ pub enum LineError {
     },
     #[error("transaction {txid} needs exactly one of data and data_hex")]
     DataFields { txid: Txid },
+    #[error("transaction {txid} needs both public_key and signature, or neither")]
+    SignatureFields { txid: Txid },
     #[error("data_hex of {txid}: {source}")]
     DataHex {
         txid: Txid,
@@ -68,6 +72,11 @@ pub struct TxJson {
     pub data: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub data_hex: Option<String>,
+    /// A signed entry's key and signature (both or neither).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub public_key: Option<PublicKey>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub signature: Option<Signature>,
 }
 
 impl HeaderJson {
@@ -97,13 +106,23 @@ impl HeaderJson {
 impl TxJson {
     /// The transaction's fields, from its JSON object.
     fn read(mut o: Object) -> Result<Self, JsonError> {
-        o.only(&["txid", "author", "timestamp", "data", "data_hex"])?;
+        o.only(&[
+            "txid",
+            "author",
+            "timestamp",
+            "data",
+            "data_hex",
+            "public_key",
+            "signature",
+        ])?;
         Ok(TxJson {
             txid: o.get("txid")?,
             author: o.get("author")?,
             timestamp: o.get("timestamp")?,
             data: o.opt("data")?,
             data_hex: o.opt("data_hex")?,
+            public_key: o.opt("public_key")?,
+            signature: o.opt("signature")?,
         })
     }
 
@@ -118,6 +137,8 @@ impl TxJson {
             timestamp: tx.timestamp(),
             data,
             data_hex,
+            public_key: tx.signed().map(|s| s.key),
+            signature: tx.signed().map(|s| s.signature),
         }
     }
 
@@ -131,8 +152,17 @@ impl TxJson {
             }
             _ => return Err(LineError::DataFields { txid }),
         };
-        let tx = Transaction::new(self.author.clone(), self.timestamp, data)
-            .map_err(|source| LineError::Transaction { txid, source })?;
+        let tx = match (self.public_key, self.signature) {
+            (None, None) => Transaction::new(self.author.clone(), self.timestamp, data),
+            (Some(key), Some(signature)) => Transaction::with_signature(
+                self.author.clone(),
+                self.timestamp,
+                data,
+                Signed { key, signature },
+            ),
+            _ => return Err(LineError::SignatureFields { txid }),
+        }
+        .map_err(|source| LineError::Transaction { txid, source })?;
         let actual = tx.txid();
         if actual != txid {
             return Err(LineError::Txid {

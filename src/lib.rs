@@ -14,6 +14,7 @@ pub mod cli;
 pub mod consensus;
 pub mod export;
 pub mod fsx;
+pub mod keys;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod mining;

@@ -30,6 +30,7 @@ pub fn named_params(
         target_interval_ms: 1000,
         retarget_window: window,
         fixed_difficulty: fixed,
+        signatures: Default::default(),
         salt,
     }
 }

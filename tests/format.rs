@@ -17,6 +17,7 @@ fn example_chain() -> (Block, Block) {
         target_interval_ms: 10,
         retarget_window: 4,
         fixed_difficulty: false,
+        signatures: Default::default(),
         salt: hex::decode("a4bceb84a8ef7f7e163a34c49c768dfc")
             .unwrap()
             .try_into()

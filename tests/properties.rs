@@ -61,6 +61,7 @@ fn params() -> impl Strategy<Value = ChainParams> {
             target_interval_ms: interval,
             retarget_window: window,
             fixed_difficulty: fixed,
+            signatures: Default::default(),
             salt,
         })
 }

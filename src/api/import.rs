@@ -93,6 +93,23 @@ impl ExportFile {
             }))
     }
 
+    /// Checks that the file's chain holds block `pin`: its lines are in
+    /// order, each block hashes as it says, and one of them is `pin`.
+    pub fn leads_to(&self, pin: &BlockHash) -> Result<(), ApiError> {
+        let mut order = LineOrder::default();
+        for item in self.blocks()? {
+            let (n, block) = item?;
+            if order.next(self, n, &block)? == *pin {
+                return Ok(());
+            }
+        }
+        order.finish(self)?;
+        Err(ApiError::Rejected(format!(
+            "{}: its chain does not lead to the expected block {pin} (a chain re-mined or replaced after that tip was published fails here)",
+            self.name
+        )))
+    }
+
     /// Line `n` is not a block, or not the block that comes next.
     fn bad_line(&self, n: usize, e: &dyn std::fmt::Display) -> ApiError {
         ApiError::BadRequest(format!("{}: line {n}: {e}", self.name))

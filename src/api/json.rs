@@ -18,18 +18,19 @@ use std::fmt;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
-use crate::consensus::{BlockHash, MerkleNode, Txid};
+use crate::consensus::{BlockHash, MerkleNode, PublicKey, Signature, Txid};
 
 macro_rules! hex_serde {
-    ($($name:ident),*) => {$(
-        /// 64 lowercase hex digits.
+    ($($name:ident),*) => {$(hex_serde!(@one $name, "64");)*};
+    (@one $name:ident, $digits:literal) => {
+        /// Lowercase hex digits, two per byte.
         impl serde::Serialize for $name {
             fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                 s.serialize_str(&self.to_hex())
             }
         }
 
-        /// 64 hex digits, either case.
+        /// Hex digits, two per byte, either case.
         impl<'de> serde::Deserialize<'de> for $name {
             fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
                 let s: Cow<'de, str> = serde::Deserialize::deserialize(d)?;
@@ -38,15 +39,16 @@ macro_rules! hex_serde {
         }
 
         impl Field for $name {
-            const EXPECTED: &'static str = "a string of 64 hex digits";
+            const EXPECTED: &'static str = concat!("a string of ", $digits, " hex digits");
             fn from_value(v: &Value) -> Option<Self> {
                 v.as_str()?.parse().ok()
             }
         }
-    )*};
+    };
 }
 
-hex_serde!(BlockHash, Txid, MerkleNode);
+hex_serde!(BlockHash, Txid, MerkleNode, PublicKey);
+hex_serde!(@one Signature, "128");
 
 /// The bytes JSON counts as whitespace: space, tab, line feed, carriage
 /// return (RFC 8259). Nothing else is blank: not a form feed, not U+00A0.

@@ -9,7 +9,7 @@ use std::sync::atomic::AtomicBool;
 use super::import::{ExportFile, ImportPlan};
 use super::mining_run::{self, Settings};
 use super::views::*;
-use super::{ApiError, BlockRef, Ledger, MineHooks, MineRequest};
+use super::{ApiError, BlockRef, Ledger, MineHooks, MineRequest, TxsOf};
 use crate::bounds;
 use crate::consensus::{Transaction, Txid};
 use crate::export::to_line;
@@ -26,7 +26,12 @@ pub fn submit_entry(
     author: &str,
     data: Vec<u8>,
 ) -> Result<(SubmitView, Transaction), ApiError> {
-    let tx = Transaction::new(author, now_ms(), data)?;
+    submit_tx(store, Transaction::new(author, now_ms(), data)?)
+}
+
+/// Records an entry as it is (a signed one keeps its own timestamp), and
+/// returns it as recorded.
+pub fn submit_tx(store: &Store, tx: Transaction) -> Result<(SubmitView, Transaction), ApiError> {
     let txid = store.submit(&tx)?;
     let view = SubmitView {
         txid,
@@ -122,36 +127,48 @@ pub fn tx(store: &Store, txid: &Txid) -> Result<TxView, ApiError> {
     )
 }
 
-pub fn txs(
-    store: &Store,
-    author: &str,
-    from: (u64, u32),
-    limit: usize,
-) -> Result<TxsView, ApiError> {
+pub fn txs(store: &Store, of: &TxsOf, from: (u64, u32), limit: usize) -> Result<TxsView, ApiError> {
     bounds::page(limit)?;
+    let (names, key) = match of {
+        TxsOf::Author(a) => (vec![a.clone()], None),
+        TxsOf::Key(k) => (store.names_of_key(k)?, Some(*k)),
+    };
+    // Up to one more row than asked, from each name, merged in chain order.
     let mut rows = Vec::new();
-    let mut next = None;
-    for (shown, item) in store.txs_by_author(author, from).enumerate() {
-        let (height, index, txid) = item?;
-        if shown == limit {
-            next = Some(format!("{height}.{index}"));
-            break;
+    for name in &names {
+        let mut taken = 0;
+        for item in store.txs_by_author(name, from) {
+            let (height, index, txid) = item?;
+            let Some(TxStatus::Confirmed { tx, block, .. }) = store.find_tx(&txid)? else {
+                return Err(StoreError::Corrupt(format!(
+                    "the author index names {txid}, which is not in the chain"
+                ))
+                .into());
+            };
+            if key.is_some() && tx.signed().map(|s| s.key) != key {
+                continue;
+            }
+            rows.push(AuthorTxRow {
+                tx: TxFields::new(&tx),
+                height,
+                index,
+                block,
+            });
+            taken += 1;
+            if taken > limit {
+                break;
+            }
         }
-        let Some(TxStatus::Confirmed { tx, block, .. }) = store.find_tx(&txid)? else {
-            return Err(StoreError::Corrupt(format!(
-                "the author index names {txid}, which is not in the chain"
-            ))
-            .into());
-        };
-        rows.push(AuthorTxRow {
-            tx: TxFields::new(&tx),
-            height,
-            index,
-            block,
-        });
     }
+    rows.sort_by_key(|r| (r.height, r.index));
+    let next = rows.get(limit).map(|r| format!("{}.{}", r.height, r.index));
+    rows.truncate(limit);
     Ok(TxsView {
-        author: author.to_owned(),
+        author: match of {
+            TxsOf::Author(a) => Some(a.clone()),
+            TxsOf::Key(_) => None,
+        },
+        key,
         transactions: rows,
         next_from: next,
     })
@@ -244,6 +261,9 @@ impl Ledger for LocalLedger {
     fn submit(&self, author: &str, data: Vec<u8>) -> Result<SubmitView, ApiError> {
         submit(&self.store, author, data)
     }
+    fn submit_signed(&self, tx: &Transaction) -> Result<SubmitView, ApiError> {
+        submit_tx(&self.store, tx.clone()).map(|(v, _)| v)
+    }
     fn pending(&self, from: u64, limit: usize) -> Result<PendingView, ApiError> {
         pending(&self.store, from, limit)
     }
@@ -259,8 +279,8 @@ impl Ledger for LocalLedger {
     fn tx(&self, txid: &Txid) -> Result<TxView, ApiError> {
         tx(&self.store, txid)
     }
-    fn txs(&self, author: &str, from: (u64, u32), limit: usize) -> Result<TxsView, ApiError> {
-        txs(&self.store, author, from, limit)
+    fn txs(&self, of: &TxsOf, from: (u64, u32), limit: usize) -> Result<TxsView, ApiError> {
+        txs(&self.store, of, from, limit)
     }
     fn status(&self) -> Result<StatusView, ApiError> {
         status(&self.store)

@@ -132,15 +132,26 @@ pub struct MineHooks<'a> {
     pub mined: &'a mut dyn FnMut(&MinedView) -> Result<(), ApiError>,
 }
 
+/// Whose entries `txs` lists: an author's, or those a key signed (the
+/// signed entries under every name the key binds).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TxsOf {
+    Author(String),
+    Key(crate::consensus::PublicKey),
+}
+
 /// Everything the CLI does to a ledger, wherever the ledger is.
 pub trait Ledger {
+    /// An unsigned entry, stamped with the ledger's clock.
     fn submit(&self, author: &str, data: Vec<u8>) -> Result<SubmitView, ApiError>;
+    /// An entry signed by the caller (`Transaction::sign`), as it is.
+    fn submit_signed(&self, tx: &crate::consensus::Transaction) -> Result<SubmitView, ApiError>;
     fn pending(&self, from: u64, limit: usize) -> Result<PendingView, ApiError>;
     fn block(&self, r: BlockRef) -> Result<BlockView, ApiError>;
     fn chain(&self, from: Option<u64>, limit: usize) -> Result<ChainView, ApiError>;
     fn tips(&self) -> Result<TipsView, ApiError>;
     fn tx(&self, txid: &Txid) -> Result<TxView, ApiError>;
-    fn txs(&self, author: &str, from: (u64, u32), limit: usize) -> Result<TxsView, ApiError>;
+    fn txs(&self, of: &TxsOf, from: (u64, u32), limit: usize) -> Result<TxsView, ApiError>;
     fn status(&self) -> Result<StatusView, ApiError>;
     /// `progress(done, total)` as blocks are checked.
     fn verify(&self, progress: &mut dyn FnMut(u64, u64)) -> Result<VerifyView, ApiError>;

@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::consensus::{BlockHash, ChainParams, Transaction, Txid};
+use crate::consensus::{BlockHash, ChainParams, PublicKey, Signature, Transaction, Txid};
 use crate::export::{BlockLine, HeaderJson, TxJson};
 use crate::mining::Mined;
 use crate::store::fork::Tip;
@@ -22,6 +22,11 @@ pub struct TxFields {
     pub data: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub data_hex: Option<String>,
+    /// A signed entry's key and signature (both or neither).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub public_key: Option<PublicKey>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub signature: Option<Signature>,
 }
 
 impl TxFields {
@@ -50,6 +55,8 @@ impl From<TxJson> for TxFields {
             timestamp,
             data,
             data_hex,
+            public_key,
+            signature,
         } = j;
         TxFields {
             txid,
@@ -57,6 +64,8 @@ impl From<TxJson> for TxFields {
             timestamp,
             data,
             data_hex,
+            public_key,
+            signature,
         }
     }
 }
@@ -193,7 +202,13 @@ pub struct AuthorTxRow {
 /// `txs --author`: a page of one author's transactions in chain order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TxsView {
-    pub author: String,
+    /// The author listed, or absent when listing by key.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub author: Option<String>,
+    /// The key listed (its signed entries under every name it binds), or
+    /// absent when listing by author.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub key: Option<PublicKey>,
     pub transactions: Vec<AuthorTxRow>,
     /// `HEIGHT.INDEX` of the next page, if there is one.
     pub next_from: Option<String>,
@@ -232,6 +247,8 @@ pub struct ParamsView {
     pub retarget_window: u32,
     pub fixed_difficulty: bool,
     pub salt: String,
+    /// `optional` or `required` (`init --signatures`).
+    pub signatures: String,
 }
 
 impl ParamsView {
@@ -243,6 +260,7 @@ impl ParamsView {
             retarget_window: p.retarget_window,
             fixed_difficulty: p.fixed_difficulty,
             salt: hex::encode(p.salt),
+            signatures: p.signatures.as_str().into(),
         }
     }
 }

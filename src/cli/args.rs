@@ -31,6 +31,10 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub no_upgrade: bool,
 
+    /// Directory of signing keys (`sledger key`) [default: the platform's config directory, e.g. ~/.config/sledger/keys]
+    #[arg(long, global = true, env = "SLEDGER_KEYS_DIR", value_name = "DIR")]
+    pub keys_dir: Option<PathBuf>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -57,10 +61,10 @@ pub enum Command {
         /// Transaction id (64 hex digits)
         txid: String,
     },
-    /// List an author's transactions in chain order
+    /// List an author's (or a key's) transactions in chain order
     Txs(TxsArgs),
     /// Check every block and index of the ledger against every rule
-    Verify,
+    Verify(VerifyArgs),
     /// Upgrade the ledger's schema to this sledger's version
     Migrate,
     /// Show the ledger's tip, counts and parameters
@@ -75,7 +79,12 @@ pub enum Command {
     Import {
         /// An export file (JSON lines)
         file: PathBuf,
+        /// Import only if the file's chain leads to this block (a hash published elsewhere, e.g. by `status`)
+        #[arg(long, value_name = "HASH")]
+        expect_tip: Option<String>,
     },
+    /// Signing keys, kept outside any ledger: make, list, show, share, import others'
+    Key(KeyArgs),
     /// Create the ledger if needed, record sample entries, mine, show and verify
     Demo,
     /// Run a node: own the ledger, serve its HTTP API on 127.0.0.1, optionally mine; other commands then go through it
@@ -84,6 +93,40 @@ pub enum Command {
     Bench(BenchArgs),
     /// The running node's peers: list them (default), add one, ban or unban one
     Peers(PeersArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Succeed only if the active chain holds this block (a tip published elsewhere: a chain re-mined after it fails)
+    #[arg(long, value_name = "HASH")]
+    pub expect_tip: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct KeyArgs {
+    #[command(subcommand)]
+    pub what: KeyWhat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyWhat {
+    /// Make a new key pair (the secret key never leaves the keys directory)
+    New {
+        /// A name for the key: letters, digits, '.', '_', '-'
+        name: String,
+    },
+    /// List the keys: yours (with a secret key) and those imported
+    List,
+    /// Show a key's public key and fingerprint
+    Show { name: String },
+    /// Print a public key to give to others (64 hex digits)
+    ExportPublic { name: String },
+    /// Record someone else's public key under a name
+    ImportPublic {
+        name: String,
+        /// The public key: 64 hex digits, or a file holding them ("-": standard input)
+        key: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -158,6 +201,15 @@ pub enum BenchWhat {
     },
 }
 
+/// `init --signatures`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SignaturesArg {
+    /// Entries may be unsigned, except under a name bound to a key
+    Optional,
+    /// Every entry must be signed
+    Required,
+}
+
 #[derive(Debug, Args)]
 pub struct InitArgs {
     /// Chain name, committed in the genesis block
@@ -175,6 +227,11 @@ pub struct InitArgs {
     /// Keep the initial difficulty forever
     #[arg(long)]
     pub fixed_difficulty: bool,
+    /// Whether every entry must be signed (`submit --sign`); committed in
+    /// the genesis block. Under either, a name bound to a key by its first
+    /// signed entry takes only entries signed by that key
+    #[arg(long, value_enum, default_value_t = SignaturesArg::Optional)]
+    pub signatures: SignaturesArg,
     /// Threads for mining the genesis block, 1 to 256 [default: all cores]
     #[arg(long, value_parser = threads_arg())]
     pub threads: Option<u16>,
@@ -182,9 +239,12 @@ pub struct InitArgs {
 
 #[derive(Debug, Args)]
 pub struct SubmitArgs {
-    /// Who records the entry
-    #[arg(long, short)]
-    pub author: String,
+    /// Who records the entry [default with --sign: the key's name]
+    #[arg(long, short, required_unless_present = "sign")]
+    pub author: Option<String>,
+    /// Sign the entry with this key of yours (`sledger key new NAME`), here, before it is sent
+    #[arg(long, value_name = "KEY")]
+    pub sign: Option<String>,
     /// The entry's data; omit it (or give -) to read standard input
     #[arg(conflicts_with = "file")]
     pub data: Option<String>,
@@ -206,8 +266,11 @@ pub struct PageArgs {
 #[derive(Debug, Args)]
 pub struct TxsArgs {
     /// The author whose transactions to list
-    #[arg(long, short)]
-    pub author: String,
+    #[arg(long, short, required_unless_present = "key", conflicts_with = "key")]
+    pub author: Option<String>,
+    /// List the entries signed by this key instead: a key name of yours or 64 hex digits
+    #[arg(long, value_name = "KEY")]
+    pub key: Option<String>,
     /// Start at this position, HEIGHT.INDEX (as printed in `next_from`)
     #[arg(long, value_name = "HEIGHT.INDEX")]
     pub from: Option<String>,

@@ -14,7 +14,7 @@ use clap::Parser;
 use super::args::{self, BenchWhat, Cli};
 use crate::api::{parse_position, parse_txid, BlockRef, MineRequest};
 use crate::bounds;
-use crate::consensus::Txid;
+use crate::consensus::{BlockHash, Txid};
 use crate::node::{Config, Limits};
 
 /// A command with checked arguments.
@@ -30,7 +30,9 @@ pub enum Command {
     Chain(Chain),
     Tx(Txid),
     Txs(Txs),
-    Verify,
+    Verify {
+        expect_tip: Option<BlockHash>,
+    },
     Migrate,
     Status,
     Export {
@@ -38,7 +40,9 @@ pub enum Command {
     },
     Import {
         file: PathBuf,
+        expect_tip: Option<BlockHash>,
     },
+    Key(args::KeyWhat),
     Demo,
     /// A node: its address is loopback unless `--allow-remote` was given.
     Node(Config),
@@ -65,6 +69,7 @@ pub struct Init {
     pub target_interval_ms: u64,
     pub retarget_window: u32,
     pub fixed_difficulty: bool,
+    pub signatures: crate::consensus::params::SignaturePolicy,
     pub threads: Option<u16>,
 }
 
@@ -85,6 +90,10 @@ impl Init {
             difficulty: a.difficulty,
             retarget_window: a.retarget_window,
             fixed_difficulty: a.fixed_difficulty,
+            signatures: match a.signatures {
+                args::SignaturesArg::Optional => crate::consensus::params::SignaturePolicy::Optional,
+                args::SignaturesArg::Required => crate::consensus::params::SignaturePolicy::Required,
+            },
             threads: a.threads,
         })
     }
@@ -96,9 +105,11 @@ pub enum Chain {
     Page { from: Option<u64>, limit: usize },
 }
 
-/// `txs`: a page of an author's transactions.
+/// `txs`: a page of an author's (or a key's) transactions.
 pub struct Txs {
-    pub author: String,
+    /// The author, or the key as given (a key name or hex, resolved by
+    /// the command against the keys directory).
+    pub of: TxsOfArg,
     pub from: (u64, u32),
     pub limit: usize,
 }
@@ -145,19 +156,44 @@ impl Command {
             Raw::Txs(a) => Command::Txs(Txs {
                 from: a.from.as_deref().map_or(Ok((0, 0)), parse_position)?,
                 limit: bounds::page(a.limit)?,
-                author: a.author,
+                of: match (a.author, a.key) {
+                    (Some(author), _) => TxsOfArg::Author(author),
+                    (None, Some(key)) => TxsOfArg::Key(key),
+                    (None, None) => bail!("give --author or --key"),
+                },
             }),
-            Raw::Verify => Command::Verify,
+            Raw::Verify(a) => Command::Verify {
+                expect_tip: expect_tip(a.expect_tip)?,
+            },
             Raw::Migrate => Command::Migrate,
             Raw::Status => Command::Status,
             Raw::Export { output } => Command::Export { output },
-            Raw::Import { file } => Command::Import { file },
+            Raw::Import { file, expect_tip: e } => Command::Import {
+                file,
+                expect_tip: expect_tip(e)?,
+            },
+            Raw::Key(a) => Command::Key(a.what),
             Raw::Demo => Command::Demo,
             Raw::Node(a) => Command::Node(node(a)?),
             Raw::Bench(a) => Command::Bench(bench(a)?),
             Raw::Peers(a) => Command::Peers(peers(a)?),
         })
     }
+}
+
+/// What `txs` lists: an author's entries, or those a key signed.
+pub enum TxsOfArg {
+    Author(String),
+    Key(String),
+}
+
+/// `--expect-tip`: a whole block hash (a prefix could be ground out).
+fn expect_tip(a: Option<String>) -> Result<Option<BlockHash>> {
+    a.map(|h| {
+        h.parse::<BlockHash>()
+            .map_err(|_| anyhow::anyhow!("--expect-tip \"{h}\" is not a block hash (64 hex digits)"))
+    })
+    .transpose()
 }
 
 fn mine(a: args::MineArgs) -> Result<MineRequest> {

@@ -115,6 +115,7 @@ pub fn run(cli: Cli) -> Result<()> {
         },
         json: cli.json,
         no_upgrade: cli.no_upgrade,
+        keys_dir: cli.keys_dir,
     };
     match Command::check(cli.command)? {
         Command::Init(a) => commands::init::run(&ctx, &a),
@@ -124,12 +125,15 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Block(r) => commands::query::block(&ctx, r),
         Command::Chain(a) => commands::query::chain(&ctx, &a),
         Command::Tx(txid) => commands::query::tx(&ctx, &txid),
-        Command::Verify => commands::verify::run(&ctx),
+        Command::Verify { expect_tip } => commands::verify::run(&ctx, expect_tip),
         Command::Txs(a) => commands::query::txs(&ctx, &a),
         Command::Migrate => commands::migrate::run(&ctx),
         Command::Status => commands::query::status(&ctx),
         Command::Export { output } => commands::transfer::export(&ctx, output.as_deref()),
-        Command::Import { file } => commands::transfer::import(&ctx, &file),
+        Command::Import { file, expect_tip } => {
+            commands::transfer::import(&ctx, &file, expect_tip)
+        }
+        Command::Key(k) => commands::key::run(&ctx, k),
         Command::Demo => commands::demo::run(&ctx),
         Command::Bench(b) => commands::bench::run(&ctx, b),
         Command::Node(config) => commands::node::run(&ctx, config),
@@ -142,6 +146,15 @@ pub struct Ctx {
     pub data_dir: PathBuf,
     pub json: bool,
     pub no_upgrade: bool,
+    /// `--keys-dir` (else the platform's config directory).
+    pub keys_dir: Option<PathBuf>,
+}
+
+impl Ctx {
+    /// The signing keys.
+    pub fn keys(&self) -> Result<crate::keys::KeyRing> {
+        Ok(crate::keys::KeyRing::open(self.keys_dir.as_deref())?)
+    }
 }
 
 impl Ctx {

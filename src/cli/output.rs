@@ -94,9 +94,10 @@ pub fn block_text(b: &BlockView) -> String {
     );
     for tx in &b.txs {
         out.push_str(&format!(
-            "    {} {} {}\n",
+            "    {} {} {} {}\n",
             tx.txid,
             escape_text(&tx.author),
+            signed_mark(tx),
             preview(&tx.data_bytes(), 60)
         ));
     }
@@ -144,13 +145,31 @@ pub fn tips_text(t: &TipsView) -> String {
 pub fn tx_text(tx: &TxFields) -> String {
     let data = tx.data_bytes();
     format!(
-        "transaction {}\n  author    {}\n  time      {}\n  data      {} ({} bytes)\n",
+        "transaction {}\n  author    {}\n  signed    {}\n  time      {}\n  data      {} ({} bytes)\n",
         tx.txid,
         escape_text(&tx.author),
+        signed_text(tx),
         format_ms(tx.timestamp),
         preview(&data, 200),
         data.len()
     )
+}
+
+/// Whether an entry is signed, and by which key: `by key FINGERPRINT
+/// (PUBLIC KEY)` or `no`.
+pub fn signed_text(tx: &TxFields) -> String {
+    match &tx.public_key {
+        Some(k) => format!("by key {} ({k})", k.fingerprint()),
+        None => "no".into(),
+    }
+}
+
+/// A short mark for lists: `signed:FINGERPRINT` or `unsigned`.
+fn signed_mark(tx: &TxFields) -> String {
+    match &tx.public_key {
+        Some(k) => format!("signed:{}", k.fingerprint()),
+        None => "unsigned".into(),
+    }
 }
 
 pub fn tx_view_text(v: &TxView) -> String {
@@ -169,11 +188,12 @@ pub fn pending_text(p: &PendingView) -> String {
     let mut out = String::new();
     for r in &p.transactions {
         out.push_str(&format!(
-            "#{:<6} {} {} {} {}\n",
+            "#{:<6} {} {} {} {} {}\n",
             r.seq,
             r.tx.txid,
             format_ms(r.tx.timestamp),
             escape_text(&r.tx.author),
+            signed_mark(&r.tx),
             preview(&r.tx.data_bytes(), 40)
         ));
     }
@@ -188,11 +208,13 @@ pub fn txs_text(t: &TxsView) -> String {
     let mut out = String::new();
     for r in &t.transactions {
         out.push_str(&format!(
-            "{:>8}.{:<4} {} {} {}\n",
+            "{:>8}.{:<4} {} {} {} {} {}\n",
             r.height,
             r.index,
             r.tx.txid,
             format_ms(r.tx.timestamp),
+            escape_text(&r.tx.author),
+            signed_mark(&r.tx),
             preview(&r.tx.data_bytes(), 40)
         ));
     }
@@ -261,6 +283,15 @@ pub fn status_text(s: &StatusView) -> String {
         escape_text(&s.data_dir.display().to_string())
     ));
     out.push_str(&format!("genesis     {}\n", s.genesis));
+    // A line to publish elsewhere (a message, a paper log): whoever holds
+    // it can later check that a copy still leads to this block.
+    out.push_str(&format!(
+        "pin         \"{}\" height {} tip {} (check: sledger verify --expect-tip {})\n",
+        escape_text(&s.name),
+        s.tip.height,
+        s.tip.hash,
+        s.tip.hash
+    ));
     out.push_str(&format!(
         "tip         height {} {} ({})\n",
         s.tip.height,
@@ -281,14 +312,15 @@ pub fn status_text(s: &StatusView) -> String {
         s.blocks, s.transactions, s.pending
     ));
     out.push_str(&format!(
-        "rules       target {} ms per block, retarget every {} blocks{}\n",
+        "rules       target {} ms per block, retarget every {} blocks{}; signatures {}\n",
         p.target_interval_ms,
         p.retarget_window,
         if p.fixed_difficulty {
             " (fixed difficulty)"
         } else {
             ""
-        }
+        },
+        p.signatures
     ));
     out.push_str(&format!(
         "disk        {:.1} MiB\n",

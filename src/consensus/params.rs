@@ -6,12 +6,20 @@
 //! initial difficulty (u32) | target block interval in ms (u64) |
 //! retarget window in blocks (u32) | fixed difficulty (1 byte, 0 or 1) |
 //! salt (16 random bytes, so two ledgers never share a genesis by accident).
+//! Version `02` adds one byte after the salt: the signature policy, `01`
+//! for "every entry must be signed". A ledger whose entries may be unsigned
+//! (every ledger made before signatures) is written as version `01`, so its
+//! genesis is what it always was.
 
 use super::encode::{DecodeError, Reader};
 use super::pow::{Difficulty, MAX_DIFFICULTY};
 
-/// Format version of the parameter encoding.
+/// Format version of the parameter encoding of a ledger whose entries may
+/// be unsigned.
 pub const PARAMS_VERSION: u8 = 1;
+/// Format version of the parameter encoding that carries a signature policy
+/// byte (written only for [`SignaturePolicy::Required`]).
+pub const PARAMS_VERSION_POLICY: u8 = 2;
 /// Longest chain name in UTF-8 bytes.
 pub const MAX_NAME_BYTES: usize = 64;
 /// Bounds on the retarget window, in blocks.
@@ -30,6 +38,30 @@ pub struct ChainParams {
     pub retarget_window: u32,
     pub fixed_difficulty: bool,
     pub salt: [u8; 16],
+    /// Whether every entry must be signed (`init --signatures`).
+    pub signatures: SignaturePolicy,
+}
+
+/// Whether a ledger accepts unsigned entries (`docs/FORMAT.md`, "Signature
+/// policy"). Under either, a name bound to a key takes only entries signed
+/// by that key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SignaturePolicy {
+    /// Entries may be signed or not (every ledger made before signatures).
+    #[default]
+    Optional,
+    /// Every entry but the genesis block's must be signed.
+    Required,
+}
+
+impl SignaturePolicy {
+    /// `optional` or `required`, as `init --signatures` takes it.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            SignaturePolicy::Optional => "optional",
+            SignaturePolicy::Required => "required",
+        }
+    }
 }
 
 /// A parameter outside its allowed range.
@@ -70,8 +102,13 @@ impl ChainParams {
 
     /// The canonical encoding (assumes [`ChainParams::validate`] passed).
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(2 + self.name.len() + 4 + 8 + 4 + 1 + 16);
-        out.push(PARAMS_VERSION);
+        let mut out = Vec::with_capacity(2 + self.name.len() + 4 + 8 + 4 + 1 + 16 + 1);
+        let required = self.signatures == SignaturePolicy::Required;
+        out.push(if required {
+            PARAMS_VERSION_POLICY
+        } else {
+            PARAMS_VERSION
+        });
         out.push(self.name.len() as u8);
         out.extend_from_slice(self.name.as_bytes());
         out.extend_from_slice(&self.initial_difficulty.0.to_le_bytes());
@@ -79,6 +116,9 @@ impl ChainParams {
         out.extend_from_slice(&self.retarget_window.to_le_bytes());
         out.push(self.fixed_difficulty as u8);
         out.extend_from_slice(&self.salt);
+        if required {
+            out.push(1);
+        }
         out
     }
 
@@ -89,7 +129,8 @@ impl ChainParams {
             reason,
         };
         let mut r = Reader::new(bytes);
-        if r.u8("parameters version")? != PARAMS_VERSION {
+        let version = r.u8("parameters version")?;
+        if version != PARAMS_VERSION && version != PARAMS_VERSION_POLICY {
             return Err(invalid("unknown version"));
         }
         let name_len = r.u8("name length")? as usize;
@@ -105,6 +146,16 @@ impl ChainParams {
             _ => return Err(invalid("fixed difficulty flag is not 0 or 1")),
         };
         let salt = r.array::<16>("salt")?;
+        let signatures = if version == PARAMS_VERSION_POLICY {
+            match r.u8("signature policy")? {
+                1 => SignaturePolicy::Required,
+                // "Optional" is written as version 1: one encoding per ledger.
+                0 => return Err(invalid("signature policy 0 is written as version 1")),
+                _ => return Err(invalid("signature policy is not 1")),
+            }
+        } else {
+            SignaturePolicy::Optional
+        };
         r.finish()?;
         let params = ChainParams {
             name,
@@ -113,6 +164,7 @@ impl ChainParams {
             retarget_window,
             fixed_difficulty,
             salt,
+            signatures,
         };
         params
             .validate()
@@ -136,6 +188,19 @@ mod tests {
         assert_eq!(&b[..6], &[1, 4, b't', b'e', b's', b't']);
         assert_eq!(b.len(), 2 + 4 + 4 + 8 + 4 + 1 + 16);
         assert_eq!(ChainParams::decode(&b).unwrap(), p);
+        let mut req = p.clone();
+        req.signatures = SignaturePolicy::Required;
+        let rb = req.encode();
+        assert_eq!(rb[0], 2);
+        assert_eq!(&rb[1..rb.len() - 1], &b[1..]);
+        assert_eq!(rb[rb.len() - 1], 1);
+        assert_eq!(ChainParams::decode(&rb).unwrap(), req);
+        let mut zero = rb.clone();
+        *zero.last_mut().unwrap() = 0;
+        assert!(ChainParams::decode(&zero).is_err());
+        let mut v1_with_byte = b.clone();
+        v1_with_byte.push(1);
+        assert!(ChainParams::decode(&v1_with_byte).is_err());
     }
 
     #[test]

@@ -10,8 +10,10 @@ use super::block::{Block, MAX_BLOCK_BYTES};
 use super::hash::{BlockHash, MerkleNode, Txid};
 use super::header::{BlockHeader, HEADER_VERSION};
 use super::merkle::merkle_root;
-use super::params::ChainParams;
+use super::params::{ChainParams, SignaturePolicy};
 use super::pow::{Difficulty, MAX_DIFFICULTY};
+use super::signature::{self, PublicKey, SignatureError};
+use super::transaction::Transaction;
 
 /// How many previous timestamps the median-time-past rule looks at.
 pub const MEDIAN_TIME_SPAN: usize = 11;
@@ -54,6 +56,30 @@ pub enum BlockError {
     DuplicateTx(Txid),
     #[error("transaction {0} is already in the chain")]
     TxAlreadyInChain(Txid),
+    #[error("entry {0} is unsigned, and this ledger requires every entry to be signed")]
+    UnsignedEntry(Txid),
+    #[error("entry {txid} has an invalid signature: {reason}")]
+    BadSignature { txid: Txid, reason: SignatureError },
+    #[error(
+        "entry {txid} is signed under a name holding U+{code_point:04X}, which a signed name may \
+         not hold (it would display like another name; docs/FORMAT.md, \"Names\")"
+    )]
+    UnbindableName { txid: Txid, code_point: u32 },
+    #[error(
+        "entry {txid} under \"{name}\" is signed by key {got}, but the name is bound to key {bound}"
+    )]
+    NameBoundToOtherKey {
+        txid: Txid,
+        name: String,
+        bound: String,
+        got: String,
+    },
+    #[error("entry {txid} under \"{name}\" is unsigned, but the name is bound to key {bound}")]
+    UnsignedUnderBoundName {
+        txid: Txid,
+        name: String,
+        bound: String,
+    },
     #[error("invalid genesis block: {0}")]
     BadGenesis(&'static str),
     #[error("genesis block {got} differs from this ledger's genesis {expected}")]
@@ -144,6 +170,7 @@ pub struct CheckedBlock {
     block: Block,
     hash: BlockHash,
     txids: Vec<Txid>,
+    bindings: Vec<Binding>,
 }
 
 impl CheckedBlock {
@@ -156,6 +183,10 @@ impl CheckedBlock {
     /// The txids of its transactions, in block order.
     pub fn txids(&self) -> &[Txid] {
         &self.txids
+    }
+    /// The names its entries bind ([`check_names`]), in block order.
+    pub fn bindings(&self) -> &[Binding] {
+        &self.bindings
     }
     /// The hash of the parent it was checked against (zeros for genesis).
     pub fn parent(&self) -> BlockHash {
@@ -278,20 +309,220 @@ pub fn check_merkle_root(header: &BlockHeader, txids: &[Txid]) -> Result<(), Blo
 }
 
 /// Every rule for a block on top of `parent`: [`check_header`],
-/// [`check_pow`], [`check_body`], and no transaction already in the chain it
-/// extends, which only the caller can look up: `in_chain(txid)` answers
-/// whether that chain (up to `parent`) holds `txid`.
+/// [`check_pow`], [`check_body`], [`check_signatures`], then the two rules
+/// only the caller can look up: no transaction already in the chain it
+/// extends (`in_chain(txid)` answers whether that chain, up to `parent`,
+/// holds `txid`) and [`check_names`] (`bound_key(name)`: the key that chain
+/// binds `name` to).
 pub fn check_block<E: From<BlockError>>(
     block: Block,
     parent: &ParentInfo,
+    ledger: &SignatureRules,
     now_ms: u64,
     in_chain: impl FnMut(&Txid) -> Result<bool, E>,
+    bound_key: impl FnMut(&str) -> Result<Option<PublicKey>, E>,
 ) -> Result<CheckedBlock, E> {
     check_header(&block.header, parent, now_ms)?;
     let hash = check_pow(&block.header)?;
     let txids = check_body(&block)?;
+    check_signatures(&block.txs, &txids, ledger)?;
     check_new_txs(&txids, in_chain)?;
-    Ok(CheckedBlock { block, hash, txids })
+    let bindings = check_names(&block.txs, &txids, bound_key)?;
+    Ok(CheckedBlock {
+        block,
+        hash,
+        txids,
+        bindings,
+    })
+}
+
+/// What the entry rules need to know of the ledger: its genesis hash (every
+/// signature is over it) and its signature policy (from its parameters).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignatureRules {
+    pub genesis: BlockHash,
+    pub policy: SignaturePolicy,
+}
+
+/// Code points a signed entry's author may not hold (FORMAT.md, "Names"),
+/// as inclusive ranges: every Unicode space but U+0020, and every
+/// default-ignorable code point (zero-width characters, joiners,
+/// bidirectional marks, embeddings, overrides and isolates, variation
+/// selectors, fillers, tags), plus U+2800 (the blank braille pattern).
+/// Each of them displays as nothing, or as a plain space, or reorders the
+/// text around it, so a name holding one can look like another name.
+/// Control characters are refused in every author already.
+pub const UNBINDABLE_CODE_POINTS: &[(u32, u32)] = &[
+    (0x00A0, 0x00A0),   // no-break space
+    (0x00AD, 0x00AD),   // soft hyphen
+    (0x034F, 0x034F),   // combining grapheme joiner
+    (0x061C, 0x061C),   // Arabic letter mark
+    (0x115F, 0x1160),   // Hangul fillers
+    (0x1680, 0x1680),   // Ogham space mark
+    (0x17B4, 0x17B5),   // Khmer inherent vowels
+    (0x180B, 0x180F),   // Mongolian variation selectors and vowel separator
+    (0x2000, 0x200F),   // spaces, zero-width space/joiners, LRM, RLM
+    (0x2028, 0x202F),   // line/paragraph separators, bidi embeddings and overrides, narrow no-break space
+    (0x205F, 0x206F),   // medium space, word joiner, invisible operators, bidi isolates, deprecated formats
+    (0x2800, 0x2800),   // braille pattern blank
+    (0x3000, 0x3000),   // ideographic space
+    (0x3164, 0x3164),   // Hangul filler
+    (0xFE00, 0xFE0F),   // variation selectors
+    (0xFEFF, 0xFEFF),   // zero-width no-break space (byte order mark)
+    (0xFFA0, 0xFFA0),   // halfwidth Hangul filler
+    (0xFFF0, 0xFFF8),   // unassigned specials (default ignorable)
+    (0x1BCA0, 0x1BCA3), // shorthand format controls
+    (0x1D173, 0x1D17A), // musical symbol format controls
+    (0xE0000, 0xE0FFF), // tags and variation selectors supplement
+];
+
+/// The first code point that keeps `name` from being bound to a key:
+/// one of [`UNBINDABLE_CODE_POINTS`], or a space (U+0020) at its start or
+/// end. `None` when the name can be bound.
+pub fn unbindable_code_point(name: &str) -> Option<u32> {
+    if name.starts_with(' ') || name.ends_with(' ') {
+        return Some(0x20);
+    }
+    name.chars().map(|c| c as u32).find(|&c| {
+        UNBINDABLE_CODE_POINTS
+            .iter()
+            .any(|&(lo, hi)| (lo..=hi).contains(&c))
+    })
+}
+
+/// Signed entries checked per thread at least, before the work is split.
+const SIGNATURES_PER_THREAD: usize = 64;
+
+/// The entry rules that need nothing but the entries (FORMAT.md, common
+/// rules 7-9): under [`SignaturePolicy::Required`] every entry is signed;
+/// a signed entry's author can be bound ([`unbindable_code_point`]); and
+/// its signature verifies over [`Transaction::signing_message`]. The
+/// signatures are verified in batches ([`signature::verify_batch`]) on up
+/// to all cores; the first failure, in block order, is reported.
+pub fn check_signatures(
+    txs: &[Transaction],
+    txids: &[Txid],
+    ledger: &SignatureRules,
+) -> Result<(), BlockError> {
+    let mut signed = Vec::new();
+    for (i, tx) in txs.iter().enumerate() {
+        match tx.signed() {
+            None if ledger.policy == SignaturePolicy::Required => {
+                return Err(BlockError::UnsignedEntry(txids[i]));
+            }
+            None => {}
+            Some(_) => {
+                if let Some(code_point) = unbindable_code_point(tx.author()) {
+                    return Err(BlockError::UnbindableName {
+                        txid: txids[i],
+                        code_point,
+                    });
+                }
+                signed.push(i);
+            }
+        }
+    }
+    let messages: Vec<Vec<u8>> = signed
+        .iter()
+        .map(|&i| txs[i].signing_message(&ledger.genesis))
+        .collect();
+    let items: Vec<signature::Item<'_>> = signed
+        .iter()
+        .zip(&messages)
+        .map(|(&i, m)| {
+            let s = txs[i].signed().expect("chosen as signed");
+            signature::Item {
+                key: &s.key,
+                message: m,
+                signature: &s.signature,
+            }
+        })
+        .collect();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = threads.min(items.len() / SIGNATURES_PER_THREAD).max(1);
+    let chunk = items.len().div_ceil(threads).max(1);
+    let first_bad = if threads == 1 {
+        signature::verify_batch(&items).err()
+    } else {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = items
+                .chunks(chunk)
+                .enumerate()
+                .map(|(c, part)| {
+                    scope.spawn(move || {
+                        signature::verify_batch(part).map_err(|(i, e)| (c * chunk + i, e))
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .filter_map(|h| h.join().expect("signature check panicked").err())
+                .min_by_key(|(i, _)| *i)
+        })
+    };
+    match first_bad {
+        Some((i, reason)) => Err(BlockError::BadSignature {
+            txid: txids[signed[i]],
+            reason,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// A name bound by a block: the entry (its index in the block) whose
+/// signature binds `name` to `key`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Binding {
+    pub index: u32,
+    pub name: String,
+    pub key: PublicKey,
+}
+
+/// The name rule (FORMAT.md, chain-wide rule 8), in block order: the first
+/// signed entry under a name binds the name to its key; every later entry
+/// under a bound name must be signed by that key. `bound_key(name)` is the
+/// binding in the chain the block extends. Returns the bindings this block
+/// makes.
+pub fn check_names<E: From<BlockError>>(
+    txs: &[Transaction],
+    txids: &[Txid],
+    mut bound_key: impl FnMut(&str) -> Result<Option<PublicKey>, E>,
+) -> Result<Vec<Binding>, E> {
+    let mut made: Vec<Binding> = Vec::new();
+    for (i, tx) in txs.iter().enumerate() {
+        let name = tx.author();
+        let bound = match made.iter().find(|b| b.name == name) {
+            Some(b) => Some(b.key),
+            None => bound_key(name)?,
+        };
+        match (bound, tx.signed()) {
+            (None, None) => {}
+            (None, Some(s)) => made.push(Binding {
+                index: i as u32,
+                name: name.to_owned(),
+                key: s.key,
+            }),
+            (Some(k), Some(s)) if k == s.key => {}
+            (Some(k), Some(s)) => {
+                return Err(BlockError::NameBoundToOtherKey {
+                    txid: txids[i],
+                    name: name.to_owned(),
+                    bound: k.fingerprint(),
+                    got: s.key.fingerprint(),
+                }
+                .into())
+            }
+            (Some(k), None) => {
+                return Err(BlockError::UnsignedUnderBoundName {
+                    txid: txids[i],
+                    name: name.to_owned(),
+                    bound: k.fingerprint(),
+                }
+                .into())
+            }
+        }
+    }
+    Ok(made)
 }
 
 /// No transaction of a block is already in the chain it extends:
@@ -323,6 +554,9 @@ pub fn check_genesis(block: Block, now_ms: u64) -> Result<(CheckedBlock, ChainPa
     let params = block.genesis_params().ok_or(BlockError::BadGenesis(
         "it does not carry valid chain parameters",
     ))?;
+    if block.txs.iter().any(|tx| tx.signed().is_some()) {
+        return Err(BlockError::BadGenesis("its transaction is signed"));
+    }
     if h.difficulty != params.initial_difficulty {
         return Err(BlockError::WrongDifficulty {
             expected: params.initial_difficulty,
@@ -333,7 +567,13 @@ pub fn check_genesis(block: Block, now_ms: u64) -> Result<(CheckedBlock, ChainPa
     check_not_future(h, now_ms)?;
     let hash = check_pow(h)?;
     let txids = check_body(&block)?;
-    Ok((CheckedBlock { block, hash, txids }, params))
+    let block = CheckedBlock {
+        block,
+        hash,
+        txids,
+        bindings: Vec::new(),
+    };
+    Ok((block, params))
 }
 
 #[cfg(test)]

@@ -13,8 +13,8 @@ use serde::de::DeserializeOwned;
 use super::cookie::Cookie;
 use super::identity::{self, IDENTITY_PATH};
 use crate::api::views::*;
-use crate::api::{ApiError, BlockRef, Ledger, MineHooks, MineRequest};
-use crate::consensus::Txid;
+use crate::api::{ApiError, BlockRef, Ledger, MineHooks, MineRequest, TxsOf};
+use crate::consensus::{Transaction, Txid};
 
 /// Sends `request()` up to three times while the connection breaks after it
 /// was made (a node under a flood of connections without the token lets
@@ -215,6 +215,16 @@ impl Ledger for RemoteLedger {
         };
         self.post("/v1/transactions", &body)
     }
+    fn submit_signed(&self, tx: &Transaction) -> Result<SubmitView, ApiError> {
+        // The export's fields of the entry (with its timestamp, key and
+        // signature) but its txid, which the node computes.
+        let mut body = serde_json::to_value(crate::export::TxJson::new(tx))
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        if let Some(o) = body.as_object_mut() {
+            o.remove("txid");
+        }
+        self.post("/v1/transactions", &body)
+    }
     fn pending(&self, from: u64, limit: usize) -> Result<PendingView, ApiError> {
         self.get(
             "/v1/pending",
@@ -237,11 +247,15 @@ impl Ledger for RemoteLedger {
     fn tx(&self, txid: &Txid) -> Result<TxView, ApiError> {
         self.get(&format!("/v1/transactions/{txid}"), &[])
     }
-    fn txs(&self, author: &str, from: (u64, u32), limit: usize) -> Result<TxsView, ApiError> {
+    fn txs(&self, of: &TxsOf, from: (u64, u32), limit: usize) -> Result<TxsView, ApiError> {
+        let whose = match of {
+            TxsOf::Author(a) => ("author", a.clone()),
+            TxsOf::Key(k) => ("key", k.to_hex()),
+        };
         self.get(
             "/v1/transactions",
             &[
-                ("author", author.to_owned()),
+                whose,
                 ("from", format!("{}.{}", from.0, from.1)),
                 ("limit", limit.to_string()),
             ],

@@ -26,6 +26,8 @@ use crate::api::import::{ExportFile, ImportPlan};
 use crate::api::views::{ErrorView, StatusView};
 use crate::api::{self, json, local, ApiError, BlockRef, MineRequest};
 use crate::bounds::DEFAULT_PAGE;
+use crate::consensus::transaction::{Signed, TxError};
+use crate::consensus::{PublicKey, Signature, Transaction};
 
 /// The OpenAPI description the node serves at `/v1/openapi.json`.
 pub const OPENAPI: &str = include_str!("../../docs/openapi.json");
@@ -388,16 +390,48 @@ async fn status(State(node): State<Shared>, RawQuery(raw): RawQuery) -> Answer {
 }
 
 /// `POST /v1/transactions`: `{"author": ..., "data": "text"}` or
-/// `{"author": ..., "data_hex": "00ff"}`.
+/// `{"author": ..., "data_hex": "00ff"}`; a signed entry adds
+/// `timestamp`, `public_key` and `signature` (all three, signed by the
+/// client: the node never sees a secret key).
 pub(crate) struct SubmitBody {
     pub(crate) author: String,
     pub(crate) data: Vec<u8>,
+    pub(crate) signed: Option<(u64, Signed)>,
 }
 
 impl SubmitBody {
+    /// The entry to record: a signed one as it came, an unsigned one
+    /// stamped with the node's clock.
+    pub(crate) fn entry(self, now_ms: u64) -> Result<Transaction, TxError> {
+        match self.signed {
+            Some((timestamp, s)) => Transaction::with_signature(self.author, timestamp, self.data, s),
+            None => Transaction::new(self.author, now_ms, self.data),
+        }
+    }
+
     pub(crate) fn read(mut o: json::Object) -> Result<Self, Failure> {
-        o.only(&["author", "data", "data_hex"]).map_err(malformed)?;
+        o.only(&[
+            "author",
+            "data",
+            "data_hex",
+            "timestamp",
+            "public_key",
+            "signature",
+        ])
+        .map_err(malformed)?;
         let author = o.get("author").map_err(malformed)?;
+        let timestamp: Option<u64> = o.opt("timestamp").map_err(malformed)?;
+        let key: Option<PublicKey> = o.opt("public_key").map_err(malformed)?;
+        let signature: Option<Signature> = o.opt("signature").map_err(malformed)?;
+        let signed = match (timestamp, key, signature) {
+            (None, None, None) => None,
+            (Some(t), Some(key), Some(signature)) => Some((t, Signed { key, signature })),
+            _ => {
+                return Err(bad(
+                    "a signed entry needs all of timestamp, public_key and signature; an unsigned one none of them",
+                ))
+            }
+        };
         let text: Option<String> = o.opt("data").map_err(malformed)?;
         let hex: Option<String> = o.opt("data_hex").map_err(malformed)?;
         let data = match (text, hex) {
@@ -409,7 +443,11 @@ impl SubmitBody {
             })?,
             _ => return Err(bad("give exactly one of data and data_hex")),
         };
-        Ok(SubmitBody { author, data })
+        Ok(SubmitBody {
+            author,
+            data,
+            signed,
+        })
     }
 }
 
@@ -417,7 +455,8 @@ async fn submit(State(node): State<Shared>, RawQuery(raw): RawQuery, body: Body)
     no_query(raw)?;
     let b = SubmitBody::read(json_body(&node, body).await?)?;
     let n = node.clone();
-    let (v, tx) = blocking(move || local::submit_entry(&n.store, &b.author, b.data)).await?;
+    let entry = b.entry(crate::time::now_ms()).map_err(|e| bad(e.to_string()))?;
+    let (v, tx) = blocking(move || local::submit_tx(&n.store, entry)).await?;
     node.mining.new_entries();
     node.announce_entry(&tx);
     json(&v)
@@ -478,17 +517,18 @@ async fn tips(State(node): State<Shared>, RawQuery(raw): RawQuery) -> Answer {
 /// transactions (the author is a query parameter, so that any name, `..`
 /// or an empty one included, reaches the handler as given).
 async fn txs(State(node): State<Shared>, RawQuery(raw): RawQuery) -> Answer {
-    let q = query(raw, &["author", "from", "limit"])?;
-    let author = q
-        .get("author")
-        .cloned()
-        .ok_or_else(|| bad("query parameter \"author\" is missing"))?;
+    let q = query(raw, &["author", "key", "from", "limit"])?;
+    let of = match (q.get("author"), q.get("key")) {
+        (Some(a), None) => api::TxsOf::Author(a.clone()),
+        (None, Some(k)) => api::TxsOf::Key(k.parse().map_err(|e| bad(format!("key: {e}")))?),
+        _ => return Err(bad("give exactly one of the query parameters \"author\" and \"key\"")),
+    };
     let from = match q.get("from") {
         Some(s) => api::parse_position(s)?,
         None => (0, 0),
     };
     let limit = number(&q, "limit")?.unwrap_or(DEFAULT_PAGE);
-    let v = blocking(move || local::txs(&node.store, &author, from, limit)).await?;
+    let v = blocking(move || local::txs(&node.store, &of, from, limit)).await?;
     json(&v)
 }
 

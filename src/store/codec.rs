@@ -15,6 +15,7 @@
 //! count) and its length give the whole [`HeaderRecord`], so a header read
 //! decodes no transaction.
 
+use crate::consensus::params::SignaturePolicy;
 use crate::consensus::block::{decode_txs, encode_txs};
 use crate::consensus::encode::{DecodeError, Reader};
 use crate::consensus::header::HEADER_BYTES;
@@ -23,7 +24,7 @@ use crate::consensus::{
 };
 use crate::store::schema::{
     ChainState, HeaderRecord, MigrationProgress, MiningCheckpoint, OrphanState, PeerRecord,
-    ReorgJournal, TxLocation, AUTHOR_ENTRY_BYTES, AUTHOR_GROUP, HEIGHT_GROUP, MAX_BAN_REASON_BYTES,
+    ReorgJournal, NameBinding, TxLocation, AUTHOR_ENTRY_BYTES, AUTHOR_GROUP, HEIGHT_GROUP, MAX_BAN_REASON_BYTES,
     MAX_PEER_ADDRESS_BYTES, PEER_RECORD_VERSION,
 };
 
@@ -175,7 +176,8 @@ impl Record for Work {
 
 /// Chain parameters (the `meta` copy, not the genesis encoding): name
 /// length (u64) and UTF-8 name, initial difficulty (u32), target interval
-/// (u64), retarget window (u32), fixed difficulty (1 byte, 0 or 1), salt.
+/// (u64), retarget window (u32), fixed difficulty (1 byte, 0 or 1), salt,
+/// and since schema 6 the signature policy (1 byte, 1 for required).
 impl Record for ChainParams {
     fn write(&self, out: &mut Vec<u8>) {
         put_u64(out, self.name.len() as u64);
@@ -185,6 +187,7 @@ impl Record for ChainParams {
         put_u32(out, self.retarget_window);
         out.push(self.fixed_difficulty as u8);
         out.extend_from_slice(&self.salt);
+        out.push((self.signatures == SignaturePolicy::Required) as u8);
     }
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let len = r.u64("name length")?;
@@ -204,6 +207,16 @@ impl Record for ChainParams {
         let retarget_window = r.u32("retarget window")?;
         let fixed_difficulty = read_bool(r, "fixed difficulty flag")?;
         let salt = r.array("salt")?;
+        // Schema 5 and before wrote no policy byte. Such a record is met
+        // only before step 6 runs (opening reads it first; the step appends
+        // the byte), and every ledger then was "optional".
+        let signatures = match r.remaining() {
+            0 => SignaturePolicy::Optional,
+            _ => match read_bool(r, "signature policy")? {
+                true => SignaturePolicy::Required,
+                false => SignaturePolicy::Optional,
+            },
+        };
         Ok(ChainParams {
             name,
             initial_difficulty,
@@ -211,6 +224,7 @@ impl Record for ChainParams {
             retarget_window,
             fixed_difficulty,
             salt,
+            signatures,
         })
     }
 }
@@ -289,6 +303,29 @@ impl Record for MigrationProgress {
             next: r.u64("position")?,
         })
     }
+}
+
+/// Public key (32), then height u64 and index u32 of the binding entry.
+impl Record for NameBinding {
+    fn write(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(self.key.as_bytes());
+        put_u64(out, self.height);
+        put_u32(out, self.index);
+    }
+    fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(NameBinding {
+            key: crate::consensus::PublicKey(r.array("public key")?),
+            height: r.u64("height")?,
+            index: r.u32("position")?,
+        })
+    }
+}
+
+/// Key of a `key_names` record: the public key, then the name's bytes.
+pub fn key_names_key(key: &crate::consensus::PublicKey, name: &str) -> Vec<u8> {
+    let mut k = key.as_bytes().to_vec();
+    k.extend_from_slice(name.as_bytes());
+    k
 }
 
 /// Height (u64), position in the block (u32).
@@ -827,10 +864,14 @@ mod tests {
                     tip: BlockHash(h), height: a, chain_work: Work::from_limbs(limbs),
                     chain_txs: b, pending: c, next_pending_seq: d,
                 }, bincode(&OldState(h, a, limbs, b, c, d)));
+                // Schema 6 appends the signature policy byte to the v5 bytes.
+                let mut v6 = bincode(&OldParams(name.clone(), x, a, y, flag, salt));
+                v6.push(0);
                 same(&ChainParams {
-                    name: name.clone(), initial_difficulty: Difficulty(x), target_interval_ms: a,
+                    name, initial_difficulty: Difficulty(x), target_interval_ms: a,
                     retarget_window: y, fixed_difficulty: flag, salt,
-                }, bincode(&OldParams(name, x, a, y, flag, salt)));
+                    signatures: SignaturePolicy::Optional,
+                }, v6);
                 same(&MiningCheckpoint {
                     version: x, height: a, prev_hash: BlockHash(h), merkle_root: MerkleNode(m),
                     timestamp: b, difficulty: y, tx_count: c, first_seq: d, last_seq: e,

@@ -1,11 +1,11 @@
 //! [`DryRun`]: checking a sequence of blocks against every rule without
 //! writing anything (an import's first pass, and `append_batch`).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use super::{Cursor, Store, StoreError};
-use crate::consensus::rules::{self, CheckedBlock};
-use crate::consensus::{Block, BlockHash, Txid};
+use crate::consensus::rules::{self, CheckedBlock, SignatureRules};
+use crate::consensus::{Block, BlockHash, PublicKey, Txid};
 
 /// A streaming checker for a sequence of blocks on top of a [`Cursor`]:
 /// the dry run of an import. It keeps only the cursor and the ids of the
@@ -14,10 +14,14 @@ pub struct DryRun<'s> {
     store: Option<&'s Store>,
     cursor: Cursor,
     seen: HashSet<Txid>,
+    /// The names bound by the blocks checked so far (and, on a branch, by
+    /// its blocks below the first one checked).
+    bound: HashMap<String, PublicKey>,
     /// For a branch off the active chain: the height of the last block the
-    /// two share. Only transactions at or below it count as already in the
-    /// chain the branch extends.
+    /// two share. Only transactions (and name bindings) at or below it
+    /// count as in the chain the branch extends.
     fork_height: Option<u64>,
+    ledger: SignatureRules,
 }
 
 impl<'s> DryRun<'s> {
@@ -27,7 +31,9 @@ impl<'s> DryRun<'s> {
             store: Some(store),
             cursor: store.cursor()?,
             seen: HashSet::new(),
+            bound: HashMap::new(),
             fork_height: None,
+            ledger: store.signature_rules(),
         })
     }
 
@@ -36,6 +42,7 @@ impl<'s> DryRun<'s> {
         // Walk down to the active chain; the side blocks passed on the way
         // are part of the branch, so their transactions count as seen.
         let mut seen = HashSet::new();
+        let mut side = Vec::new();
         let mut at = *parent;
         let fork_height = loop {
             let r = store.header(&at)?.ok_or(StoreError::NoSuchBlock(at))?;
@@ -44,21 +51,32 @@ impl<'s> DryRun<'s> {
             }
             if let Some(b) = store.block(&at)? {
                 seen.extend(b.block.txids());
+                side.push(b.block);
             }
             at = r.prev_hash;
         };
-        Ok(DryRun {
+        let mut dry = DryRun {
             store: Some(store),
             cursor: store.cursor_at(parent)?,
             seen,
+            bound: HashMap::new(),
             fork_height: Some(fork_height),
-        })
+            ledger: store.signature_rules(),
+        };
+        // The names those side blocks bind, from the fork point up.
+        for block in side.iter().rev() {
+            let txids = block.txids();
+            let made = rules::check_names(&block.txs, &txids, |n| dry.bound_key(n))?;
+            dry.bound.extend(made.into_iter().map(|b| (b.name, b.key)));
+        }
+        Ok(dry)
     }
 
     /// Checks blocks on top of a genesis block that is not stored yet.
     pub fn on_genesis(genesis: &Block, now_ms: u64) -> Result<Self, StoreError> {
         let (_, params) = rules::check_genesis(genesis.clone(), now_ms)?;
         let hash = genesis.hash();
+        let policy = params.signatures;
         Ok(DryRun {
             store: None,
             cursor: Cursor::new(
@@ -69,7 +87,12 @@ impl<'s> DryRun<'s> {
                 [],
             ),
             seen: genesis.txids().into_iter().collect(),
+            bound: HashMap::new(),
             fork_height: None,
+            ledger: SignatureRules {
+                genesis: hash,
+                policy,
+            },
         })
     }
 
@@ -86,11 +109,34 @@ impl<'s> DryRun<'s> {
                     (None, _) => false,
                 })
         };
-        let checked =
-            rules::check_block(block.clone(), &self.cursor.parent_info(), now_ms, in_chain)?;
+        let checked = rules::check_block(
+            block.clone(),
+            &self.cursor.parent_info(),
+            &self.ledger,
+            now_ms,
+            in_chain,
+            |n| self.bound_key(n),
+        )?;
+        let made = checked.bindings().iter();
+        self.bound
+            .extend(made.map(|b| (b.name.clone(), b.key)));
         self.seen.extend(checked.txids().iter().copied());
         self.cursor.advance(checked.header, checked.hash());
         Ok(checked)
+    }
+
+    /// The key `name` is bound to in the chain checked so far.
+    fn bound_key(&self, name: &str) -> Result<Option<PublicKey>, StoreError> {
+        if let Some(k) = self.bound.get(name) {
+            return Ok(Some(*k));
+        }
+        let Some(store) = self.store else {
+            return Ok(None);
+        };
+        Ok(match (store.name_binding(name)?, self.fork_height) {
+            (Some(b), Some(fork)) if b.height > fork => None,
+            (b, _) => b.map(|b| b.key),
+        })
     }
 
     /// Cumulative work up to the last block checked.

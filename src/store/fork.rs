@@ -160,14 +160,18 @@ impl Store {
             self.add_orphan(block)?;
             return Ok(Accepted::Orphan);
         };
-        // Whether its transactions repeat the chain below it is checked
-        // when its branch would become active (`check_branch_txs`).
+        // Whether its transactions repeat the chain below it, and whether
+        // its names are bound to other keys there, is checked when its
+        // branch would become active (`check_branch_txs`).
         let not_yet = |_: &Txid| Ok::<_, StoreError>(false);
+        let unbound = |_: &str| Ok::<_, StoreError>(None);
         let block = rules::check_block(
             block.clone(),
             &self.cursor_at(&prev)?.parent_info(),
+            &self.signature_rules(),
             now_ms,
             not_yet,
+            unbound,
         )?;
         let work = parent
             .chain_work

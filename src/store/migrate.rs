@@ -23,6 +23,8 @@ mod m0003_fork_trees;
 mod m0004_block_records;
 #[path = "../../migrations/0005_peer_book.rs"]
 mod m0005_peer_book;
+#[path = "../../migrations/0006_name_bindings.rs"]
+mod m0006_name_bindings;
 
 /// What the runner reports while it works.
 #[derive(Debug, Clone, Copy)]
@@ -69,6 +71,11 @@ pub const STEPS: &[Step] = &[
         to: 5,
         what: m0005_peer_book::WHAT,
         run: m0005_peer_book::run,
+    },
+    Step {
+        to: 6,
+        what: m0006_name_bindings::WHAT,
+        run: m0006_name_bindings::run,
     },
 ];
 

@@ -47,6 +47,36 @@ impl Store {
         self.genesis
     }
 
+    /// What the entry rules need of this ledger: its genesis hash and its
+    /// signature policy.
+    pub fn signature_rules(&self) -> crate::consensus::rules::SignatureRules {
+        crate::consensus::rules::SignatureRules {
+            genesis: self.genesis,
+            policy: self.params.signatures,
+        }
+    }
+
+    /// The key the active chain binds `name` to, and the entry that bound it.
+    pub fn name_binding(
+        &self,
+        name: &str,
+    ) -> Result<Option<super::schema::NameBinding>, StoreError> {
+        self.h().names.get(name)
+    }
+
+    /// The names the active chain binds to `key`, in byte order.
+    pub fn names_of_key(
+        &self,
+        key: &crate::consensus::PublicKey,
+    ) -> Result<Vec<String>, StoreError> {
+        self.h().key_names.names_of(key)
+    }
+
+    /// The key the active chain binds `name` to.
+    pub fn bound_key(&self, name: &str) -> Result<Option<crate::consensus::PublicKey>, StoreError> {
+        Ok(self.name_binding(name)?.map(|b| b.key))
+    }
+
     /// The tip and counters.
     pub fn state(&self) -> Result<ChainState, StoreError> {
         self.h().meta.state()

@@ -6,13 +6,13 @@
 //! in between leaves a consistent store on a prefix; opening it finishes
 //! the job ([`Store::resume_reorg`], [`Store::activate_best_chain`]).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use super::schema::{ReorgJournal, KEY_CHECKPOINT, KEY_REORG};
 use super::stage::Connect;
 use super::{Store, StoreError, StoredBlock};
 use crate::consensus::rules::{self, BlockError};
-use crate::consensus::{BlockHash, Transaction, Txid};
+use crate::consensus::{BlockHash, PublicKey, Transaction, Txid};
 
 /// Blocks disconnected or connected per transaction in a reorganisation.
 pub const REORG_BATCH: u64 = 128;
@@ -62,16 +62,33 @@ impl Store {
         Ok(())
     }
 
+    /// The chain-wide rules over a branch about to become active: no
+    /// transaction repeats the chain below the fork point or the branch,
+    /// and the name rule holds against the names bound at or below the
+    /// fork point and by the branch. A block that breaks one is marked
+    /// invalid with its descendants on the branch.
     fn check_branch_txs(&self, path: &[BlockHash], fork_height: u64) -> Result<(), StoreError> {
         let mut seen: HashSet<Txid> = HashSet::new();
+        let mut bound: HashMap<String, PublicKey> = HashMap::new();
         for (i, hash) in path.iter().enumerate() {
-            let txids: Vec<Txid> = self
-                .block_txs(hash)?
-                .iter()
-                .map(Transaction::txid)
-                .collect();
+            let txs = self.block_txs(hash)?;
+            let txids: Vec<Txid> = txs.iter().map(Transaction::txid).collect();
             let repeats = rules::check_new_txs(&txids, |id| {
                 Ok::<_, StoreError>(self.tx_in_chain_up_to(id, fork_height)? || !seen.insert(*id))
+            })
+            .and_then(|()| {
+                rules::check_names(&txs, &txids, |name| {
+                    if let Some(k) = bound.get(name) {
+                        return Ok(Some(*k));
+                    }
+                    Ok(self
+                        .name_binding(name)?
+                        .filter(|b| b.height <= fork_height)
+                        .map(|b| b.key))
+                })
+            });
+            let repeats = repeats.map(|made| {
+                bound.extend(made.into_iter().map(|b| (b.name, b.key)));
             });
             if let Err(e) = repeats {
                 if let StoreError::Rejected(rule) = &e {

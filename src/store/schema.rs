@@ -1,4 +1,4 @@
-//! The sled layout, schema version 5: tree names, meta keys and the records
+//! The sled layout, schema version 6: tree names, meta keys and the records
 //! stored in them. The layout table, key by key and byte by byte, is in
 //! `docs/FORMAT.md` ("Store layout"), its one source; the trees are listed
 //! once in [`crate::store::trees`], and every key and value is encoded in
@@ -8,7 +8,7 @@
 use crate::consensus::{BlockHash, BlockHeader, Difficulty, MerkleNode, Work};
 
 /// The schema this code writes.
-pub const SCHEMA_VERSION: u32 = 5;
+pub const SCHEMA_VERSION: u32 = 6;
 
 /// Since schema 4: every known block (any branch), header and body in one
 /// record, so that reading a block is one get and a header is a prefix.
@@ -58,6 +58,13 @@ pub const MAX_PEER_ADDRESS_BYTES: usize = 256;
 pub const MAX_BAN_REASON_BYTES: usize = 256;
 /// The leading byte of a [`PeerRecord`]'s encoding.
 pub const PEER_RECORD_VERSION: u8 = 1;
+
+/// Since schema 6: names bound to keys on the active chain, author (UTF-8)
+/// -> [`NameBinding`].
+pub const TREE_BOUND_NAMES: &str = "names";
+/// Since schema 6: the names each key binds, public key (32) ++ author ->
+/// nothing, so that an author's key lists its names in one range.
+pub const TREE_KEY_NAMES: &str = "key_names";
 
 /// `u32`: the schema version.
 pub const KEY_SCHEMA: &[u8] = b"schema_version";
@@ -171,6 +178,16 @@ impl HeaderRecord {
 /// `txs` describes the active chain only and moves with it; 12 bytes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TxLocation {
+    pub height: u64,
+    pub index: u32,
+}
+
+/// A name bound to a key on the active chain (schema 6): the key, and the
+/// entry whose signature bound it (its height and index in the block), so
+/// that disconnecting that block releases the name. 44 bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NameBinding {
+    pub key: crate::consensus::PublicKey,
     pub height: u64,
     pub index: u32,
 }

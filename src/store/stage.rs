@@ -8,8 +8,9 @@ use std::collections::BTreeMap;
 
 use sled::transaction::ConflictableTransactionResult;
 
-use super::schema::{ChainState, HeaderRecord, TxLocation};
+use super::schema::{ChainState, HeaderRecord, NameBinding, TxLocation};
 use super::{StoreError, Writes};
+use crate::consensus::rules;
 use crate::consensus::{BlockHash, CheckedBlock, Transaction, Txid, Work};
 
 type Staged = ConflictableTransactionResult<(), StoreError>;
@@ -54,6 +55,7 @@ impl Writes<'_> {
         for (author, entries) in by_author {
             self.author_groups.append(author, at.height, &entries)?;
         }
+        self.bind_names(at.height, txs, txids)?;
         for (index, txid) in txids.iter().enumerate() {
             let loc = TxLocation {
                 height: at.height,
@@ -91,6 +93,19 @@ impl Writes<'_> {
         for author in authors {
             self.author_groups.remove_height(author, height)?;
         }
+        // The names this block bound are free again.
+        for (index, tx) in txs.iter().enumerate() {
+            let Some(s) = tx.signed() else { continue };
+            let bound_here = NameBinding {
+                key: s.key,
+                height,
+                index: index as u32,
+            };
+            if self.names.get(tx.author())? == Some(bound_here) {
+                self.names.remove(tx.author())?;
+                self.key_names.remove(&s.key, tx.author())?;
+            }
+        }
         for tx in txs {
             let id = tx.txid();
             self.txs.remove(&id)?;
@@ -106,6 +121,36 @@ impl Writes<'_> {
             .chain_work
             .checked_sub(crate::consensus::Difficulty(record.difficulty).work())
             .unwrap_or(Work::ZERO);
+        Ok(())
+    }
+}
+
+impl Writes<'_> {
+    /// Applies the name rule ([`rules::check_names`]) to a block connected
+    /// at `height` against the names the chain below binds, and records
+    /// the bindings it makes. The rule was checked before the write began;
+    /// checking it again here, inside the transaction, means no path can
+    /// connect a block that breaks it.
+    fn bind_names(&self, height: u64, txs: &[Transaction], txids: &[Txid]) -> Staged {
+        let mut bound = std::collections::HashMap::new();
+        for tx in txs {
+            if !bound.contains_key(tx.author()) {
+                bound.insert(tx.author(), self.names.get(tx.author())?.map(|b| b.key));
+            }
+        }
+        let bindings = rules::check_names(txs, txids, |name| {
+            Ok::<_, crate::consensus::BlockError>(bound.get(name).copied().flatten())
+        })
+        .map_err(StoreError::from)?;
+        for b in bindings {
+            let record = NameBinding {
+                key: b.key,
+                height,
+                index: b.index,
+            };
+            self.names.put(&b.name, &record)?;
+            self.key_names.put(&b.key, &b.name)?;
+        }
         Ok(())
     }
 }

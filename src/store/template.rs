@@ -2,17 +2,20 @@
 //! checkpoint of a long nonce search (saved, read, cleared, and resumed
 //! only while its template is still valid on the tip).
 
+use std::collections::HashMap;
+
 use super::schema::{MiningCheckpoint, KEY_CHECKPOINT};
 use super::{Store, StoreError};
 use crate::consensus::block::MAX_BLOCK_BYTES;
 use crate::consensus::header::{HEADER_BYTES, HEADER_VERSION};
 use crate::consensus::merkle::merkle_root;
 use crate::consensus::rules;
-use crate::consensus::{Block, BlockHeader, Transaction, Txid};
+use crate::consensus::{Block, BlockError, BlockHeader, PublicKey, Transaction, Txid};
 
 impl Store {
     /// A block template on the current tip: the oldest pending transactions
-    /// that fit the size limit, the required difficulty, and a timestamp of
+    /// that fit the size limit and keep the name rule (an entry the rule
+    /// refuses after those chosen before it stays pending), the required difficulty, and a timestamp of
     /// `now_ms` or just after the median time past, whichever is later.
     /// The nonce is left at 0 for the miner.
     pub fn template(&self, now_ms: u64) -> Result<Block, StoreError> {
@@ -20,10 +23,14 @@ impl Store {
         let parent = self.parent_info(&state)?;
         let mut size = HEADER_BYTES + 4;
         let mut txs = Vec::new();
+        let mut names = NameRule::default();
         for item in self.h().pending.from(0) {
             let (_, tx) = item?;
             if size + tx.encoded_len() > MAX_BLOCK_BYTES {
                 break;
+            }
+            if !names.admits(self, &tx)? {
+                continue;
             }
             size += tx.encoded_len();
             txs.push(tx);
@@ -109,13 +116,16 @@ impl Store {
         let state = self.state()?;
         let parent = self.parent_info(&state)?;
         let mut txs = Vec::new();
+        let mut names = NameRule::default();
         if cp.tx_count > 0 {
             for item in self.pending_from(cp.first_seq) {
                 let (seq, tx) = item?;
                 if seq > cp.last_seq {
                     break;
                 }
-                txs.push(tx);
+                if names.admits(self, &tx)? {
+                    txs.push(tx);
+                }
             }
         }
         if txs.len() as u64 != cp.tx_count {
@@ -137,5 +147,39 @@ impl Store {
         let valid = rules::check_header(&block.header, &parent, now_ms).is_ok()
             && rules::check_body(&block).is_ok();
         Ok(valid.then_some((block, cp)))
+    }
+}
+
+/// The name rule ([`rules::check_names`]) over the entries a template
+/// chooses, one at a time: the chain's bindings, looked up once per name,
+/// and those the chosen entries make.
+#[derive(Default)]
+struct NameRule {
+    bound: HashMap<String, Option<PublicKey>>,
+}
+
+impl NameRule {
+    /// Whether `tx` may follow the entries admitted so far; if it binds its
+    /// name, later entries see the binding.
+    fn admits(&mut self, store: &Store, tx: &Transaction) -> Result<bool, StoreError> {
+        let name = tx.author();
+        let key = match self.bound.get(name) {
+            Some(k) => *k,
+            None => {
+                let k = store.bound_key(name)?;
+                self.bound.insert(name.to_owned(), k);
+                k
+            }
+        };
+        let one = std::slice::from_ref(tx);
+        match rules::check_names(one, &[tx.txid()], |_| Ok::<_, BlockError>(key)) {
+            Ok(made) => {
+                for b in made {
+                    self.bound.insert(b.name, Some(b.key));
+                }
+                Ok(true)
+            }
+            Err(_) => Ok(false),
+        }
     }
 }

@@ -12,7 +12,7 @@ use super::codec::{self, CodecError, Record};
 use super::failpoint::{self, Site};
 use super::schema::*;
 use super::StoreError;
-use crate::consensus::{Block, BlockHash, CheckedBlock, Transaction, Txid, Work};
+use crate::consensus::{Block, BlockHash, CheckedBlock, PublicKey, Transaction, Txid, Work};
 
 /// A key-value tree as the accessors see it: a `sled::Tree` (errors are
 /// [`StoreError`]s) or a tree inside a transaction (errors abort it).
@@ -126,6 +126,10 @@ trees! {
     invalid: Invalid = TREE_INVALID,
     /// Peer id bytes -> what the node remembers of the peer.
     peers: Peers = TREE_PEERS,
+    /// Author -> the key the active chain binds it to.
+    names: Names = TREE_BOUND_NAMES,
+    /// Public key ++ author -> nothing: the names a key binds.
+    key_names: KeyNames = TREE_KEY_NAMES,
 }
 
 impl<K: Kv> Blocks<K> {
@@ -342,6 +346,34 @@ impl<K: Kv> AuthorGroups<K> {
     }
 }
 
+impl<K: Kv> Names<K> {
+    /// The binding of `name`, if the active chain binds it.
+    pub fn get(&self, name: &str) -> Result<Option<NameBinding>, K::Error> {
+        match self.0.get(name.as_bytes())? {
+            Some(v) => decoded(codec::decode::<NameBinding>(&v, "name binding")).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    pub fn put(&self, name: &str, binding: &NameBinding) -> Result<(), K::Error> {
+        self.0.insert(name.as_bytes(), &codec::encode(binding))
+    }
+
+    pub fn remove(&self, name: &str) -> Result<(), K::Error> {
+        self.0.remove(name.as_bytes()).map(drop)
+    }
+}
+
+impl<K: Kv> KeyNames<K> {
+    pub fn put(&self, key: &PublicKey, name: &str) -> Result<(), K::Error> {
+        self.0.insert(&codec::key_names_key(key, name), &[])
+    }
+
+    pub fn remove(&self, key: &PublicKey, name: &str) -> Result<(), K::Error> {
+        self.0.remove(&codec::key_names_key(key, name)).map(drop)
+    }
+}
+
 impl<K: Kv> Tips<K> {
     pub fn insert(&self, hash: &BlockHash) -> Result<(), K::Error> {
         self.0.insert(hash.as_bytes(), &[])
@@ -481,6 +513,32 @@ impl Pending<Tree> {
             let (k, v) = e?;
             Ok((codec::decode_seq_key(&k)?, codec::decode_tx(&v)?))
         })
+    }
+}
+
+impl Names<Tree> {
+    /// How many entries (a walk: for `verify` only).
+    pub fn count(&self) -> Result<u64, StoreError> {
+        count_keys(&self.0)
+    }
+}
+
+impl KeyNames<Tree> {
+    /// How many entries (a walk: for `verify` only).
+    pub fn count(&self) -> Result<u64, StoreError> {
+        count_keys(&self.0)
+    }
+
+    /// The names `key` binds, in byte order.
+    pub fn names_of(&self, key: &PublicKey) -> Result<Vec<String>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.0.scan_prefix(key.as_bytes()) {
+            let (k, _) = item?;
+            let name = std::str::from_utf8(&k[32..])
+                .map_err(|_| StoreError::Corrupt("a name in the key index is not UTF-8".into()))?;
+            out.push(name.to_owned());
+        }
+        Ok(out)
     }
 }
 

@@ -2,8 +2,8 @@
 //! every rule and of every index against the blocks, in bounded memory. It
 //! reports the first bad height and why.
 
-use super::schema::{ChainState, ReorgJournal, TxLocation, KEY_REORG};
-use super::{Cursor, Store};
+use super::schema::{ChainState, NameBinding, ReorgJournal, TxLocation, KEY_REORG};
+use super::{Cursor, Store, StoreError};
 use crate::consensus::rules;
 use crate::consensus::{BlockHash, Difficulty, Transaction, Work};
 
@@ -37,6 +37,8 @@ struct Walk {
     cursor: Option<Cursor>,
     blocks: u64,
     transactions: u64,
+    /// Names the walk saw bound (each checked against the name index).
+    bindings: u64,
 }
 
 impl Store {
@@ -59,6 +61,7 @@ impl Store {
             cursor: None,
             blocks: 0,
             transactions: 0,
+            bindings: 0,
         };
         for (expected_height, entry) in (0u64..).zip(self.chain_range(0, u64::MAX, false)) {
             let at = Some(expected_height);
@@ -96,6 +99,8 @@ impl Store {
             );
         }
         self.verify_index_sizes(transactions)
+            .or_else(|e| fail(None, e))?;
+        self.verify_name_index(walk.bindings)
             .or_else(|e| fail(None, e))?;
         let pending = self.verify_pending(&state).or_else(|e| fail(None, e))?;
         self.verify_beyond_the_chain().or_else(|e| fail(None, e))?;
@@ -156,10 +161,41 @@ impl Store {
                 walk.cursor = Some(Cursor::new(params, block.header, hash, work, []));
             }
             Some(c) => {
-                // Repeats are the transaction index's check, below.
-                let no_repeats = |_: &_| Ok::<_, rules::BlockError>(false);
-                rules::check_block(block.clone(), &c.parent_info(), now_ms, no_repeats)
-                    .or_else(|e| fail(at, e))?;
+                // Repeats are the transaction index's check, below. The
+                // names bound below this block are the index's bindings
+                // made below it; each binding the block makes must be in
+                // the index as made here.
+                let no_repeats = |_: &_| Ok::<_, StoreError>(false);
+                let bound_below = |name: &str| {
+                    Ok::<_, StoreError>(
+                        self.name_binding(name)?
+                            .filter(|b| b.height < height)
+                            .map(|b| b.key),
+                    )
+                };
+                let checked = rules::check_block(
+                    block.clone(),
+                    &c.parent_info(),
+                    &self.signature_rules(),
+                    now_ms,
+                    no_repeats,
+                    bound_below,
+                )
+                .or_else(|e| fail(at, e))?;
+                for b in checked.bindings() {
+                    let want = NameBinding {
+                        key: b.key,
+                        height,
+                        index: b.index,
+                    };
+                    if self.name_binding(&b.name).or_else(|e| fail(at, e))? != Some(want) {
+                        return fail(
+                            at,
+                            format!("the name index does not hold the binding of \"{}\" made here", b.name),
+                        );
+                    }
+                }
+                walk.bindings += checked.bindings().len() as u64;
                 c.advance(block.header, hash);
             }
         }
@@ -234,6 +270,20 @@ impl Store {
         if indexed != transactions {
             return Err(format!(
                 "the author index has {indexed} entries for {transactions} transactions"
+            ));
+        }
+        Ok(())
+    }
+
+    /// The name indexes hold exactly the `bindings` the walk found (each
+    /// found one was checked in place), and the key index mirrors them.
+    fn verify_name_index(&self, bindings: u64) -> Result<(), String> {
+        let e = |e: StoreError| e.to_string();
+        let names = self.h().names.count().map_err(e)?;
+        let by_key = self.h().key_names.count().map_err(e)?;
+        if names != bindings || by_key != bindings {
+            return Err(format!(
+                "the name index holds {names} names and the key index {by_key} for the {bindings} names the chain binds"
             ));
         }
         Ok(())

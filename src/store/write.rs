@@ -20,12 +20,18 @@ pub struct Appended {
 
 impl Store {
     /// Records `tx` as pending. Refuses a transaction already pending or in
-    /// the chain.
+    /// the chain, and one the entry rules refuse on the active chain: an
+    /// unsigned entry where signatures are required, a bad signature, a
+    /// name that cannot be bound, or a name bound to another key.
     pub fn submit(&self, tx: &Transaction) -> Result<Txid, StoreError> {
         let txid = tx.txid();
         if self.tx_in_chain(&txid)? {
             return Err(StoreError::AlreadyInChain(txid));
         }
+        let ids = [txid];
+        let one = std::slice::from_ref(tx);
+        rules::check_signatures(one, &ids, &self.signature_rules())?;
+        rules::check_names(one, &ids, |n| self.bound_key(n))?;
         self.atomically(|w| {
             if w.txs.contains(&txid)? {
                 return Err(StoreError::AlreadyInChain(txid).into());
@@ -57,8 +63,14 @@ impl Store {
     pub fn append(&self, block: &Block, now_ms: u64) -> Result<Appended, StoreError> {
         let state = self.state()?;
         let parent = self.parent_info(&state)?;
-        let checked =
-            rules::check_block(block.clone(), &parent, now_ms, |id| self.tx_in_chain(id))?;
+        let checked = rules::check_block(
+            block.clone(),
+            &parent,
+            &self.signature_rules(),
+            now_ms,
+            |id| self.tx_in_chain(id),
+            |name| self.bound_key(name),
+        )?;
         self.connect_checked(state.tip, &[checked])
     }
 

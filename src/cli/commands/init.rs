@@ -24,6 +24,7 @@ pub fn params_from(a: &Init) -> Result<ChainParams> {
         target_interval_ms: a.target_interval_ms,
         retarget_window: a.retarget_window,
         fixed_difficulty: a.fixed_difficulty,
+        signatures: a.signatures,
         salt,
     };
     params.validate()?;

@@ -2,8 +2,8 @@
 
 use anyhow::Result;
 
-use crate::api::BlockRef;
-use crate::cli::checked::{Chain, Txs};
+use crate::api::{BlockRef, TxsOf};
+use crate::cli::checked::{Chain, Txs, TxsOfArg};
 use crate::cli::output::{self, print_json};
 use crate::cli::Ctx;
 use crate::consensus::Txid;
@@ -82,7 +82,14 @@ pub fn status(ctx: &Ctx) -> Result<()> {
 }
 
 pub fn txs(ctx: &Ctx, a: &Txs) -> Result<()> {
-    let v = ctx.ledger()?.txs(&a.author, a.from, a.limit)?;
+    let of = match &a.of {
+        TxsOfArg::Author(author) => TxsOf::Author(author.clone()),
+        TxsOfArg::Key(k) => TxsOf::Key(match k.parse() {
+            Ok(key) => key,
+            Err(_) => ctx.keys()?.public(k)?.public,
+        }),
+    };
+    let v = ctx.ledger()?.txs(&of, a.from, a.limit)?;
     if ctx.json {
         print_json(&v);
     } else {

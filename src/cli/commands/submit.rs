@@ -9,6 +9,7 @@ use crate::cli::output::print_json;
 use crate::cli::Ctx;
 use crate::consensus::transaction::MAX_DATA_BYTES;
 use crate::consensus::Transaction;
+use crate::time::now_ms;
 
 /// Reads at most the data limit plus one byte, so oversize input is
 /// refused without reading it all.
@@ -39,10 +40,28 @@ pub fn run(ctx: &Ctx, a: &SubmitArgs) -> Result<()> {
             read_bounded(std::io::stdin().lock(), "standard input")?
         }
     };
-    // Refuse a bad entry before touching the ledger (the time is the
-    // ledger's: a node stamps it on arrival).
-    Transaction::new(a.author.clone(), 0, data.clone())?;
-    let v = ctx.ledger()?.submit(&a.author, data)?;
+    let author = a.author.clone().or_else(|| a.sign.clone()).expect("clap requires one");
+    let v = match &a.sign {
+        Some(key) => {
+            // Signed here: the secret key never leaves this process. The
+            // signature covers the ledger's genesis hash, asked first.
+            let (secret, public) = ctx.keys()?.secret(key)?;
+            Transaction::new(author.clone(), 0, data.clone())?;
+            let ledger = ctx.ledger()?;
+            let genesis = ledger.status()?.genesis;
+            let tx = Transaction::sign(author, now_ms(), data, &genesis, &secret)?;
+            if !ctx.json {
+                eprintln!("signed by key \"{key}\" ({})", public.fingerprint());
+            }
+            ledger.submit_signed(&tx)?
+        }
+        None => {
+            // Refuse a bad entry before touching the ledger (the time is
+            // the ledger's: a node stamps it on arrival).
+            Transaction::new(author.clone(), 0, data.clone())?;
+            ctx.ledger()?.submit(&author, data)?
+        }
+    };
     if ctx.json {
         print_json(&v);
     } else {

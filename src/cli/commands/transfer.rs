@@ -12,6 +12,7 @@ use serde_json::json;
 
 use crate::api::import::{ExportFile, NewLedgerPlan};
 use crate::api::Ledger;
+use crate::consensus::BlockHash;
 use crate::cli::output::{self, print_json};
 use crate::cli::Ctx;
 use crate::fsx::{self, Mode};
@@ -104,7 +105,12 @@ fn export_through(ledger: &dyn Ledger, path: &Path) -> Result<u64> {
     Ok(ledger.export(&mut BufWriter::new(file))?)
 }
 
-pub fn import(ctx: &Ctx, path: &Path) -> Result<()> {
+/// Imports `path`; with `expect_tip`, only if the file's chain holds that
+/// block (checked on the file before anything is sent or written).
+pub fn import(ctx: &Ctx, path: &Path, expect_tip: Option<BlockHash>) -> Result<()> {
+    if let Some(pin) = expect_tip {
+        ExportFile::at(path).leads_to(&pin)?;
+    }
     let v = match ctx.ledger_if_any()? {
         Some(ledger) => ledger.import(path)?,
         None => NewLedgerPlan::check(ExportFile::at(path), now_ms())?.create(&ctx.data_dir)?,

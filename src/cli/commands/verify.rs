@@ -5,10 +5,15 @@ use std::time::Duration;
 use anyhow::{bail, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::api::BlockRef;
 use crate::cli::output::print_json;
 use crate::cli::Ctx;
+use crate::consensus::BlockHash;
 
-pub fn run(ctx: &Ctx) -> Result<()> {
+/// Checks the ledger; with `expect_tip`, also that its active chain holds
+/// that block (a tip published elsewhere), so that a chain re-mined after
+/// the fact fails even though every block of it is valid.
+pub fn run(ctx: &Ctx, expect_tip: Option<BlockHash>) -> Result<()> {
     // A full walk reads each page about once: a small cache keeps its
     // memory flat however long the chain (BENCHMARKS.md, "The store at scale").
     let ledger = ctx.ledger_with_cache(Some(crate::store::VERIFY_CACHE_BYTES))?;
@@ -31,6 +36,18 @@ pub fn run(ctx: &Ctx) -> Result<()> {
         b.finish_and_clear();
     }
     let v = result?;
+    if let (true, Some(pin)) = (v.valid, expect_tip) {
+        match ledger.block(BlockRef::Hash(pin)) {
+            Ok(b) if b.active => {}
+            Ok(b) => bail!(
+                "the chain does not lead to the expected block {pin}: it is stored at height {} on a side branch, not on the active chain",
+                b.height
+            ),
+            Err(_) => bail!(
+                "the chain does not lead to the expected block {pin}: no such block (a chain re-mined or replaced after that tip was published fails here)"
+            ),
+        }
+    }
     if ctx.json {
         print_json(&v);
     }
