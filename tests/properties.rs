@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use proptest::prelude::*;
 use sledger::consensus::block::Block;
 use sledger::consensus::header::BlockHeader;
-use sledger::consensus::rules::{check_block, check_genesis, ParentInfo};
+use sledger::consensus::rules::{check_block, check_genesis, check_signatures, ParentInfo, SignatureRules};
 use sledger::consensus::{BlockHash, ChainParams, Difficulty, MerkleNode, Transaction, Txid};
 
 use crate::kit::{child, named_params, seal};
@@ -134,9 +134,16 @@ fn parent_of(b: &Block) -> ParentInfo {
 fn chain_valid(g: &Block, b1: &Block, b2: &Block) -> bool {
     const NOW: u64 = 10_000;
     let no_repeats = |_: &_| Ok::<_, sledger::consensus::BlockError>(false);
-    check_genesis(g.clone(), NOW).is_ok()
-        && check_block(b1.clone(), &parent_of(g), NOW, no_repeats).is_ok()
-        && check_block(b2.clone(), &parent_of(b1), NOW, no_repeats).is_ok()
+    let unbound = |_: &str| Ok::<_, sledger::consensus::BlockError>(None);
+    let Ok((_, params)) = check_genesis(g.clone(), NOW) else {
+        return false;
+    };
+    let ledger = SignatureRules {
+        genesis: g.hash(),
+        policy: params.signatures,
+    };
+    check_block(b1.clone(), &parent_of(g), &ledger, NOW, no_repeats, unbound).is_ok()
+        && check_block(b2.clone(), &parent_of(b1), &ledger, NOW, no_repeats, unbound).is_ok()
 }
 
 #[test]
@@ -145,7 +152,50 @@ fn the_untouched_chain_is_valid() {
     assert!(chain_valid(g, b1, b2));
 }
 
+/// A signed entry (`docs/FORMAT.md`, "Signed transaction") for a ledger
+/// whose genesis hash is `[4; 32]`.
+fn signed_transaction() -> impl Strategy<Value = Transaction> {
+    (
+        author().prop_filter("bindable", |a| {
+            sledger::consensus::rules::unbindable_code_point(a).is_none()
+        }),
+        any::<u64>(),
+        proptest::collection::vec(any::<u8>(), 0..200),
+        any::<[u8; 32]>(),
+    )
+        .prop_map(|(a, t, d, secret)| {
+            Transaction::sign(a, t, d, &BlockHash([4; 32]), &secret).expect("within limits")
+        })
+}
+
 proptest! {
+    #[test]
+    fn signed_entries_round_trip_and_verify(tx in signed_transaction()) {
+        let bytes = tx.encode();
+        prop_assert_eq!(bytes[0], 0x81);
+        prop_assert_eq!(bytes.len(), tx.encoded_len());
+        prop_assert_eq!(Transaction::decode(&bytes).unwrap(), tx.clone());
+        let ledger = SignatureRules { genesis: BlockHash([4; 32]), policy: Default::default() };
+        prop_assert!(check_signatures(&[tx.clone()], &[tx.txid()], &ledger).is_ok());
+        let other = SignatureRules { genesis: BlockHash([5; 32]), policy: Default::default() };
+        prop_assert!(check_signatures(&[tx.clone()], &[tx.txid()], &other).is_err());
+    }
+
+    /// Any single changed bit of a signed entry either fails to decode,
+    /// drops the signature (the marker bit), or breaks it.
+    #[test]
+    fn any_single_bit_flip_in_a_signed_entry_is_caught(tx in signed_transaction(), bit in any::<usize>()) {
+        let mut bytes = tx.encode();
+        let bit = bit % (bytes.len() * 8);
+        bytes[bit / 8] ^= 1 << (bit % 8);
+        if let Ok(changed) = Transaction::decode(&bytes) {
+            prop_assert!(changed != tx);
+            let ledger = SignatureRules { genesis: BlockHash([4; 32]), policy: Default::default() };
+            let refused = check_signatures(&[changed.clone()], &[changed.txid()], &ledger).is_err();
+            prop_assert!(changed.signed().is_none() || refused, "bit {} went unnoticed", bit);
+        }
+    }
+
     #[test]
     fn any_single_bit_flip_in_a_block_is_rejected(bit in 0usize..(8 * 400)) {
         let [g, b1, b2] = chain();

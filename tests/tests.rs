@@ -21,5 +21,6 @@ mod node;
 mod node_load;
 mod openapi;
 mod properties;
+mod signatures;
 mod store;
 mod text;

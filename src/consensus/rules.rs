@@ -579,7 +579,6 @@ pub fn check_genesis(block: Block, now_ms: u64) -> Result<(CheckedBlock, ChainPa
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::consensus::transaction::Transaction;
 
     fn params(window: u32) -> ChainParams {
         crate::testkit::named_params("t", 4, window, false, [0; 16])
@@ -617,7 +616,100 @@ mod tests {
 
     /// [`check_block`] on a chain that holds none of the block's entries.
     fn check(b: &Block, parent: &ParentInfo, now: u64) -> Result<(), BlockError> {
-        check_block(b.clone(), parent, now, |_| Ok::<_, BlockError>(false)).map(|_| ())
+        let ledger = SignatureRules {
+            genesis: BlockHash([0; 32]),
+            policy: SignaturePolicy::Optional,
+        };
+        let none = |_: &str| Ok::<_, BlockError>(None);
+        check_block(b.clone(), parent, &ledger, now, |_| Ok(false), none).map(|_| ())
+    }
+
+    const GENESIS: BlockHash = BlockHash([5; 32]);
+
+    fn signed(author: &str, n: u64, secret: u8) -> Transaction {
+        Transaction::sign(author, n, vec![n as u8], &GENESIS, &[secret; 32]).unwrap()
+    }
+
+    fn ids(txs: &[Transaction]) -> Vec<Txid> {
+        txs.iter().map(Transaction::txid).collect()
+    }
+
+    fn rules(policy: SignaturePolicy) -> SignatureRules {
+        SignatureRules {
+            genesis: GENESIS,
+            policy,
+        }
+    }
+
+    #[test]
+    fn signatures_policy_and_unbindable_names() {
+        let opt = rules(SignaturePolicy::Optional);
+        let req = rules(SignaturePolicy::Required);
+        let txs = vec![signed("alice", 1, 1), Transaction::new("bob", 2, vec![]).unwrap()];
+        assert_eq!(check_signatures(&txs, &ids(&txs), &opt), Ok(()));
+        assert_eq!(
+            check_signatures(&txs, &ids(&txs), &req),
+            Err(BlockError::UnsignedEntry(txs[1].txid()))
+        );
+        // Signed for another ledger: refused here.
+        let other = Transaction::sign("carol", 3, vec![], &BlockHash([6; 32]), &[2; 32]).unwrap();
+        let e = check_signatures(std::slice::from_ref(&other), &[other.txid()], &opt);
+        assert!(matches!(e, Err(BlockError::BadSignature { .. })), "{e:?}");
+        // A right-to-left override, a zero-width space, a trailing space.
+        for name in ["al\u{202e}ice", "al\u{200b}ice", "alice "] {
+            let t = signed(name, 4, 1);
+            let e = check_signatures(std::slice::from_ref(&t), &[t.txid()], &opt);
+            assert!(matches!(e, Err(BlockError::UnbindableName { .. })), "{name:?}: {e:?}");
+            // Unsigned, the same name is an ordinary author.
+            let u = Transaction::new(name, 4, vec![]).unwrap();
+            assert_eq!(check_signatures(&[u.clone()], &[u.txid()], &opt), Ok(()));
+        }
+        assert_eq!(unbindable_code_point("Ålice née"), None);
+    }
+
+    #[test]
+    fn a_batch_of_many_signatures_names_the_first_bad_one() {
+        let opt = rules(SignaturePolicy::Optional);
+        let mut txs: Vec<Transaction> = (0..300).map(|i| signed("w", i, 7)).collect();
+        assert_eq!(check_signatures(&txs, &ids(&txs), &opt), Ok(()));
+        // Entry 250 re-signed for another ledger, entry 260 too: 250 named.
+        for i in [250, 260] {
+            txs[i] = Transaction::sign("w", i as u64, vec![i as u8], &BlockHash([1; 32]), &[7; 32])
+                .unwrap();
+        }
+        match check_signatures(&txs, &ids(&txs), &opt) {
+            Err(BlockError::BadSignature { txid, .. }) => assert_eq!(txid, txs[250].txid()),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_first_signed_entry_binds_a_name_in_block_order() {
+        let chain = |_: &str| Ok::<_, BlockError>(None);
+        // Unsigned before the binding is fine; after it, refused.
+        let txs = vec![
+            Transaction::new("alice", 0, vec![]).unwrap(),
+            signed("alice", 1, 1),
+            signed("alice", 2, 1),
+        ];
+        let made = check_names(&txs, &ids(&txs), chain).unwrap();
+        assert_eq!(made.len(), 1);
+        assert_eq!((made[0].index, made[0].name.as_str()), (1, "alice"));
+        let mut later = txs.clone();
+        later.push(Transaction::new("alice", 3, vec![]).unwrap());
+        let e = check_names(&later, &ids(&later), chain).unwrap_err();
+        assert!(matches!(e, BlockError::UnsignedUnderBoundName { .. }), "{e:?}");
+        let mut other = txs.clone();
+        other.push(signed("alice", 4, 2));
+        let e = check_names(&other, &ids(&other), chain).unwrap_err();
+        assert!(matches!(e, BlockError::NameBoundToOtherKey { .. }), "{e:?}");
+        // Bound in the chain below: the block's own first signature does
+        // not bind again, and another key is refused.
+        let key1 = txs[1].signed().unwrap().key;
+        let below = |_: &str| Ok::<_, BlockError>(Some(key1));
+        assert_eq!(check_names(&txs[1..], &ids(&txs[1..]), below), Ok(vec![]));
+        let e = check_names(&other[3..], &ids(&other[3..]), below).unwrap_err();
+        assert!(matches!(e, BlockError::NameBoundToOtherKey { .. }), "{e:?}");
     }
 
     fn genesis(b: &Block, now: u64) -> Result<ChainParams, BlockError> {

@@ -703,9 +703,12 @@ mod tests {
         );
         let mut bad = encode(&crate::testkit::params(1, 10, true));
         *bad.last_mut().unwrap() ^= 0; // the salt may be anything
-        let flag = bad.len() - 17;
+        let flag = bad.len() - 18;
         bad[flag] = 2;
         assert!(decode::<ChainParams>(&bad, "p").is_err(), "a flag of 2");
+        let mut policy = encode(&crate::testkit::params(1, 10, true));
+        *policy.last_mut().unwrap() = 2;
+        assert!(decode::<ChainParams>(&policy, "p").is_err(), "a policy of 2");
         assert_eq!(decode_seq_key(&seq_key(258)).unwrap(), 258);
         assert!(seq_key(1) < seq_key(256), "keys sort by number");
     }
@@ -819,6 +822,7 @@ mod tests {
         use bincode::Options;
         use proptest::prelude::*;
 
+        use crate::consensus::params::SignaturePolicy;
         use super::super::{encode, Record};
         use crate::consensus::{BlockHash, ChainParams, Difficulty, MerkleNode, Work};
         use crate::store::schema::{ChainState, MiningCheckpoint, TxLocation};

@@ -142,9 +142,10 @@ const GOLDEN_META: &[(&str, &str)] = &[
             "04000000",
             "00",
             "09090909090909090909090909090909",
+            "00",
         ),
     ),
-    ("schema_version", "05000000"),
+    ("schema_version", "06000000"),
     (
         "state",
         concat!(
@@ -212,8 +213,16 @@ fn a_fixed_ledger_holds_the_same_bytes_as_before() {
             "35ef5c163d8d57135053be4406b03b705b15c7a648ef24bbd391123eb44e4101",
         ),
         (
+            "key_names",
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+        ),
+        (
             "meta",
-            "0aedea1b9e3a5f1b187d587d7904842d886ce09e589bf3ae8b3121156788e0b5",
+            "b36979084f61afb56f66eb4f8a60dc6b28f67c3ffdb8a8fd0835699c5d96ca2e",
+        ),
+        (
+            "names",
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
         ),
         (
             "orphan_ids",

@@ -447,7 +447,8 @@ fn every_migration_survives_a_failure_at_every_write() {
     assert!(super::exists(data), "the fixture holds a ledger");
     // The migrations run in the open; a failed one is resumed by the next.
     let p = at_every_write(data, Atomic::Migration, |d| Store::open(d).map(drop));
-    // Steps 2 to 5: their batches (one commit and one flush each; step 5's
-    // one batch is empty), and each step's final version bump.
-    assert_eq!(p, points(4, 4, 18, 19), "{p:?}");
+    // Steps 2 to 6: their batches (one commit and one flush each; step 5's
+    // one batch is empty, step 6's writes the parameters' policy byte), and
+    // each step's final version bump.
+    assert_eq!(p, points(5, 5, 20, 21), "{p:?}");
 }

@@ -60,6 +60,9 @@ impl Ledger {
         let mut c = Command::cargo_bin("sledger").expect("binary");
         c.arg("--data-dir").arg(&self.dir);
         c.env_remove("SLEDGER_DATA_DIR");
+        // Signing keys live beside the ledger's directory, never in the
+        // home directory of whoever runs the tests.
+        c.env("SLEDGER_KEYS_DIR", self.tmp.path().join("keys"));
         c
     }
 

@@ -1,0 +1,316 @@
+//! Signed entries and pinned tips (issue 15): each forgery refused with
+//! one clear line wherever it comes in (submit, import, a node, verify), a
+//! bound name released by a reorganisation, and `--expect-tip` catching a
+//! chain re-mined after its tip was published.
+
+use serde_json::{json, Value};
+use sledger::consensus::{Block, BlockHash, Transaction};
+use sledger::export::{parse_line, to_line};
+use sledger::store::fork::Accepted;
+use sledger::time::now_ms;
+
+use crate::kit::{child, params, store, Ledger, Node};
+
+/// A ledger at difficulty 0: any hash meets it, so a test can re-seal a
+/// block it changed and reach the signature rules behind the hashes.
+fn easy_ledger(extra: &[&str]) -> Ledger {
+    let mut args = vec!["--difficulty", "0", "--fixed-difficulty"];
+    args.extend_from_slice(extra);
+    Ledger::with_init(&args)
+}
+
+fn key_hex(l: &Ledger, name: &str) -> String {
+    l.json(&["key", "show", name])["public_key"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// The export's lines, each read back as a block.
+fn blocks_of(l: &Ledger) -> Vec<Block> {
+    l.export().lines().map(|x| parse_line(x).unwrap()).collect()
+}
+
+/// `blocks` with its last block's entries replaced by `txs` (its Merkle
+/// root recomputed; at difficulty 0 it needs no nonce), as an export file.
+fn with_last_txs(l: &Ledger, mut blocks: Vec<Block>, txs: Vec<Transaction>) -> std::path::PathBuf {
+    let last = blocks.last_mut().unwrap();
+    let ids: Vec<_> = txs.iter().map(Transaction::txid).collect();
+    last.header.merkle_root = sledger::consensus::merkle::merkle_root(&ids);
+    last.txs = txs;
+    let text: String = blocks.iter().map(|b| to_line(b) + "\n").collect();
+    let f = l.path(&format!("forged-{}.jsonl", now_ms()));
+    std::fs::write(&f, text).unwrap();
+    f
+}
+
+#[test]
+fn a_signed_entry_goes_round_trip_and_says_who_signed_it() {
+    let l = easy_ledger(&[]);
+    let made = l.json(&["key", "new", "alice"]);
+    let public = made["public_key"].as_str().unwrap().to_owned();
+    assert_eq!(made["fingerprint"].as_str().unwrap().len(), 16);
+    let txid = l
+        .ok(&["submit", "--sign", "alice", "hello, signed"])
+        .trim()
+        .to_owned();
+    let pending = l.json(&["tx", &txid]);
+    assert_eq!(pending["author"], "alice", "the key's name is the default author");
+    assert_eq!(pending["public_key"], json!(public));
+    assert_eq!(pending["signature"].as_str().unwrap().len(), 128);
+    l.mine(1);
+    let text = l.ok(&["tx", &txid]);
+    assert!(text.contains(&format!("signed    by key {}", &made["fingerprint"].as_str().unwrap())), "{text}");
+    // Listed by key name and by key hex alike.
+    for k in ["alice", public.as_str()] {
+        let by_key = l.json(&["txs", "--key", k]);
+        assert_eq!(by_key["key"], json!(public));
+        assert_eq!(by_key["transactions"][0]["txid"], json!(txid), "{by_key}");
+    }
+    let line = l.export();
+    assert!(line.contains(&format!("\"public_key\":\"{public}\"")), "{line}");
+    // Another copy imports it, verifies it and binds the name there too.
+    let copy = Ledger::empty();
+    let f = l.path("e.jsonl");
+    std::fs::write(&f, &line).unwrap();
+    copy.ok(&["import", f.to_str().unwrap()]);
+    assert!(copy.ok(&["verify"]).starts_with("ok: "));
+    copy.fails(&["submit", "-a", "alice", "an impostor"], "bound to key");
+    // The key never went into the data directory.
+    for entry in walk(&l.dir) {
+        let bytes = std::fs::read(&entry).unwrap_or_default();
+        let secret = std::fs::read_to_string(l.path("keys/alice.secret")).unwrap();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(secret.trim()),
+            "{} holds the secret key",
+            entry.display()
+        );
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[test]
+fn forgeries_are_refused_at_submit_with_one_line() {
+    let l = easy_ledger(&[]);
+    l.ok(&["key", "new", "alice"]);
+    l.ok(&["key", "new", "mallory"]);
+    // Before alice signs anything, her name is anyone's.
+    l.submit("alice", "unsigned, before the binding");
+    l.ok(&["submit", "--sign", "alice", "binds the name"]);
+    let before = l.fingerprint();
+    l.fails(&["submit", "-a", "alice", "forged"], "is unsigned, but the name is bound to key");
+    l.fails(
+        &["submit", "--sign", "mallory", "-a", "alice", "forged"],
+        "but the name is bound to key",
+    );
+    l.fails(
+        &["submit", "--sign", "mallory", "-a", "al\u{202e}ice", "x"],
+        "U+202E",
+    );
+    l.fails(&["submit", "--sign", "nobody", "x"], "no key named \"nobody\"");
+    assert_eq!(l.fingerprint(), before, "nothing changed");
+    // Mining keeps both the unsigned entry and the binding.
+    l.mine(1);
+    assert!(l.ok(&["verify"]).starts_with("ok: "));
+
+    // A ledger that requires signatures refuses every unsigned entry.
+    let r = easy_ledger(&["--signatures", "required"]);
+    assert_eq!(r.json(&["status"])["params"]["signatures"], "required");
+    r.fails(&["submit", "-a", "bob", "x"], "requires every entry to be signed");
+    r.ok(&["key", "new", "bob"]);
+    r.ok(&["submit", "--sign", "bob", "signed"]);
+    r.mine(1);
+    assert!(r.ok(&["verify"]).starts_with("ok: "));
+}
+
+#[test]
+fn forged_blocks_are_refused_at_import_with_the_rule_they_break() {
+    let l = easy_ledger(&[]);
+    l.ok(&["key", "new", "alice"]);
+    l.ok(&["key", "new", "mallory"]);
+    l.ok(&["submit", "--sign", "alice", "the original"]);
+    l.mine(1);
+    l.ok(&["submit", "--sign", "alice", "second"]);
+    l.mine(1);
+    let blocks = blocks_of(&l);
+    let genesis = blocks[0].hash();
+    let signed_tx = blocks[2].txs[0].clone();
+    let secret = |name: &str| -> [u8; 32] {
+        let text = std::fs::read_to_string(l.path(&format!("keys/{name}.secret"))).unwrap();
+        hex::decode(text.trim()).unwrap().try_into().unwrap()
+    };
+    let s = signed_tx.signed().unwrap();
+    // A changed byte of a signed entry, its signature kept.
+    let changed = Transaction::with_signature("alice", signed_tx.timestamp(), b"secomd".to_vec(), *s)
+        .unwrap();
+    // Signed for another ledger.
+    let other_ledger =
+        Transaction::sign("alice", 5, b"x".to_vec(), &BlockHash([7; 32]), &secret("alice")).unwrap();
+    // Unsigned under the bound name; another key under it.
+    let unsigned = Transaction::new("alice", 6, b"x".to_vec()).unwrap();
+    let other_key = Transaction::sign("alice", 7, b"x".to_vec(), &genesis, &secret("mallory")).unwrap();
+    let cases = [
+        (changed, "invalid signature"),
+        (other_ledger, "invalid signature"),
+        (unsigned, "is unsigned, but the name is bound to key"),
+        (other_key, "but the name is bound to key"),
+    ];
+    for (tx, needle) in cases {
+        let f = with_last_txs(&l, blocks.clone(), vec![tx]);
+        let fresh = Ledger::empty();
+        let e = fresh.fails(&["import", f.to_str().unwrap()], needle);
+        assert!(e.contains("line 3"), "{e}");
+        assert!(!fresh.dir.join("store").exists(), "nothing was created");
+        // Into the ledger itself (a competing block at height 2).
+        let before = l.fingerprint();
+        l.fails(&["import", f.to_str().unwrap()], needle);
+        assert_eq!(l.fingerprint(), before);
+    }
+    // check_export.py agrees: the honest export passes, a forged one fails.
+    if let Some(py) = python() {
+        let good = l.path("good.jsonl");
+        std::fs::write(&good, l.export()).unwrap();
+        let out = std::process::Command::new(&py).arg(check_export()).arg(&good).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let f = with_last_txs(&l, blocks.clone(), vec![Transaction::new("alice", 6, vec![]).unwrap()]);
+        let out = std::process::Command::new(&py).arg(check_export()).arg(&f).output().unwrap();
+        assert!(!out.status.success(), "check_export.py passed a forgery");
+    }
+}
+
+fn python() -> Option<String> {
+    let ok = std::process::Command::new("python3").arg("--version").output().ok()?;
+    ok.status.success().then(|| "python3".to_owned())
+}
+
+fn check_export() -> &'static str {
+    concat!(env!("CARGO_MANIFEST_DIR"), "/docs/check_export.py")
+}
+
+#[test]
+fn a_node_takes_signed_entries_and_refuses_forged_ones() {
+    let l = easy_ledger(&[]);
+    l.ok(&["key", "new", "alice"]);
+    let mut node = Node::start(&l, &[]);
+    // Through the node: the CLI signs, the node gets the signed entry.
+    let txid = l.ok(&["submit", "--sign", "alice", "via the node"]).trim().to_owned();
+    let (code, v) = node.get(&format!("/v1/transactions/{txid}"));
+    assert_eq!(code, 200);
+    assert_eq!(v["public_key"], json!(key_hex(&l, "alice")));
+    let genesis: BlockHash = l.json(&["status"])["genesis"].as_str().unwrap().parse().unwrap();
+    let secret: [u8; 32] = {
+        let t = std::fs::read_to_string(l.path("keys/alice.secret")).unwrap();
+        hex::decode(t.trim()).unwrap().try_into().unwrap()
+    };
+    let body = |tx: &Transaction| -> Value {
+        let s = tx.signed().unwrap();
+        json!({
+            "author": tx.author(), "timestamp": tx.timestamp(),
+            "data": String::from_utf8(tx.data().to_vec()).unwrap(),
+            "public_key": s.key.to_hex(), "signature": s.signature.to_hex(),
+        })
+    };
+    let good = Transaction::sign("alice", 9, b"ok".to_vec(), &genesis, &secret).unwrap();
+    let (code, v) = node.post("/v1/transactions", body(&good));
+    assert_eq!((code, &v["txid"]), (200, &json!(good.txid().to_hex())), "{v}");
+    let foreign = Transaction::sign("alice", 10, b"x".to_vec(), &BlockHash([1; 32]), &secret).unwrap();
+    let (code, v) = node.post("/v1/transactions", body(&foreign));
+    assert!(code >= 400, "{code} {v}");
+    assert!(v["error"].as_str().unwrap_or("").contains("invalid signature"), "{v}");
+    let (code, v) = node.post("/v1/transactions", json!({"author": "alice", "data": "x"}));
+    assert!(code >= 400 && v["error"].as_str().unwrap().contains("bound to key"), "{code} {v}");
+    let (code, _) = node.post(
+        "/v1/transactions",
+        json!({"author": "alice", "data": "x", "public_key": key_hex(&l, "alice")}),
+    );
+    assert_eq!(code, 400, "a half-signed body is malformed");
+    node.stop();
+}
+
+#[test]
+fn a_reorganisation_releases_a_bound_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, genesis) = store(dir.path(), &params(0, 10, true), 60_000);
+    let g = genesis.hash();
+    let by = |k: u8, n: u64| Transaction::sign("alice", n, vec![k], &g, &[k; 32]).unwrap();
+    let key = |k: u8| sledger::consensus::signature::public_key(&[k; 32]);
+    // Branch A binds alice to key 1.
+    let a1 = child(&genesis, vec![by(1, 1)], 10, 0);
+    s.append(&a1, now_ms()).unwrap();
+    assert_eq!(s.bound_key("alice").unwrap(), Some(key(1)));
+    assert!(s.submit(&by(2, 2)).is_err(), "key 2 is refused while A is active");
+    // Branch B, heavier, binds alice to key 2 instead.
+    let b1 = child(&genesis, vec![by(2, 3)], 20, 0);
+    let b2 = child(&b1, vec![by(2, 4)], 10, 0);
+    s.accept_block(&b1, now_ms()).unwrap();
+    let r = s.accept_block(&b2, now_ms()).unwrap();
+    assert!(matches!(r, Accepted::Reorganized { .. }), "{r:?}");
+    assert_eq!(s.bound_key("alice").unwrap(), Some(key(2)));
+    assert_eq!(s.names_of_key(&key(1)).unwrap(), Vec::<String>::new());
+    assert_eq!(s.names_of_key(&key(2)).unwrap(), vec!["alice".to_owned()]);
+    // A's entry came back pending, but the name is key 2's now: the next
+    // template leaves it out, and the chain stays valid.
+    let t = s.template(now_ms()).unwrap();
+    assert!(t.txs.is_empty(), "{:?}", t.txs);
+    assert!(s.verify(now_ms(), &mut |_| {}).is_ok());
+}
+
+#[test]
+fn expect_tip_catches_a_chain_re_mined_after_its_tip_was_published() {
+    let l = easy_ledger(&[]);
+    for i in 0..3 {
+        l.submit("clerk", &format!("entry {i}"));
+        l.mine(1);
+    }
+    let status = l.ok(&["status"]);
+    let tip = l.json(&["status"])["tip"]["hash"].as_str().unwrap().to_owned();
+    assert!(status.contains(&format!("--expect-tip {tip}")), "{status}");
+    assert!(l.ok(&["verify", "--expect-tip", &tip]).starts_with("ok: "));
+    // Re-mine: change entry 0 and rebuild every block after it (difficulty
+    // 0, so any nonce does); every block of the result is valid.
+    let mut blocks = blocks_of(&l);
+    let mut parent = blocks[0].clone();
+    for b in blocks.iter_mut().skip(1) {
+        let txs: Vec<Transaction> = b
+            .txs
+            .iter()
+            .map(|t| {
+                let data = String::from_utf8(t.data().to_vec()).unwrap().replace("entry 0", "entry X");
+                Transaction::new(t.author(), t.timestamp(), data.into_bytes()).unwrap()
+            })
+            .collect();
+        let dt = b.header.timestamp - parent.header.timestamp;
+        *b = child(&parent, txs, dt, 0);
+        parent = b.clone();
+    }
+    let f = l.path("remined.jsonl");
+    let text: String = blocks.iter().map(|b| to_line(b) + "\n").collect();
+    std::fs::write(&f, text).unwrap();
+    let copy = Ledger::empty();
+    copy.fails(
+        &["import", "--expect-tip", &tip, f.to_str().unwrap()],
+        "does not lead to the expected block",
+    );
+    assert!(!copy.dir.join("store").exists(), "nothing was imported");
+    copy.ok(&["import", f.to_str().unwrap()]);
+    assert!(copy.ok(&["verify"]).starts_with("ok: "), "every block is valid");
+    copy.fails(&["verify", "--expect-tip", &tip], "does not lead to the expected block");
+    // The honest export passes the same pin, and a malformed pin is usage.
+    let honest = l.path("honest.jsonl");
+    std::fs::write(&honest, l.export()).unwrap();
+    let other = Ledger::empty();
+    other.ok(&["import", "--expect-tip", &tip, honest.to_str().unwrap()]);
+    other.fails(&["verify", "--expect-tip", "00ab"], "is not a block hash");
+}
