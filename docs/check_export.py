@@ -100,6 +100,9 @@ def unbindable(name):
 def fingerprint(key):
     return sha(key)[:8].hex()
 
+
+# Ed25519 (RFC 8032) verification by FORMAT.md, "Signatures": strict
+# encodings, small-order points refused, S < l, the cofactored equation.
 P = 2 ** 255 - 19
 L = 2 ** 252 + 27742317777372353535851937790883648493
 D = -121665 * pow(121666, P - 2, P) % P

@@ -24,8 +24,9 @@ const KEY_PARAMS: &[u8] = b"params";
 /// u64, window u32, fixed flag, salt (16).
 const V5_AFTER_NAME: usize = 4 + 8 + 4 + 1 + 16;
 
-/// The schema-6 record for a schema-5 one: the same bytes and `0`.
-fn upgraded(v5: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+/// The schema-6 record for a schema-5 one: the same bytes and `0`
+/// (`None` when `v5` already has the byte).
+pub fn upgraded(v5: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
     let bad = || StoreError::Corrupt("the stored chain parameters have a bad length".into());
     let name_len: [u8; 8] = v5.get(..8).ok_or_else(bad)?.try_into().expect("8 bytes");
     let name_len = usize::try_from(u64::from_le_bytes(name_len)).map_err(|_| bad())?;

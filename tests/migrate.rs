@@ -78,7 +78,7 @@ fn a_genuine_v1_store_is_refused_with_no_upgrade_and_upgraded_otherwise() {
     let l = v1_ledger();
     let line = l.fails(
         &["--no-upgrade", "status"],
-        "schema version 1 and this sledger uses 5",
+        "schema version 1 and this sledger uses 6",
     );
     assert!(line.contains("sledger migrate"), "{line}");
     let out = l.run(&["migrate"]);
@@ -88,16 +88,17 @@ fn a_genuine_v1_store_is_refused_with_no_upgrade_and_upgraded_otherwise() {
         stderr.contains("from schema version 1 to 2")
             && stderr.contains("from schema version 2 to 3")
             && stderr.contains("from schema version 3 to 4")
-            && stderr.contains("from schema version 4 to 5"),
+            && stderr.contains("from schema version 4 to 5")
+            && stderr.contains("from schema version 5 to 6"),
         "one-line notice: {stderr}"
     );
-    assert_eq!(stderr.lines().count(), 4, "{stderr}");
+    assert_eq!(stderr.lines().count(), 5, "{stderr}");
     assert!(String::from_utf8_lossy(&out.stdout)
-        .contains("upgraded the ledger from schema version 1 to 5"));
+        .contains("upgraded the ledger from schema version 1 to 6"));
     let again = l.json(&["migrate"]);
     assert_eq!(
         (again["from"].as_u64(), again["to"].as_u64()),
-        (Some(5), Some(5))
+        (Some(6), Some(6))
     );
     // The fixture's content survived, and the index answers for every author.
     assert_eq!(l.json(&["verify"])["blocks"], 401);
@@ -197,7 +198,7 @@ fn a_store_newer_than_this_sledger_is_refused() {
         db.flush().unwrap();
     }
     let line = l.fails(&["status"], "schema version 9");
-    assert!(line.contains("supports (5)"), "{line}");
+    assert!(line.contains("supports (6)"), "{line}");
 }
 
 /// The ledger's sled database, opened directly.
@@ -235,7 +236,7 @@ fn stopped_before(to: u32) -> Ledger {
     assert!(opened.is_err(), "the upgrade stopped before step {to}");
     l.fails(
         &["--no-upgrade", "status"],
-        &format!("schema version {} and this sledger uses 5", to - 1),
+        &format!("schema version {} and this sledger uses 6", to - 1),
     );
     l
 }
@@ -247,12 +248,12 @@ fn a_v4_store_upgrades_to_v5_with_an_empty_peer_book_that_then_keeps_peers() {
     assert!(out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("from schema version 4 to 5"), "{stderr}");
-    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert_eq!(stderr.lines().count(), 2, "steps 5 and 6: {stderr}");
     assert!(String::from_utf8_lossy(&out.stdout)
-        .contains("upgraded the ledger from schema version 4 to 5"));
+        .contains("upgraded the ledger from schema version 4 to 6"));
     {
         let s = Store::open(&l.dir).unwrap();
-        assert_eq!(s.schema_version().unwrap(), 5);
+        assert_eq!(s.schema_version().unwrap(), 6);
         assert!(s.peers().unwrap().is_empty(), "an empty peer book");
         s.record_peer(b"peer", "/ip4/127.0.0.1/tcp/1", 7).unwrap();
         s.ban_peer(b"other", u64::MAX, "testing").unwrap();
@@ -330,7 +331,7 @@ impl Legacy {
     /// records, and locates every transaction of the active chain.
     fn check(&self, l: &Ledger) {
         let s = Store::open(&l.dir).unwrap();
-        assert_eq!(s.schema_version().unwrap(), 5);
+        assert_eq!(s.schema_version().unwrap(), 6);
         for (hash, record, block) in &self.blocks {
             let b = s.block(hash).unwrap().expect("every block readable");
             assert_eq!(&b.record, record, "block {hash}");
@@ -378,9 +379,9 @@ fn a_v3_store_upgrades_to_v4_with_every_block_readable() {
     assert!(out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("from schema version 3 to 4"), "{stderr}");
-    assert_eq!(stderr.lines().count(), 2, "steps 4 and 5: {stderr}");
+    assert_eq!(stderr.lines().count(), 3, "steps 4, 5 and 6: {stderr}");
     assert!(String::from_utf8_lossy(&out.stdout)
-        .contains("upgraded the ledger from schema version 3 to 5"));
+        .contains("upgraded the ledger from schema version 3 to 6"));
     let v = l.json(&["verify"]);
     assert_eq!(
         (v["valid"].as_bool(), v["blocks"].as_u64()),
@@ -453,7 +454,7 @@ fn a_block_record_move_stopped_after_any_batch_resumes_exactly() {
         }
         l.fails(
             &["--no-upgrade", "status"],
-            "schema version 3 and this sledger uses 5",
+            "schema version 3 and this sledger uses 6",
         );
         l.ok(&["migrate"]);
         assert_eq!(
@@ -463,4 +464,36 @@ fn a_block_record_move_stopped_after_any_batch_resumes_exactly() {
         );
         legacy.check(&l);
     }
+}
+
+/// Schema 5 to 6 (issue 15): the parameters gain their policy byte, the
+/// name indexes start empty, and the upgraded ledger then binds names.
+/// The step killed before its batch commits is redone on the next open.
+#[test]
+fn a_v5_store_upgrades_to_v6_and_then_binds_names() {
+    let l = stopped_before(6);
+    let params_before = {
+        let db = crate::kit::open_sled(&l.store_dir());
+        let v = db.open_tree("meta").unwrap().get("params").unwrap().unwrap().to_vec();
+        assert!(!db.tree_names().iter().any(|n| &n[..] == b"names"), "no names tree yet");
+        v
+    };
+    let out = l.run(&["migrate"]);
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("from schema version 5 to 6"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    {
+        let db = crate::kit::open_sled(&l.store_dir());
+        let after = db.open_tree("meta").unwrap().get("params").unwrap().unwrap().to_vec();
+        assert_eq!(after[..after.len() - 1], params_before[..], "the same bytes");
+        assert_eq!(after.last(), Some(&0), "and the policy byte: optional");
+    }
+    assert_eq!(l.json(&["status"])["params"]["signatures"], "optional");
+    assert_eq!(l.json(&["verify"])["valid"], true);
+    l.ok(&["key", "new", "heir"]);
+    l.ok(&["submit", "--sign", "heir", "the first signed entry of an old ledger"]);
+    l.ok(&["mine", "-n", "1", "--threads", "1"]);
+    l.fails(&["submit", "-a", "heir", "unsigned"], "bound to key");
+    assert_eq!(l.json(&["verify"])["valid"], true);
 }

@@ -367,6 +367,12 @@ fn reads(c: &mut Checker, node: &Node) {
         ("/v1/transactions", "?author=alice", 200),
         ("/v1/transactions", "?author=alice&limit=1", 200),
         ("/v1/transactions", "?limit=1", 400),
+        (
+            "/v1/transactions",
+            "?key=03a107bff3ce10be1d70dd18e74bc09967e4d6309ba50d5f1ddc8664125531b8",
+            200,
+        ),
+        ("/v1/transactions", "?author=alice&key=00", 400),
     ];
     for (path, query, want) in cases {
         c.call(node, path, &format!("{path}{query}"), None, *want);
@@ -418,6 +424,24 @@ fn submits(c: &mut Checker, node: &Node) {
     ] {
         c.call(node, p, p, Some((JSON, body.to_string().as_bytes())), 200);
     }
+    // Signed entries: one for this ledger (200), one for another (422), and
+    // one missing its timestamp (400).
+    let (_, status) = node.get("/v1/status");
+    let genesis: sledger::consensus::BlockHash =
+        status["genesis"].as_str().unwrap().parse().unwrap();
+    let signed = |genesis: &sledger::consensus::BlockHash, data: &str| {
+        let tx = sledger::consensus::Transaction::sign("signer", 7, data.into(), genesis, &[3; 32])
+            .unwrap();
+        let s = tx.signed().unwrap();
+        json!({"author": "signer", "timestamp": 7, "data": data,
+               "public_key": s.key.to_hex(), "signature": s.signature.to_hex()})
+    };
+    c.call(node, p, p, Some((JSON, signed(&genesis, "mine").to_string().as_bytes())), 200);
+    let foreign = signed(&sledger::consensus::BlockHash([1; 32]), "theirs");
+    c.call(node, p, p, Some((JSON, foreign.to_string().as_bytes())), 422);
+    let mut half = signed(&genesis, "half");
+    half.as_object_mut().unwrap().remove("timestamp");
+    c.call(node, p, p, Some((JSON, half.to_string().as_bytes())), 400);
     for bad in [
         "[]",
         r#"{"author": "erin"}"#,

@@ -109,6 +109,15 @@ fn forgeries_are_refused_at_submit_with_one_line() {
     // Before alice signs anything, her name is anyone's.
     l.submit("alice", "unsigned, before the binding");
     l.ok(&["submit", "--sign", "alice", "binds the name"]);
+    // A name is bound by the chain: until the binding entry is mined,
+    // another key's entry may wait beside it, and the miner's template
+    // leaves out whichever comes second.
+    let rival = l
+        .ok(&["submit", "--sign", "mallory", "-a", "alice", "rival"])
+        .trim()
+        .to_owned();
+    l.mine(1);
+    assert_eq!(l.json(&["tx", &rival])["status"], "pending", "left out");
     let before = l.fingerprint();
     l.fails(&["submit", "-a", "alice", "forged"], "is unsigned, but the name is bound to key");
     l.fails(
@@ -121,8 +130,8 @@ fn forgeries_are_refused_at_submit_with_one_line() {
     );
     l.fails(&["submit", "--sign", "nobody", "x"], "no key named \"nobody\"");
     assert_eq!(l.fingerprint(), before, "nothing changed");
-    // Mining keeps both the unsigned entry and the binding.
     l.mine(1);
+    assert_eq!(l.json(&["tx", &rival])["status"], "pending", "still left out");
     assert!(l.ok(&["verify"]).starts_with("ok: "));
 
     // A ledger that requires signatures refuses every unsigned entry.

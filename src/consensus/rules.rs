@@ -478,7 +478,7 @@ pub struct Binding {
     pub key: PublicKey,
 }
 
-/// The name rule (FORMAT.md, chain-wide rule 8), in block order: the first
+/// The name rule (FORMAT.md, chain-wide rule 11), in block order: the first
 /// signed entry under a name binds the name to its key; every later entry
 /// under a bound name must be signed by that key. `bound_key(name)` is the
 /// binding in the chain the block extends. Returns the bindings this block

@@ -236,7 +236,11 @@ pub fn verify_batch(items: &[Item<'_>]) -> Result<(), (usize, SignatureError)> {
     }
     let mut parsed = Vec::with_capacity(items.len());
     for (i, it) in items.iter().enumerate() {
-        parsed.push(parse(it.key, it.message, it.signature).map_err(|e| (i, e))?);
+        match parse(it.key, it.message, it.signature) {
+            Ok(p) => parsed.push(p),
+            // An earlier item may fail only its equation: it comes first.
+            Err(e) => return Err(first_failure(&items[..i]).unwrap_or((i, e))),
+        }
     }
     // The coefficients: deterministic, from every signature and message hash.
     let mut seed = Sha512::new();
@@ -267,11 +271,17 @@ pub fn verify_batch(items: &[Item<'_>]) -> Result<(), (usize, SignatureError)> {
     if sum.mul_by_cofactor().is_identity() {
         return Ok(());
     }
-    for (i, it) in items.iter().enumerate() {
-        verify(it.key, it.message, it.signature).map_err(|e| (i, e))?;
-    }
     // Unreachable but for the 2^-128 chance: every single check passed.
-    Ok(())
+    first_failure(items).map_or(Ok(()), Err)
+}
+
+/// The first item that fails [`verify`], one by one.
+fn first_failure(items: &[Item<'_>]) -> Option<(usize, SignatureError)> {
+    items.iter().enumerate().find_map(|(i, it)| {
+        verify(it.key, it.message, it.signature)
+            .err()
+            .map(|e| (i, e))
+    })
 }
 
 /// Signs `message` with a 32-byte Ed25519 secret key (RFC 8032 signing,
@@ -400,6 +410,15 @@ mod tests {
         bad[30].0[5] ^= 1;
         let first = check(&items(&bad)).unwrap_err().0;
         assert_eq!(first, 17);
+        // A later item that does not even decode (S above the order) does
+        // not hide an earlier one that fails only its equation.
+        bad[30].0[63] = 0xff;
+        assert_eq!(check(&items(&bad)).unwrap_err().0, 17);
+        bad[17] = sigs[17];
+        assert_eq!(
+            check(&items(&bad)).unwrap_err(),
+            (30, SignatureError::NonCanonicalS)
+        );
         let dalek = ed25519_dalek::VerifyingKey::from_bytes(&keys[17].0).unwrap();
         assert!(dalek
             .verify_strict(&msgs[17], &ed25519_dalek::Signature::from_bytes(&bad[17].0))

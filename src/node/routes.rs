@@ -521,7 +521,8 @@ async fn txs(State(node): State<Shared>, RawQuery(raw): RawQuery) -> Answer {
     let of = match (q.get("author"), q.get("key")) {
         (Some(a), None) => api::TxsOf::Author(a.clone()),
         (None, Some(k)) => api::TxsOf::Key(k.parse().map_err(|e| bad(format!("key: {e}")))?),
-        _ => return Err(bad("give exactly one of the query parameters \"author\" and \"key\"")),
+        (None, None) => return Err(bad("query parameter \"author\" is missing (or give \"key\")")),
+        _ => return Err(bad("give only one of the query parameters \"author\" and \"key\"")),
     };
     let from = match q.get("from") {
         Some(s) => api::parse_position(s)?,

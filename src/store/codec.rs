@@ -207,15 +207,9 @@ impl Record for ChainParams {
         let retarget_window = r.u32("retarget window")?;
         let fixed_difficulty = read_bool(r, "fixed difficulty flag")?;
         let salt = r.array("salt")?;
-        // Schema 5 and before wrote no policy byte. Such a record is met
-        // only before step 6 runs (opening reads it first; the step appends
-        // the byte), and every ledger then was "optional".
-        let signatures = match r.remaining() {
-            0 => SignaturePolicy::Optional,
-            _ => match read_bool(r, "signature policy")? {
-                true => SignaturePolicy::Required,
-                false => SignaturePolicy::Optional,
-            },
+        let signatures = match read_bool(r, "signature policy")? {
+            true => SignaturePolicy::Required,
+            false => SignaturePolicy::Optional,
         };
         Ok(ChainParams {
             name,

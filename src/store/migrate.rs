@@ -26,6 +26,13 @@ mod m0005_peer_book;
 #[path = "../../migrations/0006_name_bindings.rs"]
 mod m0006_name_bindings;
 
+/// The parameters record of a store older than schema 6, as schema 6
+/// writes it (step 6 owns the change): what opening reads before the
+/// steps run.
+pub fn params_at_schema_6(raw: &[u8]) -> Result<Vec<u8>, StoreError> {
+    Ok(m0006_name_bindings::upgraded(raw)?.unwrap_or_else(|| raw.to_vec()))
+}
+
 /// What the runner reports while it works.
 #[derive(Debug, Clone, Copy)]
 pub enum Event<'a> {

@@ -9,7 +9,7 @@ use std::sync::Mutex;
 
 use super::schema::*;
 use super::trees::Trees;
-use super::{migrate, Handles, Store, StoreError};
+use super::{codec, migrate, Handles, Store, StoreError};
 use crate::consensus::rules;
 use crate::consensus::{Block, BlockHash, ChainParams, Work};
 
@@ -168,7 +168,17 @@ impl Store {
                 supported: SCHEMA_VERSION,
             });
         }
-        let params: ChainParams = trees.meta.need(KEY_PARAMS, "chain parameters")?;
+        // A store before schema 6 holds the parameters without their
+        // policy byte: the step that adds it says what the record becomes.
+        let params: ChainParams = match version {
+            v if v < 6 => {
+                let raw = trees.meta.0.get(KEY_PARAMS)?.ok_or_else(|| {
+                    StoreError::Corrupt("the chain parameters are missing".into())
+                })?;
+                codec::decode(&migrate::params_at_schema_6(&raw)?, "chain parameters")?
+            }
+            _ => trees.meta.need(KEY_PARAMS, "chain parameters")?,
+        };
         let genesis: BlockHash = trees.meta.need(KEY_GENESIS, "genesis hash")?;
         params
             .validate()

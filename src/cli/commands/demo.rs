@@ -9,6 +9,9 @@ use crate::cli::checked::Init;
 use crate::cli::commands::{init, mine};
 use crate::cli::output::{self, print_json};
 use crate::cli::{Ctx, DEFAULT_DIFFICULTY};
+use crate::consensus::signature::public_key;
+use crate::consensus::Transaction;
+use crate::time::now_ms;
 
 const SAMPLES: [(&str, &str); 3] = [
     (
@@ -22,6 +25,14 @@ const SAMPLES: [(&str, &str); 3] = [
     ),
 ];
 const DEMO_BLOCKS: u64 = 3;
+
+/// A demo author's secret key: SHA-256 of a fixed phrase and the name,
+/// so every demo ledger binds the sample names to the same keys. Anyone
+/// can derive these: they show how signing works, and protect nothing.
+fn demo_secret(author: &str) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(format!("sledger demo key: {author}")).into()
+}
 
 pub fn run(ctx: &Ctx) -> Result<()> {
     let say = |s: String| {
@@ -41,10 +52,19 @@ pub fn run(ctx: &Ctx) -> Result<()> {
         let version = store.schema_version()?;
         Box::new(LocalLedger::new(store, version))
     };
+    let genesis = ledger.status()?.genesis;
+    say(
+        "demo keys for alice, bob and carol: derived in memory, never stored \
+         (make your own with: sledger key new NAME)"
+            .into(),
+    );
     let mut submitted = Vec::new();
     for (author, text) in SAMPLES {
-        let id = ledger.submit(author, text.as_bytes().to_vec())?.txid;
-        say(format!("submitted {id} by {author}"));
+        let secret = demo_secret(author);
+        let tx = Transaction::sign(author, now_ms(), text.as_bytes().to_vec(), &genesis, &secret)?;
+        let id = ledger.submit_signed(&tx)?.txid;
+        let key = public_key(&secret).fingerprint();
+        say(format!("submitted {id} by {author}, signed by key {key}"));
         submitted.push(id);
     }
     let req = MineRequest {
@@ -64,6 +84,28 @@ pub fn run(ctx: &Ctx) -> Result<()> {
         }
         Ok(())
     })?;
+    // A forgery, now that the chain binds alice's name to alice's key:
+    // mallory writes as alice, unsigned and then with her own key.
+    let forged = Transaction::sign(
+        "alice",
+        now_ms(),
+        b"alice owes mallory 100 coffees".to_vec(),
+        &genesis,
+        &demo_secret("mallory"),
+    )?;
+    let mut refused = Vec::new();
+    for attempt in [
+        ledger.submit("alice", b"alice owes mallory 100 coffees".to_vec()),
+        ledger.submit_signed(&forged),
+    ] {
+        match attempt {
+            Ok(v) => anyhow::bail!("the forgery {} was accepted", v.txid),
+            Err(e) => {
+                say(format!("refused a forgery by mallory: {e}"));
+                refused.push(e.to_string());
+            }
+        }
+    }
     let report = ledger.verify(&mut |_, _| {})?;
     if !report.valid {
         anyhow::bail!("verification failed: {}", report.reason.unwrap_or_default());
@@ -74,6 +116,7 @@ pub fn run(ctx: &Ctx) -> Result<()> {
         print_json(&json!({
             "data_dir": ctx.data_dir,
             "submitted": submitted,
+            "refused": refused,
             "blocks": blocks,
             "verified": { "blocks": n_blocks, "transactions": n_txs, "tip": tip },
         }));
