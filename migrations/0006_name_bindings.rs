@@ -48,16 +48,26 @@ pub fn upgraded(v5: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
 pub fn run(store: &Store, notify: &dyn Fn(Event)) -> Result<(), StoreError> {
     let names = store.h().db.open_tree(TREE_NAMES)?;
     let key_names = store.h().db.open_tree(TREE_KEY_NAMES)?;
-    let params = store.h().meta.0.get(KEY_PARAMS)?.ok_or_else(|| {
-        StoreError::Corrupt("the chain parameters are missing".into())
-    })?;
+    let params = store
+        .h()
+        .meta
+        .0
+        .get(KEY_PARAMS)?
+        .ok_or_else(|| StoreError::Corrupt("the chain parameters are missing".into()))?;
     let record = upgraded(&params)?;
-    commit_batch(store, TO, &[&names, &key_names], (1, 1), notify, |_, meta| {
-        if let Some(v6) = &record {
-            meta.insert(KEY_PARAMS, v6.as_slice())?;
-        }
-        Ok(())
-    })
+    commit_batch(
+        store,
+        TO,
+        &[&names, &key_names],
+        (1, 1),
+        notify,
+        |_, meta| {
+            if let Some(v6) = &record {
+                meta.insert(KEY_PARAMS, v6.as_slice())?;
+            }
+            Ok(())
+        },
+    )
 }
 
 #[cfg(test)]

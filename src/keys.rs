@@ -33,13 +33,17 @@ pub enum KeyError {
     Exists { name: String, dir: PathBuf },
     #[error("no key named \"{name}\" in {dir} (sledger key list shows them)")]
     NotFound { name: String, dir: PathBuf },
-    #[error("\"{name}\" is someone else's public key: there is no secret key to sign with in {dir}")]
+    #[error(
+        "\"{name}\" is someone else's public key: there is no secret key to sign with in {dir}"
+    )]
     NoSecret { name: String, dir: PathBuf },
     #[error("{path} is not safe for a secret key: {why}")]
     Unsafe { path: PathBuf, why: String },
     #[error("{path}: {why}")]
     Malformed { path: PathBuf, why: String },
-    #[error("no keys directory: give --keys-dir or set SLEDGER_KEYS_DIR (no config directory is known)")]
+    #[error(
+        "no keys directory: give --keys-dir or set SLEDGER_KEYS_DIR (no config directory is known)"
+    )]
     NoDir,
     #[error("{0}")]
     Io(#[from] io::Error),
@@ -118,10 +122,15 @@ impl KeyRing {
             why,
         };
         if !m.is_dir() {
-            return Err(unsafe_("it is not a directory (a symlink is refused)".into()));
+            return Err(unsafe_(
+                "it is not a directory (a symlink is refused)".into(),
+            ));
         }
         if m.uid() != euid() {
-            return Err(unsafe_(format!("it belongs to user {}, not to you", m.uid())));
+            return Err(unsafe_(format!(
+                "it belongs to user {}, not to you",
+                m.uid()
+            )));
         }
         if m.mode() & 0o022 != 0 {
             return Err(unsafe_(format!(

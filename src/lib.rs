@@ -14,9 +14,9 @@ pub mod cli;
 pub mod consensus;
 pub mod export;
 pub mod fsx;
-pub mod keys;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod keys;
 pub mod mining;
 pub mod net;
 pub mod node;

@@ -101,3 +101,57 @@ fn the_worked_examples_are_what_the_code_computes() {
             .join("\n---\n")
     );
 }
+
+/// The signed entry of "Signatures" (RFC 8032's TEST 1 key, signing for
+/// the example chain's genesis) and block 2, which carries it: the code
+/// computes the document's values.
+#[test]
+fn the_signed_example_is_what_the_code_computes() {
+    let doc = include_str!("../docs/FORMAT.md");
+    let (genesis, block1) = example_chain();
+    let secret: [u8; 32] =
+        hex::decode("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60")
+            .unwrap()
+            .try_into()
+            .unwrap();
+    let tx = Transaction::sign(
+        "alice",
+        1_700_000_000_000,
+        b"hello".to_vec(),
+        &genesis.hash(),
+        &secret,
+    )
+    .unwrap();
+    let s = tx.signed().unwrap();
+    assert_eq!(
+        s.key.to_hex(),
+        "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"
+    );
+    let ids = vec![tx.txid()];
+    let block2 = seal(Block {
+        header: BlockHeader {
+            version: 1,
+            height: 2,
+            prev_hash: block1.hash(),
+            merkle_root: merkle_root(&ids),
+            timestamp: 1_795_503_648_600,
+            difficulty: Difficulty(6),
+            nonce: 0,
+        },
+        txs: vec![tx.clone()],
+    });
+    let values = [
+        hex::encode(tx.signing_message(&genesis.hash())),
+        hex::encode(tx.signing_body()),
+        hex::encode(tx.encode()),
+        s.signature.to_hex(),
+        tx.txid().to_hex(),
+        s.key.fingerprint(),
+        block2.header.merkle_root.to_hex(),
+        to_line(&block2),
+        format!("nonce {}", block2.header.nonce),
+    ];
+    for v in &values {
+        assert!(doc.contains(v.as_str()), "docs/FORMAT.md lacks {v}");
+    }
+}

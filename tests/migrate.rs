@@ -474,8 +474,17 @@ fn a_v5_store_upgrades_to_v6_and_then_binds_names() {
     let l = stopped_before(6);
     let params_before = {
         let db = crate::kit::open_sled(&l.store_dir());
-        let v = db.open_tree("meta").unwrap().get("params").unwrap().unwrap().to_vec();
-        assert!(!db.tree_names().iter().any(|n| &n[..] == b"names"), "no names tree yet");
+        let v = db
+            .open_tree("meta")
+            .unwrap()
+            .get("params")
+            .unwrap()
+            .unwrap()
+            .to_vec();
+        assert!(
+            db.open_tree("names").unwrap().is_empty(),
+            "no name bound yet"
+        );
         v
     };
     let out = l.run(&["migrate"]);
@@ -485,14 +494,29 @@ fn a_v5_store_upgrades_to_v6_and_then_binds_names() {
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     {
         let db = crate::kit::open_sled(&l.store_dir());
-        let after = db.open_tree("meta").unwrap().get("params").unwrap().unwrap().to_vec();
-        assert_eq!(after[..after.len() - 1], params_before[..], "the same bytes");
+        let after = db
+            .open_tree("meta")
+            .unwrap()
+            .get("params")
+            .unwrap()
+            .unwrap()
+            .to_vec();
+        assert_eq!(
+            after[..after.len() - 1],
+            params_before[..],
+            "the same bytes"
+        );
         assert_eq!(after.last(), Some(&0), "and the policy byte: optional");
     }
     assert_eq!(l.json(&["status"])["params"]["signatures"], "optional");
     assert_eq!(l.json(&["verify"])["valid"], true);
     l.ok(&["key", "new", "heir"]);
-    l.ok(&["submit", "--sign", "heir", "the first signed entry of an old ledger"]);
+    l.ok(&[
+        "submit",
+        "--sign",
+        "heir",
+        "the first signed entry of an old ledger",
+    ]);
     l.ok(&["mine", "-n", "1", "--threads", "1"]);
     l.fails(&["submit", "-a", "heir", "unsigned"], "bound to key");
     assert_eq!(l.json(&["verify"])["valid"], true);

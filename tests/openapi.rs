@@ -436,9 +436,21 @@ fn submits(c: &mut Checker, node: &Node) {
         json!({"author": "signer", "timestamp": 7, "data": data,
                "public_key": s.key.to_hex(), "signature": s.signature.to_hex()})
     };
-    c.call(node, p, p, Some((JSON, signed(&genesis, "mine").to_string().as_bytes())), 200);
+    c.call(
+        node,
+        p,
+        p,
+        Some((JSON, signed(&genesis, "mine").to_string().as_bytes())),
+        200,
+    );
     let foreign = signed(&sledger::consensus::BlockHash([1; 32]), "theirs");
-    c.call(node, p, p, Some((JSON, foreign.to_string().as_bytes())), 422);
+    c.call(
+        node,
+        p,
+        p,
+        Some((JSON, foreign.to_string().as_bytes())),
+        422,
+    );
     let mut half = signed(&genesis, "half");
     half.as_object_mut().unwrap().remove("timestamp");
     c.call(node, p, p, Some((JSON, half.to_string().as_bytes())), 400);

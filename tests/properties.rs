@@ -7,7 +7,9 @@ use std::sync::OnceLock;
 use proptest::prelude::*;
 use sledger::consensus::block::Block;
 use sledger::consensus::header::BlockHeader;
-use sledger::consensus::rules::{check_block, check_genesis, check_signatures, ParentInfo, SignatureRules};
+use sledger::consensus::rules::{
+    check_block, check_genesis, check_signatures, ParentInfo, SignatureRules,
+};
 use sledger::consensus::{BlockHash, ChainParams, Difficulty, MerkleNode, Transaction, Txid};
 
 use crate::kit::{child, named_params, seal};
@@ -143,7 +145,15 @@ fn chain_valid(g: &Block, b1: &Block, b2: &Block) -> bool {
         policy: params.signatures,
     };
     check_block(b1.clone(), &parent_of(g), &ledger, NOW, no_repeats, unbound).is_ok()
-        && check_block(b2.clone(), &parent_of(b1), &ledger, NOW, no_repeats, unbound).is_ok()
+        && check_block(
+            b2.clone(),
+            &parent_of(b1),
+            &ledger,
+            NOW,
+            no_repeats,
+            unbound,
+        )
+        .is_ok()
 }
 
 #[test]

@@ -55,12 +55,21 @@ fn a_signed_entry_goes_round_trip_and_says_who_signed_it() {
         .trim()
         .to_owned();
     let pending = l.json(&["tx", &txid]);
-    assert_eq!(pending["author"], "alice", "the key's name is the default author");
+    assert_eq!(
+        pending["author"], "alice",
+        "the key's name is the default author"
+    );
     assert_eq!(pending["public_key"], json!(public));
     assert_eq!(pending["signature"].as_str().unwrap().len(), 128);
     l.mine(1);
     let text = l.ok(&["tx", &txid]);
-    assert!(text.contains(&format!("signed    by key {}", &made["fingerprint"].as_str().unwrap())), "{text}");
+    assert!(
+        text.contains(&format!(
+            "signed    by key {}",
+            &made["fingerprint"].as_str().unwrap()
+        )),
+        "{text}"
+    );
     // Listed by key name and by key hex alike.
     for k in ["alice", public.as_str()] {
         let by_key = l.json(&["txs", "--key", k]);
@@ -68,7 +77,10 @@ fn a_signed_entry_goes_round_trip_and_says_who_signed_it() {
         assert_eq!(by_key["transactions"][0]["txid"], json!(txid), "{by_key}");
     }
     let line = l.export();
-    assert!(line.contains(&format!("\"public_key\":\"{public}\"")), "{line}");
+    assert!(
+        line.contains(&format!("\"public_key\":\"{public}\"")),
+        "{line}"
+    );
     // Another copy imports it, verifies it and binds the name there too.
     let copy = Ledger::empty();
     let f = l.path("e.jsonl");
@@ -119,7 +131,10 @@ fn forgeries_are_refused_at_submit_with_one_line() {
     l.mine(1);
     assert_eq!(l.json(&["tx", &rival])["status"], "pending", "left out");
     let before = l.fingerprint();
-    l.fails(&["submit", "-a", "alice", "forged"], "is unsigned, but the name is bound to key");
+    l.fails(
+        &["submit", "-a", "alice", "forged"],
+        "is unsigned, but the name is bound to key",
+    );
     l.fails(
         &["submit", "--sign", "mallory", "-a", "alice", "forged"],
         "but the name is bound to key",
@@ -128,16 +143,26 @@ fn forgeries_are_refused_at_submit_with_one_line() {
         &["submit", "--sign", "mallory", "-a", "al\u{202e}ice", "x"],
         "U+202E",
     );
-    l.fails(&["submit", "--sign", "nobody", "x"], "no key named \"nobody\"");
+    l.fails(
+        &["submit", "--sign", "nobody", "x"],
+        "no key named \"nobody\"",
+    );
     assert_eq!(l.fingerprint(), before, "nothing changed");
     l.mine(1);
-    assert_eq!(l.json(&["tx", &rival])["status"], "pending", "still left out");
+    assert_eq!(
+        l.json(&["tx", &rival])["status"],
+        "pending",
+        "still left out"
+    );
     assert!(l.ok(&["verify"]).starts_with("ok: "));
 
     // A ledger that requires signatures refuses every unsigned entry.
     let r = easy_ledger(&["--signatures", "required"]);
     assert_eq!(r.json(&["status"])["params"]["signatures"], "required");
-    r.fails(&["submit", "-a", "bob", "x"], "requires every entry to be signed");
+    r.fails(
+        &["submit", "-a", "bob", "x"],
+        "requires every entry to be signed",
+    );
     r.ok(&["key", "new", "bob"]);
     r.ok(&["submit", "--sign", "bob", "signed"]);
     r.mine(1);
@@ -162,14 +187,22 @@ fn forged_blocks_are_refused_at_import_with_the_rule_they_break() {
     };
     let s = signed_tx.signed().unwrap();
     // A changed byte of a signed entry, its signature kept.
-    let changed = Transaction::with_signature("alice", signed_tx.timestamp(), b"secomd".to_vec(), *s)
-        .unwrap();
+    let changed =
+        Transaction::with_signature("alice", signed_tx.timestamp(), b"secomd".to_vec(), *s)
+            .unwrap();
     // Signed for another ledger.
-    let other_ledger =
-        Transaction::sign("alice", 5, b"x".to_vec(), &BlockHash([7; 32]), &secret("alice")).unwrap();
+    let other_ledger = Transaction::sign(
+        "alice",
+        5,
+        b"x".to_vec(),
+        &BlockHash([7; 32]),
+        &secret("alice"),
+    )
+    .unwrap();
     // Unsigned under the bound name; another key under it.
     let unsigned = Transaction::new("alice", 6, b"x".to_vec()).unwrap();
-    let other_key = Transaction::sign("alice", 7, b"x".to_vec(), &genesis, &secret("mallory")).unwrap();
+    let other_key =
+        Transaction::sign("alice", 7, b"x".to_vec(), &genesis, &secret("mallory")).unwrap();
     let cases = [
         (changed, "invalid signature"),
         (other_ledger, "invalid signature"),
@@ -191,16 +224,35 @@ fn forged_blocks_are_refused_at_import_with_the_rule_they_break() {
     if let Some(py) = python() {
         let good = l.path("good.jsonl");
         std::fs::write(&good, l.export()).unwrap();
-        let out = std::process::Command::new(&py).arg(check_export()).arg(&good).output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        let f = with_last_txs(&l, blocks.clone(), vec![Transaction::new("alice", 6, vec![]).unwrap()]);
-        let out = std::process::Command::new(&py).arg(check_export()).arg(&f).output().unwrap();
+        let out = std::process::Command::new(&py)
+            .arg(check_export())
+            .arg(&good)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let f = with_last_txs(
+            &l,
+            blocks.clone(),
+            vec![Transaction::new("alice", 6, vec![]).unwrap()],
+        );
+        let out = std::process::Command::new(&py)
+            .arg(check_export())
+            .arg(&f)
+            .output()
+            .unwrap();
         assert!(!out.status.success(), "check_export.py passed a forgery");
     }
 }
 
 fn python() -> Option<String> {
-    let ok = std::process::Command::new("python3").arg("--version").output().ok()?;
+    let ok = std::process::Command::new("python3")
+        .arg("--version")
+        .output()
+        .ok()?;
     ok.status.success().then(|| "python3".to_owned())
 }
 
@@ -214,11 +266,18 @@ fn a_node_takes_signed_entries_and_refuses_forged_ones() {
     l.ok(&["key", "new", "alice"]);
     let mut node = Node::start(&l, &[]);
     // Through the node: the CLI signs, the node gets the signed entry.
-    let txid = l.ok(&["submit", "--sign", "alice", "via the node"]).trim().to_owned();
+    let txid = l
+        .ok(&["submit", "--sign", "alice", "via the node"])
+        .trim()
+        .to_owned();
     let (code, v) = node.get(&format!("/v1/transactions/{txid}"));
     assert_eq!(code, 200);
     assert_eq!(v["public_key"], json!(key_hex(&l, "alice")));
-    let genesis: BlockHash = l.json(&["status"])["genesis"].as_str().unwrap().parse().unwrap();
+    let genesis: BlockHash = l.json(&["status"])["genesis"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     let secret: [u8; 32] = {
         let t = std::fs::read_to_string(l.path("keys/alice.secret")).unwrap();
         hex::decode(t.trim()).unwrap().try_into().unwrap()
@@ -231,15 +290,31 @@ fn a_node_takes_signed_entries_and_refuses_forged_ones() {
             "public_key": s.key.to_hex(), "signature": s.signature.to_hex(),
         })
     };
+    // The chain binds alice's name once her first signed entry is mined.
+    l.ok(&["mine", "-n", "1", "--threads", "1"]);
     let good = Transaction::sign("alice", 9, b"ok".to_vec(), &genesis, &secret).unwrap();
     let (code, v) = node.post("/v1/transactions", body(&good));
-    assert_eq!((code, &v["txid"]), (200, &json!(good.txid().to_hex())), "{v}");
-    let foreign = Transaction::sign("alice", 10, b"x".to_vec(), &BlockHash([1; 32]), &secret).unwrap();
+    assert_eq!(
+        (code, &v["txid"]),
+        (200, &json!(good.txid().to_hex())),
+        "{v}"
+    );
+    let foreign =
+        Transaction::sign("alice", 10, b"x".to_vec(), &BlockHash([1; 32]), &secret).unwrap();
     let (code, v) = node.post("/v1/transactions", body(&foreign));
     assert!(code >= 400, "{code} {v}");
-    assert!(v["error"].as_str().unwrap_or("").contains("invalid signature"), "{v}");
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("invalid signature"),
+        "{v}"
+    );
     let (code, v) = node.post("/v1/transactions", json!({"author": "alice", "data": "x"}));
-    assert!(code >= 400 && v["error"].as_str().unwrap().contains("bound to key"), "{code} {v}");
+    assert!(
+        code >= 400 && v["error"].as_str().unwrap().contains("bound to key"),
+        "{code} {v}"
+    );
     let (code, _) = node.post(
         "/v1/transactions",
         json!({"author": "alice", "data": "x", "public_key": key_hex(&l, "alice")}),
@@ -259,7 +334,10 @@ fn a_reorganisation_releases_a_bound_name() {
     let a1 = child(&genesis, vec![by(1, 1)], 10, 0);
     s.append(&a1, now_ms()).unwrap();
     assert_eq!(s.bound_key("alice").unwrap(), Some(key(1)));
-    assert!(s.submit(&by(2, 2)).is_err(), "key 2 is refused while A is active");
+    assert!(
+        s.submit(&by(2, 2)).is_err(),
+        "key 2 is refused while A is active"
+    );
     // Branch B, heavier, binds alice to key 2 instead.
     let b1 = child(&genesis, vec![by(2, 3)], 20, 0);
     let b2 = child(&b1, vec![by(2, 4)], 10, 0);
@@ -284,7 +362,10 @@ fn expect_tip_catches_a_chain_re_mined_after_its_tip_was_published() {
         l.mine(1);
     }
     let status = l.ok(&["status"]);
-    let tip = l.json(&["status"])["tip"]["hash"].as_str().unwrap().to_owned();
+    let tip = l.json(&["status"])["tip"]["hash"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert!(status.contains(&format!("--expect-tip {tip}")), "{status}");
     assert!(l.ok(&["verify", "--expect-tip", &tip]).starts_with("ok: "));
     // Re-mine: change entry 0 and rebuild every block after it (difficulty
@@ -296,7 +377,9 @@ fn expect_tip_catches_a_chain_re_mined_after_its_tip_was_published() {
             .txs
             .iter()
             .map(|t| {
-                let data = String::from_utf8(t.data().to_vec()).unwrap().replace("entry 0", "entry X");
+                let data = String::from_utf8(t.data().to_vec())
+                    .unwrap()
+                    .replace("entry 0", "entry X");
                 Transaction::new(t.author(), t.timestamp(), data.into_bytes()).unwrap()
             })
             .collect();
@@ -314,12 +397,175 @@ fn expect_tip_catches_a_chain_re_mined_after_its_tip_was_published() {
     );
     assert!(!copy.dir.join("store").exists(), "nothing was imported");
     copy.ok(&["import", f.to_str().unwrap()]);
-    assert!(copy.ok(&["verify"]).starts_with("ok: "), "every block is valid");
-    copy.fails(&["verify", "--expect-tip", &tip], "does not lead to the expected block");
+    assert!(
+        copy.ok(&["verify"]).starts_with("ok: "),
+        "every block is valid"
+    );
+    copy.fails(
+        &["verify", "--expect-tip", &tip],
+        "does not lead to the expected block",
+    );
     // The honest export passes the same pin, and a malformed pin is usage.
     let honest = l.path("honest.jsonl");
     std::fs::write(&honest, l.export()).unwrap();
     let other = Ledger::empty();
     other.ok(&["import", "--expect-tip", &tip, honest.to_str().unwrap()]);
     other.fails(&["verify", "--expect-tip", "00ab"], "is not a block hash");
+}
+
+/// Ignored benchmark (BENCHMARKS.md, "Signed entries"): import of 100,000
+/// signed entries against the same number unsigned, through the binary,
+/// and signature checks in batches against one by one, in one run.
+/// `cargo test --release --test tests signatures::bench -- --ignored --nocapture`
+/// (`SLEDGER_BENCH_ENTRIES` for another count).
+#[test]
+#[ignore]
+fn bench_signed_import_and_batch_verification() {
+    use sledger::consensus::rules::{check_signatures, SignatureRules};
+    use sledger::consensus::signature::{verify, verify_batch, Item};
+    use std::time::Instant;
+    let entries: usize = std::env::var("SLEDGER_BENCH_ENTRIES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(100_000);
+    let per_block = 100;
+    let dir = tempfile::tempdir().unwrap();
+    let genesis =
+        sledger::testkit::seal(Block::genesis(&params(0, 10, true), now_ms() - 3_600_000));
+    let g = genesis.hash();
+    let export = |signed: bool| -> (std::path::PathBuf, Vec<Transaction>) {
+        let mut all = Vec::new();
+        let mut text = to_line(&genesis) + "\n";
+        let mut parent = genesis.clone();
+        for b in 0..entries / per_block {
+            let txs: Vec<Transaction> = (0..per_block)
+                .map(|i| {
+                    let n = (b * per_block + i) as u64;
+                    let author = format!("author{}", n % 1000);
+                    let secret = [
+                        (n % 1000) as u8 ^ 0x5a,
+                        (n % 1000 / 256) as u8,
+                        7,
+                        7,
+                        7,
+                        7,
+                        7,
+                        7,
+                        7,
+                        7,
+                        7,
+                        7,
+                        7,
+                        7,
+                        7,
+                        7,
+                        7,
+                        7,
+                        7,
+                        7,
+                        7,
+                        7,
+                        7,
+                        7,
+                        7,
+                        7,
+                        7,
+                        7,
+                        7,
+                        7,
+                        7,
+                        7,
+                    ];
+                    let data = format!("entry {n} of the benchmark").into_bytes();
+                    if signed {
+                        Transaction::sign(author, n, data, &g, &secret).unwrap()
+                    } else {
+                        Transaction::new(author, n, data).unwrap()
+                    }
+                })
+                .collect();
+            let c = child(&parent, txs.clone(), 1, 0);
+            text += &(to_line(&c) + "\n");
+            all.extend(txs);
+            parent = c;
+        }
+        let f = dir.path().join(if signed {
+            "signed.jsonl"
+        } else {
+            "unsigned.jsonl"
+        });
+        std::fs::write(&f, text).unwrap();
+        (f, all)
+    };
+    let (unsigned_file, _) = export(false);
+    let (signed_file, signed_txs) = export(true);
+    let import = |f: &std::path::Path, name: &str| -> f64 {
+        let l = Ledger::empty();
+        let t = Instant::now();
+        l.ok(&["import", f.to_str().unwrap()]);
+        let s = t.elapsed().as_secs_f64();
+        eprintln!(
+            "import {name}: {entries} entries in {s:.2} s ({:.0} entries/s)",
+            entries as f64 / s
+        );
+        s
+    };
+    // Twice each, alternating, so neither side gets a warm cache alone.
+    let u1 = import(&unsigned_file, "unsigned");
+    let s1 = import(&signed_file, "signed");
+    let u2 = import(&unsigned_file, "unsigned");
+    let s2 = import(&signed_file, "signed");
+    let (u, s) = (u1.min(u2), s1.min(s2));
+    eprintln!(
+        "signed import rate against unsigned: {:.2}x (goal: at least 0.5x)",
+        u / s
+    );
+
+    let n = signed_txs.len().min(20_000);
+    let txs = &signed_txs[..n];
+    let messages: Vec<Vec<u8>> = txs.iter().map(|t| t.signing_message(&g)).collect();
+    let items: Vec<Item> = txs
+        .iter()
+        .zip(&messages)
+        .map(|(t, m)| {
+            let s = t.signed().unwrap();
+            Item {
+                key: &s.key,
+                message: m,
+                signature: &s.signature,
+            }
+        })
+        .collect();
+    let t = Instant::now();
+    for it in &items {
+        verify(it.key, it.message, it.signature).unwrap();
+    }
+    let one = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    for chunk in items.chunks(per_block) {
+        verify_batch(chunk).unwrap();
+    }
+    let batch = t.elapsed().as_secs_f64();
+    let ids: Vec<_> = txs.iter().map(Transaction::txid).collect();
+    let rules = SignatureRules {
+        genesis: g,
+        policy: Default::default(),
+    };
+    let t = Instant::now();
+    for (c, i) in txs.chunks(per_block).zip(ids.chunks(per_block)) {
+        check_signatures(c, i, &rules).unwrap();
+    }
+    let threaded = t.elapsed().as_secs_f64();
+    let per = |s: f64| n as f64 / s;
+    eprintln!("one by one, 1 thread: {:.0} signatures/s", per(one));
+    eprintln!(
+        "batches of {per_block}, 1 thread: {:.0} signatures/s ({:.2}x one by one)",
+        per(batch),
+        one / batch
+    );
+    eprintln!(
+        "check_signatures (batches across threads): {:.0} signatures/s ({:.2}x one by one)",
+        per(threaded),
+        one / threaded
+    );
 }

@@ -91,8 +91,12 @@ impl Init {
             retarget_window: a.retarget_window,
             fixed_difficulty: a.fixed_difficulty,
             signatures: match a.signatures {
-                args::SignaturesArg::Optional => crate::consensus::params::SignaturePolicy::Optional,
-                args::SignaturesArg::Required => crate::consensus::params::SignaturePolicy::Required,
+                args::SignaturesArg::Optional => {
+                    crate::consensus::params::SignaturePolicy::Optional
+                }
+                args::SignaturesArg::Required => {
+                    crate::consensus::params::SignaturePolicy::Required
+                }
             },
             threads: a.threads,
         })
@@ -168,7 +172,10 @@ impl Command {
             Raw::Migrate => Command::Migrate,
             Raw::Status => Command::Status,
             Raw::Export { output } => Command::Export { output },
-            Raw::Import { file, expect_tip: e } => Command::Import {
+            Raw::Import {
+                file,
+                expect_tip: e,
+            } => Command::Import {
                 file,
                 expect_tip: expect_tip(e)?,
             },
@@ -190,8 +197,9 @@ pub enum TxsOfArg {
 /// `--expect-tip`: a whole block hash (a prefix could be ground out).
 fn expect_tip(a: Option<String>) -> Result<Option<BlockHash>> {
     a.map(|h| {
-        h.parse::<BlockHash>()
-            .map_err(|_| anyhow::anyhow!("--expect-tip \"{h}\" is not a block hash (64 hex digits)"))
+        h.parse::<BlockHash>().map_err(|_| {
+            anyhow::anyhow!("--expect-tip \"{h}\" is not a block hash (64 hex digits)")
+        })
     })
     .transpose()
 }

@@ -130,9 +130,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Migrate => commands::migrate::run(&ctx),
         Command::Status => commands::query::status(&ctx),
         Command::Export { output } => commands::transfer::export(&ctx, output.as_deref()),
-        Command::Import { file, expect_tip } => {
-            commands::transfer::import(&ctx, &file, expect_tip)
-        }
+        Command::Import { file, expect_tip } => commands::transfer::import(&ctx, &file, expect_tip),
         Command::Key(k) => commands::key::run(&ctx, k),
         Command::Demo => commands::demo::run(&ctx),
         Command::Bench(b) => commands::bench::run(&ctx, b),

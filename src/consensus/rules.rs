@@ -362,15 +362,15 @@ pub const UNBINDABLE_CODE_POINTS: &[(u32, u32)] = &[
     (0x17B4, 0x17B5),   // Khmer inherent vowels
     (0x180B, 0x180F),   // Mongolian variation selectors and vowel separator
     (0x2000, 0x200F),   // spaces, zero-width space/joiners, LRM, RLM
-    (0x2028, 0x202F),   // line/paragraph separators, bidi embeddings and overrides, narrow no-break space
-    (0x205F, 0x206F),   // medium space, word joiner, invisible operators, bidi isolates, deprecated formats
-    (0x2800, 0x2800),   // braille pattern blank
-    (0x3000, 0x3000),   // ideographic space
-    (0x3164, 0x3164),   // Hangul filler
-    (0xFE00, 0xFE0F),   // variation selectors
-    (0xFEFF, 0xFEFF),   // zero-width no-break space (byte order mark)
-    (0xFFA0, 0xFFA0),   // halfwidth Hangul filler
-    (0xFFF0, 0xFFF8),   // unassigned specials (default ignorable)
+    (0x2028, 0x202F), // line/paragraph separators, bidi embeddings and overrides, narrow no-break space
+    (0x205F, 0x206F), // medium space, word joiner, invisible operators, bidi isolates, deprecated formats
+    (0x2800, 0x2800), // braille pattern blank
+    (0x3000, 0x3000), // ideographic space
+    (0x3164, 0x3164), // Hangul filler
+    (0xFE00, 0xFE0F), // variation selectors
+    (0xFEFF, 0xFEFF), // zero-width no-break space (byte order mark)
+    (0xFFA0, 0xFFA0), // halfwidth Hangul filler
+    (0xFFF0, 0xFFF8), // unassigned specials (default ignorable)
     (0x1BCA0, 0x1BCA3), // shorthand format controls
     (0x1D173, 0x1D17A), // musical symbol format controls
     (0xE0000, 0xE0FFF), // tags and variation selectors supplement
@@ -391,7 +391,7 @@ pub fn unbindable_code_point(name: &str) -> Option<u32> {
 }
 
 /// Signed entries checked per thread at least, before the work is split.
-const SIGNATURES_PER_THREAD: usize = 64;
+const SIGNATURES_PER_THREAD: usize = 32;
 
 /// The entry rules that need nothing but the entries (FORMAT.md, common
 /// rules 7-9): under [`SignaturePolicy::Required`] every entry is signed;
@@ -645,7 +645,10 @@ mod tests {
     fn signatures_policy_and_unbindable_names() {
         let opt = rules(SignaturePolicy::Optional);
         let req = rules(SignaturePolicy::Required);
-        let txs = vec![signed("alice", 1, 1), Transaction::new("bob", 2, vec![]).unwrap()];
+        let txs = vec![
+            signed("alice", 1, 1),
+            Transaction::new("bob", 2, vec![]).unwrap(),
+        ];
         assert_eq!(check_signatures(&txs, &ids(&txs), &opt), Ok(()));
         assert_eq!(
             check_signatures(&txs, &ids(&txs), &req),
@@ -659,7 +662,10 @@ mod tests {
         for name in ["al\u{202e}ice", "al\u{200b}ice", "alice "] {
             let t = signed(name, 4, 1);
             let e = check_signatures(std::slice::from_ref(&t), &[t.txid()], &opt);
-            assert!(matches!(e, Err(BlockError::UnbindableName { .. })), "{name:?}: {e:?}");
+            assert!(
+                matches!(e, Err(BlockError::UnbindableName { .. })),
+                "{name:?}: {e:?}"
+            );
             // Unsigned, the same name is an ordinary author.
             let u = Transaction::new(name, 4, vec![]).unwrap();
             assert_eq!(check_signatures(&[u.clone()], &[u.txid()], &opt), Ok(()));
@@ -698,7 +704,10 @@ mod tests {
         let mut later = txs.clone();
         later.push(Transaction::new("alice", 3, vec![]).unwrap());
         let e = check_names(&later, &ids(&later), chain).unwrap_err();
-        assert!(matches!(e, BlockError::UnsignedUnderBoundName { .. }), "{e:?}");
+        assert!(
+            matches!(e, BlockError::UnsignedUnderBoundName { .. }),
+            "{e:?}"
+        );
         let mut other = txs.clone();
         other.push(signed("alice", 4, 2));
         let e = check_names(&other, &ids(&other), chain).unwrap_err();

@@ -410,6 +410,10 @@ mod tests {
         bad[30].0[5] ^= 1;
         let first = check(&items(&bad)).unwrap_err().0;
         assert_eq!(first, 17);
+        let dalek = ed25519_dalek::VerifyingKey::from_bytes(&keys[17].0).unwrap();
+        assert!(dalek
+            .verify_strict(&msgs[17], &ed25519_dalek::Signature::from_bytes(&bad[17].0))
+            .is_err());
         // A later item that does not even decode (S above the order) does
         // not hide an earlier one that fails only its equation.
         bad[30].0[63] = 0xff;
@@ -419,10 +423,6 @@ mod tests {
             check(&items(&bad)).unwrap_err(),
             (30, SignatureError::NonCanonicalS)
         );
-        let dalek = ed25519_dalek::VerifyingKey::from_bytes(&keys[17].0).unwrap();
-        assert!(dalek
-            .verify_strict(&msgs[17], &ed25519_dalek::Signature::from_bytes(&bad[17].0))
-            .is_err());
     }
 
     #[test]

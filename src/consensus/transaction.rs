@@ -181,7 +181,11 @@ impl Transaction {
 
     /// Length of [`Transaction::encode`]'s output.
     pub fn encoded_len(&self) -> usize {
-        let signed = if self.signed.is_some() { 1 + 32 + 64 } else { 0 };
+        let signed = if self.signed.is_some() {
+            1 + 32 + 64
+        } else {
+            0
+        };
         signed + 1 + self.author.len() + 8 + 4 + self.data.len()
     }
 

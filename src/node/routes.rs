@@ -404,7 +404,9 @@ impl SubmitBody {
     /// stamped with the node's clock.
     pub(crate) fn entry(self, now_ms: u64) -> Result<Transaction, TxError> {
         match self.signed {
-            Some((timestamp, s)) => Transaction::with_signature(self.author, timestamp, self.data, s),
+            Some((timestamp, s)) => {
+                Transaction::with_signature(self.author, timestamp, self.data, s)
+            }
             None => Transaction::new(self.author, now_ms, self.data),
         }
     }
@@ -455,7 +457,9 @@ async fn submit(State(node): State<Shared>, RawQuery(raw): RawQuery, body: Body)
     no_query(raw)?;
     let b = SubmitBody::read(json_body(&node, body).await?)?;
     let n = node.clone();
-    let entry = b.entry(crate::time::now_ms()).map_err(|e| bad(e.to_string()))?;
+    let entry = b
+        .entry(crate::time::now_ms())
+        .map_err(|e| bad(e.to_string()))?;
     let (v, tx) = blocking(move || local::submit_tx(&n.store, entry)).await?;
     node.mining.new_entries();
     node.announce_entry(&tx);
@@ -521,8 +525,16 @@ async fn txs(State(node): State<Shared>, RawQuery(raw): RawQuery) -> Answer {
     let of = match (q.get("author"), q.get("key")) {
         (Some(a), None) => api::TxsOf::Author(a.clone()),
         (None, Some(k)) => api::TxsOf::Key(k.parse().map_err(|e| bad(format!("key: {e}")))?),
-        (None, None) => return Err(bad("query parameter \"author\" is missing (or give \"key\")")),
-        _ => return Err(bad("give only one of the query parameters \"author\" and \"key\"")),
+        (None, None) => {
+            return Err(bad(
+                "query parameter \"author\" is missing (or give \"key\")",
+            ))
+        }
+        _ => {
+            return Err(bad(
+                "give only one of the query parameters \"author\" and \"key\"",
+            ))
+        }
     };
     let from = match q.get("from") {
         Some(s) => api::parse_position(s)?,

@@ -31,7 +31,7 @@ fn of_store(e: &StoreError) -> StatusCode {
         StoreError::AlreadyPending(_) | StoreError::AlreadyInChain(_) | StoreError::Conflict => {
             StatusCode::CONFLICT
         }
-        StoreError::InvalidBlock { .. } | StoreError::Rejected(_) => {
+        StoreError::InvalidBlock { .. } | StoreError::Rejected(_) | StoreError::EntryRefused(_) => {
             StatusCode::UNPROCESSABLE_ENTITY
         }
         StoreError::DiskFull | StoreError::NotSaved => StatusCode::INSUFFICIENT_STORAGE,

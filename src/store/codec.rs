@@ -15,17 +15,17 @@
 //! count) and its length give the whole [`HeaderRecord`], so a header read
 //! decodes no transaction.
 
-use crate::consensus::params::SignaturePolicy;
 use crate::consensus::block::{decode_txs, encode_txs};
 use crate::consensus::encode::{DecodeError, Reader};
 use crate::consensus::header::HEADER_BYTES;
+use crate::consensus::params::SignaturePolicy;
 use crate::consensus::{
     Block, BlockHash, BlockHeader, ChainParams, Difficulty, MerkleNode, Transaction, Txid, Work,
 };
 use crate::store::schema::{
-    ChainState, HeaderRecord, MigrationProgress, MiningCheckpoint, OrphanState, PeerRecord,
-    ReorgJournal, NameBinding, TxLocation, AUTHOR_ENTRY_BYTES, AUTHOR_GROUP, HEIGHT_GROUP, MAX_BAN_REASON_BYTES,
-    MAX_PEER_ADDRESS_BYTES, PEER_RECORD_VERSION,
+    ChainState, HeaderRecord, MigrationProgress, MiningCheckpoint, NameBinding, OrphanState,
+    PeerRecord, ReorgJournal, TxLocation, AUTHOR_ENTRY_BYTES, AUTHOR_GROUP, HEIGHT_GROUP,
+    MAX_BAN_REASON_BYTES, MAX_PEER_ADDRESS_BYTES, PEER_RECORD_VERSION,
 };
 
 /// A stored value that does not decode: the store is damaged.
@@ -702,7 +702,10 @@ mod tests {
         assert!(decode::<ChainParams>(&bad, "p").is_err(), "a flag of 2");
         let mut policy = encode(&crate::testkit::params(1, 10, true));
         *policy.last_mut().unwrap() = 2;
-        assert!(decode::<ChainParams>(&policy, "p").is_err(), "a policy of 2");
+        assert!(
+            decode::<ChainParams>(&policy, "p").is_err(),
+            "a policy of 2"
+        );
         assert_eq!(decode_seq_key(&seq_key(258)).unwrap(), 258);
         assert!(seq_key(1) < seq_key(256), "keys sort by number");
     }
@@ -816,8 +819,8 @@ mod tests {
         use bincode::Options;
         use proptest::prelude::*;
 
-        use crate::consensus::params::SignaturePolicy;
         use super::super::{encode, Record};
+        use crate::consensus::params::SignaturePolicy;
         use crate::consensus::{BlockHash, ChainParams, Difficulty, MerkleNode, Work};
         use crate::store::schema::{ChainState, MiningCheckpoint, TxLocation};
 

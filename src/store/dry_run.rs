@@ -118,8 +118,7 @@ impl<'s> DryRun<'s> {
             |n| self.bound_key(n),
         )?;
         let made = checked.bindings().iter();
-        self.bound
-            .extend(made.map(|b| (b.name.clone(), b.key)));
+        self.bound.extend(made.map(|b| (b.name.clone(), b.key)));
         self.seen.extend(checked.txids().iter().copied());
         self.cursor.advance(checked.header, checked.hash());
         Ok(checked)

@@ -31,6 +31,9 @@ pub enum StoreError {
     },
     #[error("block rejected: {0}")]
     Rejected(#[from] BlockError),
+    /// A submitted entry breaks an entry rule on the active chain.
+    #[error("entry refused: {0}")]
+    EntryRefused(BlockError),
     #[error("block {hash} is invalid: {reason}")]
     InvalidBlock { hash: BlockHash, reason: String },
     #[error("transaction {0} is already pending")]

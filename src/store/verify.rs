@@ -191,7 +191,10 @@ impl Store {
                     if self.name_binding(&b.name).or_else(|e| fail(at, e))? != Some(want) {
                         return fail(
                             at,
-                            format!("the name index does not hold the binding of \"{}\" made here", b.name),
+                            format!(
+                                "the name index does not hold the binding of \"{}\" made here",
+                                b.name
+                            ),
                         );
                     }
                 }

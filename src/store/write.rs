@@ -8,7 +8,7 @@
 use super::dry_run::DryRun;
 use super::schema::KEY_CHECKPOINT;
 use super::{Store, StoreError};
-use crate::consensus::rules::{self, CheckedBlock};
+use crate::consensus::rules::{self, BlockError, CheckedBlock};
 use crate::consensus::{Block, BlockHash, Transaction, Txid};
 
 /// The result of appending blocks.
@@ -30,8 +30,11 @@ impl Store {
         }
         let ids = [txid];
         let one = std::slice::from_ref(tx);
-        rules::check_signatures(one, &ids, &self.signature_rules())?;
-        rules::check_names(one, &ids, |n| self.bound_key(n))?;
+        rules::check_signatures(one, &ids, &self.signature_rules())
+            .map_err(StoreError::EntryRefused)?;
+        let bound = self.bound_key(tx.author())?;
+        rules::check_names(one, &ids, |_| Ok::<_, BlockError>(bound))
+            .map_err(StoreError::EntryRefused)?;
         self.atomically(|w| {
             if w.txs.contains(&txid)? {
                 return Err(StoreError::AlreadyInChain(txid).into());

@@ -61,7 +61,13 @@ pub fn run(ctx: &Ctx) -> Result<()> {
     let mut submitted = Vec::new();
     for (author, text) in SAMPLES {
         let secret = demo_secret(author);
-        let tx = Transaction::sign(author, now_ms(), text.as_bytes().to_vec(), &genesis, &secret)?;
+        let tx = Transaction::sign(
+            author,
+            now_ms(),
+            text.as_bytes().to_vec(),
+            &genesis,
+            &secret,
+        )?;
         let id = ledger.submit_signed(&tx)?.txid;
         let key = public_key(&secret).fingerprint();
         say(format!("submitted {id} by {author}, signed by key {key}"));

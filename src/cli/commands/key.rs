@@ -23,7 +23,12 @@ fn key_json(k: &KeyInfo) -> serde_json::Value {
 
 fn key_line(k: &KeyInfo) -> String {
     let whose = if k.secret { "yours" } else { "public only" };
-    format!("{:<20} {} {}  ({whose})", k.name, k.public.fingerprint(), k.public)
+    format!(
+        "{:<20} {} {}  ({whose})",
+        k.name,
+        k.public.fingerprint(),
+        k.public
+    )
 }
 
 /// The public key an argument gives: 64 hex digits, or a file of them
@@ -34,10 +39,15 @@ fn read_public(arg: &str) -> Result<PublicKey> {
     }
     let mut text = String::new();
     if arg == "-" {
-        std::io::stdin().lock().take(4096).read_to_string(&mut text)?;
+        std::io::stdin()
+            .lock()
+            .take(4096)
+            .read_to_string(&mut text)?;
     } else {
         std::fs::File::open(arg)
-            .with_context(|| format!("\"{arg}\" is neither a public key (64 hex digits) nor a file"))?
+            .with_context(|| {
+                format!("\"{arg}\" is neither a public key (64 hex digits) nor a file")
+            })?
             .take(4096)
             .read_to_string(&mut text)
             .with_context(|| format!("cannot read {arg}"))?;
@@ -70,7 +80,10 @@ pub fn run(ctx: &Ctx, what: KeyWhat) -> Result<()> {
                     "keys": keys.iter().map(key_json).collect::<Vec<_>>(),
                 }));
             } else if keys.is_empty() {
-                println!("no keys in {} (sledger key new NAME makes one)", ring.dir().display());
+                println!(
+                    "no keys in {} (sledger key new NAME makes one)",
+                    ring.dir().display()
+                );
             } else {
                 for k in &keys {
                     println!("{}", key_line(k));
@@ -85,7 +98,14 @@ pub fn run(ctx: &Ctx, what: KeyWhat) -> Result<()> {
                 println!("name         {}", k.name);
                 println!("public key   {}", k.public);
                 println!("fingerprint  {}", k.public.fingerprint());
-                println!("secret key   {}", if k.secret { "yes (yours)" } else { "no (someone else's)" });
+                println!(
+                    "secret key   {}",
+                    if k.secret {
+                        "yes (yours)"
+                    } else {
+                        "no (someone else's)"
+                    }
+                );
             }
         }
         KeyWhat::ExportPublic { name } => {

@@ -40,7 +40,11 @@ pub fn run(ctx: &Ctx, a: &SubmitArgs) -> Result<()> {
             read_bounded(std::io::stdin().lock(), "standard input")?
         }
     };
-    let author = a.author.clone().or_else(|| a.sign.clone()).expect("clap requires one");
+    let author = a
+        .author
+        .clone()
+        .or_else(|| a.sign.clone())
+        .expect("clap requires one");
     let v = match &a.sign {
         Some(key) => {
             // Signed here: the secret key never leaves this process. The
@@ -50,10 +54,11 @@ pub fn run(ctx: &Ctx, a: &SubmitArgs) -> Result<()> {
             let ledger = ctx.ledger()?;
             let genesis = ledger.status()?.genesis;
             let tx = Transaction::sign(author, now_ms(), data, &genesis, &secret)?;
+            let v = ledger.submit_signed(&tx)?;
             if !ctx.json {
                 eprintln!("signed by key \"{key}\" ({})", public.fingerprint());
             }
-            ledger.submit_signed(&tx)?
+            v
         }
         None => {
             // Refuse a bad entry before touching the ledger (the time is

@@ -12,9 +12,9 @@ use serde_json::json;
 
 use crate::api::import::{ExportFile, NewLedgerPlan};
 use crate::api::Ledger;
-use crate::consensus::BlockHash;
 use crate::cli::output::{self, print_json};
 use crate::cli::Ctx;
+use crate::consensus::BlockHash;
 use crate::fsx::{self, Mode};
 use crate::time::now_ms;
 
