@@ -322,10 +322,45 @@ pub fn check_block<E: From<BlockError>>(
     in_chain: impl FnMut(&Txid) -> Result<bool, E>,
     bound_key: impl FnMut(&str) -> Result<Option<PublicKey>, E>,
 ) -> Result<CheckedBlock, E> {
+    let signatures = Signatures::Verify;
+    check_block_with(
+        block, parent, ledger, signatures, now_ms, in_chain, bound_key,
+    )
+}
+
+/// Whether [`check_block_with`] runs the Ed25519 check (rule 9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signatures {
+    /// Verify every signature, as [`check_block`] does.
+    Verify,
+    /// The caller answers for rule 9: it verified this very block (the same
+    /// hash, so the same signatures) on the same ledger before, or it
+    /// verifies the block's signatures itself ([`verify_signatures`], in a
+    /// batch larger than one block) before anything is written. Rules 7 and
+    /// 8 still run here.
+    VerifiedByCaller,
+}
+
+/// [`check_block`], with the Ed25519 check left to the caller when
+/// `signatures` says so (an import verifies many blocks' signatures in one
+/// batch, and does not verify a block again when it writes it).
+#[allow(clippy::too_many_arguments)]
+pub fn check_block_with<E: From<BlockError>>(
+    block: Block,
+    parent: &ParentInfo,
+    ledger: &SignatureRules,
+    signatures: Signatures,
+    now_ms: u64,
+    in_chain: impl FnMut(&Txid) -> Result<bool, E>,
+    bound_key: impl FnMut(&str) -> Result<Option<PublicKey>, E>,
+) -> Result<CheckedBlock, E> {
     check_header(&block.header, parent, now_ms)?;
     let hash = check_pow(&block.header)?;
     let txids = check_body(&block)?;
-    check_signatures(&block.txs, &txids, ledger)?;
+    let signed = check_signers(&block.txs, &txids, ledger)?;
+    if signatures == Signatures::Verify {
+        verify_signatures(&block.txs, &txids, &signed, ledger)?;
+    }
     check_new_txs(&txids, in_chain)?;
     let bindings = check_names(&block.txs, &txids, bound_key)?;
     Ok(CheckedBlock {
@@ -404,6 +439,17 @@ pub fn check_signatures(
     txids: &[Txid],
     ledger: &SignatureRules,
 ) -> Result<(), BlockError> {
+    let signed = check_signers(txs, txids, ledger)?;
+    verify_signatures(txs, txids, &signed, ledger)
+}
+
+/// Common rules 7 and 8 (the policy, and bindable names): returns the
+/// positions of the signed entries, for [`verify_signatures`].
+pub fn check_signers(
+    txs: &[Transaction],
+    txids: &[Txid],
+    ledger: &SignatureRules,
+) -> Result<Vec<usize>, BlockError> {
     let mut signed = Vec::new();
     for (i, tx) in txs.iter().enumerate() {
         match tx.signed() {
@@ -422,6 +468,19 @@ pub fn check_signatures(
             }
         }
     }
+    Ok(signed)
+}
+
+/// Common rule 9 for the entries of `txs` at the positions `signed`
+/// (signed entries; any number of blocks' worth): every signature
+/// verifies, checked in batches ([`signature::verify_batch`]) on up to all
+/// cores; the first failure, in the order given, is reported.
+pub fn verify_signatures(
+    txs: &[Transaction],
+    txids: &[Txid],
+    signed: &[usize],
+    ledger: &SignatureRules,
+) -> Result<(), BlockError> {
     let messages: Vec<Vec<u8>> = signed
         .iter()
         .map(|&i| txs[i].signing_message(&ledger.genesis))

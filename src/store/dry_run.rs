@@ -2,9 +2,10 @@
 //! writing anything (an import's first pass, and `append_batch`).
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use super::{Cursor, Store, StoreError};
-use crate::consensus::rules::{self, CheckedBlock, SignatureRules};
+use crate::consensus::rules::{self, CheckedBlock, SignatureRules, Signatures};
 use crate::consensus::{Block, BlockHash, PublicKey, Txid};
 
 /// A streaming checker for a sequence of blocks on top of a [`Cursor`]:
@@ -22,6 +23,11 @@ pub struct DryRun<'s> {
     /// count as in the chain the branch extends.
     fork_height: Option<u64>,
     ledger: SignatureRules,
+    /// Whether [`DryRun::check`] verifies signatures (rule 9) itself.
+    signatures: Signatures,
+    /// Blocks whose signatures the caller verified already (an import's
+    /// plan, for its second pass): not verified again.
+    verified: Option<Arc<HashSet<BlockHash>>>,
 }
 
 impl<'s> DryRun<'s> {
@@ -34,6 +40,8 @@ impl<'s> DryRun<'s> {
             bound: HashMap::new(),
             fork_height: None,
             ledger: store.signature_rules(),
+            signatures: Signatures::Verify,
+            verified: None,
         })
     }
 
@@ -62,6 +70,8 @@ impl<'s> DryRun<'s> {
             bound: HashMap::new(),
             fork_height: Some(fork_height),
             ledger: store.signature_rules(),
+            signatures: Signatures::Verify,
+            verified: None,
         };
         // The names those side blocks bind, from the fork point up.
         for block in side.iter().rev() {
@@ -93,6 +103,8 @@ impl<'s> DryRun<'s> {
                 genesis: hash,
                 policy,
             },
+            signatures: Signatures::Verify,
+            verified: None,
         })
     }
 
@@ -109,10 +121,15 @@ impl<'s> DryRun<'s> {
                     (None, _) => false,
                 })
         };
-        let checked = rules::check_block(
+        let signatures = match &self.verified {
+            Some(v) if v.contains(&block.hash()) => Signatures::VerifiedByCaller,
+            Some(_) | None => self.signatures,
+        };
+        let checked = rules::check_block_with(
             block.clone(),
             &self.cursor.parent_info(),
             &self.ledger,
+            signatures,
             now_ms,
             in_chain,
             |n| self.bound_key(n),
@@ -122,6 +139,25 @@ impl<'s> DryRun<'s> {
         self.seen.extend(checked.txids().iter().copied());
         self.cursor.advance(checked.header, checked.hash());
         Ok(checked)
+    }
+
+    /// The ledger's genesis hash and signature policy.
+    pub fn signature_rules(&self) -> SignatureRules {
+        self.ledger
+    }
+
+    /// Leaves rule 9 to the caller, who verifies the signatures of the
+    /// blocks checked ([`rules::verify_signatures`]) before any is written.
+    pub fn leaving_signatures_to_caller(mut self) -> Self {
+        self.signatures = Signatures::VerifiedByCaller;
+        self
+    }
+
+    /// Does not verify again the signatures of the blocks in `verified`,
+    /// which the caller verified on this ledger before.
+    pub fn with_verified(mut self, verified: Arc<HashSet<BlockHash>>) -> Self {
+        self.verified = Some(verified);
+        self
     }
 
     /// The key `name` is bound to in the chain checked so far.

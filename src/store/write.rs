@@ -5,6 +5,9 @@
 //! trees it touches and flushed before it returns, so an acknowledged
 //! change survives a crash and a crash never leaves half a change.
 
+use std::collections::HashSet;
+use std::sync::Arc;
+
 use super::dry_run::DryRun;
 use super::schema::KEY_CHECKPOINT;
 use super::{Store, StoreError};
@@ -80,8 +83,23 @@ impl Store {
     /// Checks `blocks`, which must extend the tip in order, and appends them
     /// all in one transaction: either all are written or none. Used by import.
     pub fn append_batch(&self, blocks: &[Block], now_ms: u64) -> Result<Appended, StoreError> {
+        self.append_batch_verified(blocks, now_ms, None)
+    }
+
+    /// [`Store::append_batch`], not verifying again the signatures of the
+    /// blocks in `verified` (hashes of blocks the caller verified on this
+    /// ledger: an import's plan).
+    pub fn append_batch_verified(
+        &self,
+        blocks: &[Block],
+        now_ms: u64,
+        verified: Option<Arc<HashSet<BlockHash>>>,
+    ) -> Result<Appended, StoreError> {
         let state = self.state()?;
         let mut dry = DryRun::on_store(self)?;
+        if let Some(v) = verified {
+            dry = dry.with_verified(v);
+        }
         let checked = blocks
             .iter()
             .map(|b| dry.check(b, now_ms))
