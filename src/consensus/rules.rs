@@ -727,7 +727,10 @@ mod tests {
             );
             // Unsigned, the same name is an ordinary author.
             let u = Transaction::new(name, 4, vec![]).unwrap();
-            assert_eq!(check_signatures(&[u.clone()], &[u.txid()], &opt), Ok(()));
+            assert_eq!(
+                check_signatures(std::slice::from_ref(&u), &[u.txid()], &opt),
+                Ok(())
+            );
         }
         assert_eq!(unbindable_code_point("Ålice née"), None);
     }

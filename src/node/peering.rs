@@ -37,11 +37,20 @@ impl Peering {
 
 /// A rule broken is the peer's fault; anything else (a failed write, or a
 /// timestamp ahead of this node's clock, which a later try may accept) is
-/// not held against it.
+/// not held against it. Of an entry's rules, those that hold on any chain
+/// (its signature, its name's form, the ledger's policy) are the peer's
+/// fault; the name rule depends on the chain (a peer on another branch may
+/// see the name bound otherwise), so such an entry is dropped, not relayed,
+/// and not held against the peer.
 fn verdict_of_error(e: &StoreError) -> Verdict {
     match e {
         StoreError::Rejected(BlockError::TimestampTooNew { .. }) => Verdict::Known,
         StoreError::Rejected(_) | StoreError::InvalidBlock { .. } => Verdict::Invalid,
+        StoreError::EntryRefused(
+            BlockError::BadSignature { .. }
+            | BlockError::UnbindableName { .. }
+            | BlockError::UnsignedEntry(_),
+        ) => Verdict::Invalid,
         _ => Verdict::Known,
     }
 }

@@ -447,3 +447,44 @@ fn a_peer_whose_status_names_another_genesis_is_banned() {
     assert_eq!(liar.bodies_asked.load(Ordering::SeqCst), 0);
     assert_eq!(status(&node)["tip"]["height"], 3);
 }
+
+/// The liar's chain is sound in every hash and proof of work, but its
+/// first block carries an entry signed for another ledger (issue 15): the
+/// fresh copy checks the body, bans the liar, and stores none of it.
+#[test]
+fn a_block_with_a_forged_signature_gets_its_peer_banned_and_nothing_is_stored() {
+    let la = Ledger::new();
+    let genesis = chain_of(&la).remove(0);
+    let forged = sledger::consensus::Transaction::sign(
+        "alice",
+        1,
+        b"signed for another ledger".to_vec(),
+        &BlockHash([9; 32]),
+        &[1; 32],
+    )
+    .expect("an entry");
+    let mut chain = vec![genesis.clone()];
+    chain.push(sledger::testkit::child(&genesis, vec![forged], 1000, 6));
+    for _ in 0..20 {
+        let next = sledger::testkit::child(chain.last().expect("a block"), vec![], 1000, 6);
+        chain.push(next);
+    }
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let liar = liar(
+        &rt,
+        genesis.hash(),
+        Box::new(move |r| Some(honest(&chain, r))),
+    );
+    let f = Node::start(&la, &["--peer", &liar.dial]);
+    eventually("the liar is banned", Duration::from_secs(30), || {
+        f.stderr().contains("banning peer")
+    });
+    assert!(
+        liar.bodies_asked.load(Ordering::SeqCst) >= 1,
+        "bodies were asked"
+    );
+    assert_eq!(tip(&f).0, 0, "nothing of the liar's chain was taken");
+    assert!(f.stderr().contains("invalid signature"), "{}", f.stderr());
+    drop(f);
+    verify(&la);
+}
