@@ -468,39 +468,25 @@ fn a_block_record_move_stopped_after_any_batch_resumes_exactly() {
 
 /// Schema 5 to 6 (issue 15): the parameters gain their policy byte, the
 /// name indexes start empty, and the upgraded ledger then binds names.
-/// The step killed before its batch commits is redone on the next open.
+/// (A failure at each of the step's writes: `store::io_errors`.)
 #[test]
 fn a_v5_store_upgrades_to_v6_and_then_binds_names() {
     let l = stopped_before(6);
-    let params_before = {
-        let db = crate::kit::open_sled(&l.store_dir());
-        let v = db
-            .open_tree("meta")
+    let params_before = params_record(&l);
+    assert!(
+        crate::kit::open_sled(&l.store_dir())
+            .open_tree("names")
             .unwrap()
-            .get("params")
-            .unwrap()
-            .unwrap()
-            .to_vec();
-        assert!(
-            db.open_tree("names").unwrap().is_empty(),
-            "no name bound yet"
-        );
-        v
-    };
+            .is_empty(),
+        "no name bound yet"
+    );
     let out = l.run(&["migrate"]);
     assert!(out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("from schema version 5 to 6"), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     {
-        let db = crate::kit::open_sled(&l.store_dir());
-        let after = db
-            .open_tree("meta")
-            .unwrap()
-            .get("params")
-            .unwrap()
-            .unwrap()
-            .to_vec();
+        let after = params_record(&l);
         assert_eq!(
             after[..after.len() - 1],
             params_before[..],
@@ -520,4 +506,11 @@ fn a_v5_store_upgrades_to_v6_and_then_binds_names() {
     l.ok(&["mine", "-n", "1", "--threads", "1"]);
     l.fails(&["submit", "-a", "heir", "unsigned"], "bound to key");
     assert_eq!(l.json(&["verify"])["valid"], true);
+}
+
+/// The bytes of the ledger's `meta/params` record, read underneath it.
+fn params_record(l: &Ledger) -> Vec<u8> {
+    let db = crate::kit::open_sled(&l.store_dir());
+    let meta = db.open_tree("meta").unwrap();
+    meta.get("params").unwrap().expect("params").to_vec()
 }

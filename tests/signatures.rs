@@ -598,3 +598,101 @@ fn bench_signed_import_and_batch_verification() {
         one / import
     );
 }
+
+/// A signature changed in the store underneath the ledger: `verify` names
+/// the block (the entry's txid, so the Merkle root, no longer match).
+#[test]
+fn verify_catches_a_signature_changed_in_the_store() {
+    let l = easy_ledger(&[]);
+    l.ok(&["key", "new", "alice"]);
+    l.ok(&["submit", "--sign", "alice", "kept as signed"]);
+    l.mine(1);
+    assert!(l.ok(&["verify"]).starts_with("ok: "));
+    let hash: BlockHash = l.json(&["block", "1"])["hash"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    {
+        let db = crate::kit::open_sled(&l.store_dir());
+        let blocks = db.open_tree("blocks").unwrap();
+        let mut v = blocks.get(hash.as_bytes()).unwrap().unwrap().to_vec();
+        // The record ends with the block's last entry: its signature.
+        let last = v.len() - 1;
+        v[last] ^= 1;
+        blocks.insert(hash.as_bytes(), v).unwrap();
+        db.flush().unwrap();
+    }
+    let e = l.fails(&["verify"], "verification failed at height 1");
+    assert!(e.contains("Merkle root"), "{e}");
+}
+
+/// `sledger key`: made owner-only outside the data directory, listed,
+/// shown, shared and imported; a secret others can read is refused.
+#[test]
+fn keys_are_made_listed_shared_and_imported() {
+    use std::os::unix::fs::PermissionsExt;
+    let l = easy_ledger(&[]);
+    let keys = l.path("keys");
+    let made = l.json(&["key", "new", "alice"]);
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&keys), 0o700);
+    assert_eq!(mode(&keys.join("alice.secret")), 0o600);
+    let public = l.ok(&["key", "export-public", "alice"]).trim().to_owned();
+    assert_eq!(json!(public), made["public_key"]);
+    // Bob's key, from another keys directory, imported three ways.
+    let other = tempfile::tempdir().unwrap();
+    let bob = Ledger::empty();
+    let out = bob
+        .cmd()
+        .env("SLEDGER_KEYS_DIR", other.path())
+        .args(["key", "new", "bob"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let bob_public = std::fs::read_to_string(other.path().join("bob.public")).unwrap();
+    l.ok(&["key", "import-public", "bob", bob_public.trim()]);
+    l.fails(
+        &["key", "import-public", "bob-again", bob_public.trim()],
+        "already in the keys directory as \"bob\"",
+    );
+    let file = l.path("bob.pub");
+    std::fs::write(&file, &bob_public).unwrap();
+    l.fails(
+        &["key", "import-public", "bob", file.to_str().unwrap()],
+        "already",
+    );
+    let list = l.json(&["key", "list"]);
+    let names: Vec<_> = list["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["name"].clone())
+        .collect();
+    assert_eq!(names, [json!("alice"), json!("bob")]);
+    assert_eq!(list["keys"][1]["secret"], false);
+    let shown = l.ok(&["key", "show", "bob"]);
+    assert!(shown.contains("no (someone else's)"), "{shown}");
+    l.fails(
+        &["submit", "--sign", "bob", "x"],
+        "someone else's public key",
+    );
+    l.fails(&["key", "new", "../evil"], "is not 1 to 64 letters");
+    l.fails(&["key", "new", "alice"], "already a key named \"alice\"");
+    // A secret key others can read is refused, and so is a symlink.
+    std::fs::set_permissions(
+        keys.join("alice.secret"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    l.fails(
+        &["submit", "--sign", "alice", "x"],
+        "must be yours with mode 600",
+    );
+    std::fs::set_permissions(
+        keys.join("alice.secret"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
+    assert!(l.run(&["submit", "--sign", "alice", "x"]).status.success());
+}

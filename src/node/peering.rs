@@ -43,6 +43,15 @@ impl Peering {
 /// see the name bound otherwise), so such an entry is dropped, not relayed,
 /// and not held against the peer.
 fn verdict_of_error(e: &StoreError) -> Verdict {
+    let verdict = peer_fault(e);
+    if verdict == Verdict::Invalid {
+        // The ban that follows names the kind of fault; this, the rule.
+        eprintln!("sledger node: refused what a peer sent: {e}");
+    }
+    verdict
+}
+
+fn peer_fault(e: &StoreError) -> Verdict {
     match e {
         StoreError::Rejected(BlockError::TimestampTooNew { .. }) => Verdict::Known,
         StoreError::Rejected(_) | StoreError::InvalidBlock { .. } => Verdict::Invalid,

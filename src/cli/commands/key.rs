@@ -55,22 +55,28 @@ fn read_public(arg: &str) -> Result<PublicKey> {
     Ok(text.trim().parse()?)
 }
 
+/// Prints `k` as JSON with `--json`, else as `text` says.
+fn print_key(ctx: &Ctx, k: &KeyInfo, text: impl FnOnce(&KeyInfo)) {
+    if ctx.json {
+        print_json(&key_json(k));
+    } else {
+        text(k);
+    }
+}
+
 pub fn run(ctx: &Ctx, what: KeyWhat) -> Result<()> {
     let ring = ctx.keys()?;
     match what {
         KeyWhat::New { name } => {
-            let public = ring.create(&name)?;
-            let k = ring.public(&name)?;
-            if ctx.json {
-                print_json(&key_json(&k));
-            } else {
-                println!("{name}: {public}");
-                println!("fingerprint {}", public.fingerprint());
+            ring.create(&name)?;
+            print_key(ctx, &ring.public(&name)?, |k| {
+                println!("{name}: {}", k.public);
+                println!("fingerprint {}", k.public.fingerprint());
                 eprintln!(
                     "secret key in {} (keep it; nobody can restore it)",
                     ring.dir().display()
                 );
-            }
+            });
         }
         KeyWhat::List => {
             let keys = ring.list()?;
@@ -90,31 +96,19 @@ pub fn run(ctx: &Ctx, what: KeyWhat) -> Result<()> {
                 }
             }
         }
-        KeyWhat::Show { name } => {
-            let k = ring.public(&name)?;
-            if ctx.json {
-                print_json(&key_json(&k));
+        KeyWhat::Show { name } => print_key(ctx, &ring.public(&name)?, |k| {
+            println!("name         {}", k.name);
+            println!("public key   {}", k.public);
+            println!("fingerprint  {}", k.public.fingerprint());
+            let secret = if k.secret {
+                "yes (yours)"
             } else {
-                println!("name         {}", k.name);
-                println!("public key   {}", k.public);
-                println!("fingerprint  {}", k.public.fingerprint());
-                println!(
-                    "secret key   {}",
-                    if k.secret {
-                        "yes (yours)"
-                    } else {
-                        "no (someone else's)"
-                    }
-                );
-            }
-        }
+                "no (someone else's)"
+            };
+            println!("secret key   {secret}");
+        }),
         KeyWhat::ExportPublic { name } => {
-            let k = ring.public(&name)?;
-            if ctx.json {
-                print_json(&key_json(&k));
-            } else {
-                println!("{}", k.public);
-            }
+            print_key(ctx, &ring.public(&name)?, |k| println!("{}", k.public))
         }
         KeyWhat::ImportPublic { name, key } => {
             let public = read_public(&key)?;
@@ -122,12 +116,7 @@ pub fn run(ctx: &Ctx, what: KeyWhat) -> Result<()> {
                 bail!("this public key is already in the keys directory as \"{existing}\"");
             }
             ring.import_public(&name, &public)?;
-            let k = ring.public(&name)?;
-            if ctx.json {
-                print_json(&key_json(&k));
-            } else {
-                println!("{}", key_line(&k));
-            }
+            print_key(ctx, &ring.public(&name)?, |k| println!("{}", key_line(k)));
         }
     }
     Ok(())
