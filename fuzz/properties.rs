@@ -57,7 +57,11 @@ pub fn transaction(data: &[u8]) -> bool {
         "a decoded transaction re-encodes as it came"
     );
     assert_eq!(tx.encoded_len(), data.len());
-    let again = Transaction::new(tx.author(), tx.timestamp(), tx.data().to_vec());
+    let (author, data) = (tx.author(), tx.data().to_vec());
+    let again = match tx.signed() {
+        Some(s) => Transaction::with_signature(author, tx.timestamp(), data, *s),
+        None => Transaction::new(author, tx.timestamp(), data),
+    };
     assert_eq!(again.expect("a decoded transaction keeps the rules"), tx);
     true
 }
@@ -89,7 +93,7 @@ pub fn export_line(data: &[u8]) -> bool {
 /// Endpoints' query parameters (`node/routes.rs`).
 const QUERIES: &[&[&str]] = &[
     &["from", "limit"],
-    &["author", "from", "limit"],
+    &["author", "key", "from", "limit"],
     &["name"],
     &["challenge"],
 ];
