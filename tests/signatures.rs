@@ -526,6 +526,9 @@ fn bench_signed_import_and_batch_verification() {
             "import {name}: {entries} entries in {s:.2} s ({:.0} entries/s)",
             entries as f64 / s
         );
+        let t = Instant::now();
+        l.ok(&["verify"]);
+        eprintln!("verify {name}: {:.2} s", t.elapsed().as_secs_f64());
         s
     };
     // Twice each, alternating, so neither side gets a warm cache alone.

@@ -2,7 +2,6 @@
 //! writing anything (an import's first pass, and `append_batch`).
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
 
 use super::{Cursor, Store, StoreError};
 use crate::consensus::rules::{self, CheckedBlock, SignatureRules, Signatures};
@@ -25,9 +24,6 @@ pub struct DryRun<'s> {
     ledger: SignatureRules,
     /// Whether [`DryRun::check`] verifies signatures (rule 9) itself.
     signatures: Signatures,
-    /// Blocks whose signatures the caller verified already (an import's
-    /// plan, for its second pass): not verified again.
-    verified: Option<Arc<HashSet<BlockHash>>>,
 }
 
 impl<'s> DryRun<'s> {
@@ -41,7 +37,6 @@ impl<'s> DryRun<'s> {
             fork_height: None,
             ledger: store.signature_rules(),
             signatures: Signatures::Verify,
-            verified: None,
         })
     }
 
@@ -71,7 +66,6 @@ impl<'s> DryRun<'s> {
             fork_height: Some(fork_height),
             ledger: store.signature_rules(),
             signatures: Signatures::Verify,
-            verified: None,
         };
         // The names those side blocks bind, from the fork point up.
         for block in side.iter().rev() {
@@ -104,7 +98,6 @@ impl<'s> DryRun<'s> {
                 policy,
             },
             signatures: Signatures::Verify,
-            verified: None,
         })
     }
 
@@ -121,15 +114,11 @@ impl<'s> DryRun<'s> {
                     (None, _) => false,
                 })
         };
-        let signatures = match &self.verified {
-            Some(v) if v.contains(&block.hash()) => Signatures::VerifiedByCaller,
-            Some(_) | None => self.signatures,
-        };
         let checked = rules::check_block_with(
             block.clone(),
             &self.cursor.parent_info(),
             &self.ledger,
-            signatures,
+            self.signatures,
             now_ms,
             in_chain,
             |n| self.bound_key(n),
@@ -150,13 +139,6 @@ impl<'s> DryRun<'s> {
     /// blocks checked ([`rules::verify_signatures`]) before any is written.
     pub fn leaving_signatures_to_caller(mut self) -> Self {
         self.signatures = Signatures::VerifiedByCaller;
-        self
-    }
-
-    /// Does not verify again the signatures of the blocks in `verified`,
-    /// which the caller verified on this ledger before.
-    pub fn with_verified(mut self, verified: Arc<HashSet<BlockHash>>) -> Self {
-        self.verified = Some(verified);
         self
     }
 
