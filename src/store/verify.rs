@@ -549,7 +549,7 @@ mod tests {
         for (h, tx) in [(1, good(1)), (2, forged), (3, good(3)), (4, good(4))] {
             let b = child(&parent, vec![tx], 10, 0);
             let info = s.parent_info(&s.state().unwrap()).unwrap();
-            let unbound = |_: &str| Ok::<_, crate::store::StoreError>(s.bound_key("ann")?);
+            let bound = |_: &str| s.bound_key("ann");
             let checked = rules::check_block_with(
                 b.clone(),
                 &info,
@@ -557,7 +557,7 @@ mod tests {
                 Signatures::VerifiedByCaller,
                 now_ms(),
                 |_| Ok::<_, crate::store::StoreError>(false),
-                unbound,
+                bound,
             )
             .unwrap();
             s.connect_checked(s.state().unwrap().tip, &[checked])
