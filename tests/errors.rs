@@ -25,17 +25,18 @@ fn unknown_and_malformed_references() {
     let before = l.fingerprint();
     l.fails(&["block", "7"], "no block at height 7");
     l.fails(&["block", &"ab".repeat(32)], "no block with hash");
-    l.fails(&["block", "xyz"], "malformed block reference");
-    l.fails(&["block", &"a".repeat(63)], "malformed block reference");
-    l.fails(&["block", "99999999999999999999999"], "out of range");
-    l.fails(&["tx", "1234"], "malformed transaction id");
+    l.misused(&["block", "xyz"], "malformed block reference");
+    l.misused(&["block", &"a".repeat(63)], "malformed block reference");
+    l.misused(&["block", "99999999999999999999999"], "out of range");
+    l.misused(&["tx", "1234"], "malformed transaction id");
+    l.misused(&["mine", "--checkpoint-every", "0"], "--checkpoint-every");
     l.fails(&["tx", &"cd".repeat(32)], "no transaction with id");
     l.fails(&["chain", "--from", "9"], "no block at height 9");
-    l.fails(
+    l.misused(
         &["txs", "--author", "a", "--from", "bad"],
         "malformed position",
     );
-    l.fails(
+    l.misused(
         &["txs", "--author", "a", "--from", "1.x"],
         "malformed position",
     );
@@ -76,17 +77,17 @@ fn oversize_and_invalid_entries_are_refused() {
 #[test]
 fn wrong_init_parameters() {
     let l = Ledger::empty();
-    l.fails(
+    l.misused(
         &["init", "--retarget-window", "1"],
         "retarget window 1 is out of range",
     );
-    l.fails(
+    l.misused(
         &["init", "--difficulty", "300"],
         "difficulty 300 is out of range",
     );
-    l.fails(&["init", "--block-interval", "0"], "--block-interval");
-    l.fails(&["init", "--block-interval", "nan"], "--block-interval");
-    l.fails(&["init", "--name", ""], "chain name");
+    l.misused(&["init", "--block-interval", "0"], "--block-interval");
+    l.misused(&["init", "--block-interval", "nan"], "--block-interval");
+    l.misused(&["init", "--name", ""], "chain name");
     assert!(!l.dir.exists());
     let l = Ledger::new();
     let before = l.fingerprint();

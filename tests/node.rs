@@ -660,7 +660,7 @@ fn a_killed_node_leaves_a_store_the_cli_and_the_next_node_open() {
 fn listening_beyond_loopback_needs_a_flag_and_says_so() {
     let l = Ledger::new();
     let out = l.run(&["node", "--port", "0", "--bind", "0.0.0.0"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2), "bad usage");
     let e = String::from_utf8_lossy(&out.stderr);
     assert!(e.contains("not a loopback address"), "{e}");
     assert!(e.contains("--allow-remote"), "{e}");

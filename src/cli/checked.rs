@@ -84,7 +84,7 @@ impl Init {
     }
 
     fn new(a: args::InitArgs) -> Result<Init> {
-        Ok(Init {
+        let init = Init {
             target_interval_ms: bounds::block_interval_ms("--block-interval", a.block_interval)?,
             name: a.name,
             difficulty: a.difficulty,
@@ -99,7 +99,11 @@ impl Init {
                 }
             },
             threads: a.threads,
-        })
+        };
+        // The consensus ranges (name, difficulty, window), with any salt:
+        // refused here, before a ledger is touched, as bad usage.
+        crate::cli::commands::init::params_with_salt(&init, [0; 16]).validate()?;
+        Ok(init)
     }
 }
 
@@ -187,6 +191,12 @@ impl Command {
         })
     }
 }
+
+/// An argument refused by the checks here, before any ledger is opened:
+/// bad usage, exit code 2 (as clap's own refusals).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
 
 /// What `txs` lists: an author's entries, or those a key signed.
 pub enum TxsOfArg {

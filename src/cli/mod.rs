@@ -3,7 +3,9 @@
 //! into one line on stderr and a non-zero exit.
 //!
 //! Exit codes: 0 success, 1 the command failed (bad input, a rejected
-//! block, a failed verification, a ledger problem), 2 bad usage.
+//! block, a failed verification, a ledger problem), 2 bad usage (clap's
+//! refusals, and every argument [`checked`] refuses before a ledger is
+//! touched: a value out of its bounds, a malformed id or position).
 
 pub mod args;
 pub mod checked;
@@ -69,7 +71,9 @@ pub fn main() -> ExitCode {
         Ok(Ok(())) => ExitCode::SUCCESS,
         Ok(Err(e)) => {
             eprintln!("sledger: {}", output::escape_text(&one_line(&e)));
-            ExitCode::from(1)
+            // Arguments refused before any ledger was touched: bad usage.
+            let usage = e.downcast_ref::<checked::UsageError>().is_some();
+            ExitCode::from(if usage { 2 } else { 1 })
         }
         Err(_) => {
             let (msg, at) = PANIC
@@ -117,7 +121,9 @@ pub fn run(cli: Cli) -> Result<()> {
         no_upgrade: cli.no_upgrade,
         keys_dir: cli.keys_dir,
     };
-    match Command::check(cli.command)? {
+    let command = Command::check(cli.command)
+        .map_err(|e| anyhow::Error::new(checked::UsageError(one_line(&e))))?;
+    match command {
         Command::Init(a) => commands::init::run(&ctx, &a),
         Command::Submit(a) => commands::submit::run(&ctx, &a),
         Command::Pending { from, limit } => commands::query::pending(&ctx, from, limit),

@@ -104,6 +104,13 @@ impl Ledger {
         check_failure(&out, args, needle)
     }
 
+    /// [`Ledger::fails`] for bad usage: arguments refused before any
+    /// ledger is touched, exit code 2.
+    pub fn misused(&self, args: &[&str], needle: &str) -> String {
+        let out = self.run(args);
+        check_failure_with(&out, args, needle, 2)
+    }
+
     pub fn submit(&self, author: &str, data: &str) -> String {
         self.ok(&["submit", "--author", author, data])
             .trim()
@@ -155,12 +162,17 @@ impl Ledger {
 }
 
 pub fn check_failure(out: &Output, args: &[&str], needle: &str) -> String {
+    check_failure_with(out, args, needle, 1)
+}
+
+/// [`check_failure`] with exit code `code`.
+pub fn check_failure_with(out: &Output, args: &[&str], needle: &str, code: i32) -> String {
     let args: Vec<String> = args.iter().map(|a| a.chars().take(80).collect()).collect();
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
     assert_eq!(
         out.status.code(),
-        Some(1),
-        "sledger {args:?} should fail with 1; stderr: {stderr}"
+        Some(code),
+        "sledger {args:?} should fail with {code}; stderr: {stderr}"
     );
     assert_eq!(
         stderr.lines().count(),

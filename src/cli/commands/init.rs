@@ -18,7 +18,14 @@ use crate::time::now_ms;
 pub fn params_from(a: &Init) -> Result<ChainParams> {
     let mut salt = [0u8; 16];
     getrandom::getrandom(&mut salt).context("cannot get random bytes for the genesis salt")?;
-    let params = ChainParams {
+    let params = params_with_salt(a, salt);
+    params.validate()?;
+    Ok(params)
+}
+
+/// The chain parameters `a` asks for, with `salt`.
+pub fn params_with_salt(a: &Init, salt: [u8; 16]) -> ChainParams {
+    ChainParams {
         name: a.name.clone(),
         initial_difficulty: Difficulty(a.difficulty),
         target_interval_ms: a.target_interval_ms,
@@ -26,9 +33,7 @@ pub fn params_from(a: &Init) -> Result<ChainParams> {
         fixed_difficulty: a.fixed_difficulty,
         signatures: a.signatures,
         salt,
-    };
-    params.validate()?;
-    Ok(params)
+    }
 }
 
 /// Mines a genesis block for `params` and creates the ledger.
