@@ -415,3 +415,45 @@ fn the_export_escapes_every_control_character() {
         assert!(out.status.success(), "{:?}", out);
     }
 }
+
+/// `import -` reads the export from standard input (naming it so in its
+/// messages), and `tx --raw` writes an entry's data bytes exactly.
+#[test]
+fn import_reads_standard_input_and_tx_raw_writes_exact_bytes() {
+    let l = Ledger::new();
+    let bytes: Vec<u8> = vec![0xff, 0, b'\n', 0x1b, b'[', b'2', b'J', 0x85];
+    let f = l.path("blob");
+    std::fs::write(&f, &bytes).unwrap();
+    let txid = l.ok(&["submit", "-a", "bin", "--file", f.to_str().unwrap()]);
+    let txid = txid.trim();
+    l.mine(1);
+    let out = l.run(&["tx", "--raw", txid]);
+    assert!(out.status.success());
+    assert_eq!(out.stdout, bytes, "the exact bytes, nothing else");
+    let text = l.submit("txt", "plain text, no newline added");
+    let out = l.run(&["tx", "--raw", &text]);
+    assert_eq!(out.stdout, b"plain text, no newline added");
+
+    let export = l.export();
+    let copy = Ledger::empty();
+    let out = copy.run_stdin(&["import", "-"], export.as_bytes());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(copy.export(), export);
+    let bad = export.replacen("\"version\":1", "\"version\":2", 1);
+    let out = Ledger::empty().run_stdin(&["import", "-"], bad.as_bytes());
+    crate::kit::check_failure(&out, &["import", "-"], "standard input: line 1");
+    // Nothing is left behind in the temporary directory.
+    let left: Vec<_> = std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            let n = e.file_name().to_string_lossy().to_string();
+            n.starts_with("sledger-import.") && n.ends_with(".partial")
+        })
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}

@@ -3,7 +3,6 @@
 //! when no node owns the ledger.
 
 use std::io::Write;
-use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
 use super::import::{ExportFile, ImportPlan};
@@ -291,8 +290,8 @@ impl Ledger for LocalLedger {
     fn export(&self, out: &mut dyn Write) -> Result<u64, ApiError> {
         export(&self.store, out)
     }
-    fn import(&self, file: &Path) -> Result<ImportView, ApiError> {
-        ImportPlan::check(&self.store, ExportFile::at(file), now_ms())?.apply()
+    fn import(&self, file: &ExportFile) -> Result<ImportView, ApiError> {
+        ImportPlan::check(&self.store, file.clone(), now_ms())?.apply()
     }
     fn mine(
         &self,

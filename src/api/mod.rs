@@ -11,7 +11,6 @@ pub mod mining_run;
 pub mod views;
 
 use std::io::Write;
-use std::path::Path;
 
 use crate::bounds::{self, BoundError};
 use crate::consensus::{BlockHash, Txid};
@@ -157,7 +156,8 @@ pub trait Ledger {
     fn verify(&self, progress: &mut dyn FnMut(u64, u64)) -> Result<VerifyView, ApiError>;
     /// Writes the export's lines to `out`; returns the number of blocks.
     fn export(&self, out: &mut dyn Write) -> Result<u64, ApiError>;
-    fn import(&self, file: &Path) -> Result<ImportView, ApiError>;
+    /// The blocks of `file` (its path, and what messages call it).
+    fn import(&self, file: &import::ExportFile) -> Result<ImportView, ApiError>;
     /// Mines until the request's block count, or until `stop` is raised.
     fn mine(
         &self,

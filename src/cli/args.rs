@@ -60,6 +60,9 @@ pub enum Command {
     Tx {
         /// Transaction id (64 hex digits)
         txid: String,
+        /// Write the entry's data bytes to standard output, exactly, and nothing else
+        #[arg(long, conflicts_with = "json")]
+        raw: bool,
     },
     /// List an author's (or a key's) transactions in chain order
     Txs(TxsArgs),
@@ -77,7 +80,7 @@ pub enum Command {
     },
     /// Add the blocks of an export, checking every one first (creates the ledger if there is none)
     Import {
-        /// An export file (JSON lines)
+        /// An export file (JSON lines); "-" reads standard input
         file: PathBuf,
         /// Import only if the file's chain leads to this block (a hash published elsewhere, e.g. by `status`)
         #[arg(long, value_name = "HASH")]

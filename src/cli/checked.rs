@@ -28,7 +28,10 @@ pub enum Command {
     Mine(MineRequest),
     Block(BlockRef),
     Chain(Chain),
-    Tx(Txid),
+    Tx {
+        txid: Txid,
+        raw: bool,
+    },
     Txs(Txs),
     Verify {
         expect_tip: Option<BlockHash>,
@@ -160,7 +163,10 @@ impl Command {
                 from: a.from,
                 limit: bounds::page(a.limit)?,
             }),
-            Raw::Tx { txid } => Command::Tx(parse_txid(&txid)?),
+            Raw::Tx { txid, raw } => Command::Tx {
+                txid: parse_txid(&txid)?,
+                raw,
+            },
             Raw::Txs(a) => Command::Txs(Txs {
                 from: a.from.as_deref().map_or(Ok((0, 0)), parse_position)?,
                 limit: bounds::page(a.limit)?,

@@ -130,7 +130,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Mine(req) => commands::mine::run(&ctx, &req),
         Command::Block(r) => commands::query::block(&ctx, r),
         Command::Chain(a) => commands::query::chain(&ctx, &a),
-        Command::Tx(txid) => commands::query::tx(&ctx, &txid),
+        Command::Tx { txid, raw } => commands::query::tx(&ctx, &txid, raw),
         Command::Verify { expect_tip } => commands::verify::run(&ctx, expect_tip),
         Command::Txs(a) => commands::query::txs(&ctx, &a),
         Command::Migrate => commands::migrate::run(&ctx),

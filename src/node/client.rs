@@ -4,7 +4,6 @@
 //! error, so a command prints what it would have printed on the store.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -298,9 +297,9 @@ impl Ledger for RemoteLedger {
         out.flush().map_err(ApiError::export_write)?;
         Ok(n)
     }
-    fn import(&self, file: &Path) -> Result<ImportView, ApiError> {
-        let name = file.display().to_string();
-        let f = std::fs::File::open(file)
+    fn import(&self, file: &crate::api::import::ExportFile) -> Result<ImportView, ApiError> {
+        let name = file.name.clone();
+        let f = std::fs::File::open(&file.path)
             .map_err(|e| ApiError::Io(format!("cannot open {name}: {e}")))?;
         self.answer(
             self.request_with(

@@ -1,6 +1,6 @@
 //! Read-only commands: `block`, `chain`, `tx`, `txs`, `pending`, `status`.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use crate::api::{BlockRef, TxsOf};
 use crate::cli::checked::{Chain, Txs, TxsOfArg};
@@ -41,9 +41,15 @@ pub fn chain(ctx: &Ctx, a: &Chain) -> Result<()> {
     Ok(())
 }
 
-pub fn tx(ctx: &Ctx, txid: &Txid) -> Result<()> {
+pub fn tx(ctx: &Ctx, txid: &Txid, raw: bool) -> Result<()> {
     let v = ctx.ledger()?.tx(txid)?;
-    if ctx.json {
+    if raw {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        out.write_all(&v.tx.data_bytes())
+            .and_then(|()| out.flush())
+            .context("cannot write the data to standard output")?;
+    } else if ctx.json {
         print_json(&v);
     } else {
         print!("{}", output::tx_view_text(&v));

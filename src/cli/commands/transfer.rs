@@ -74,6 +74,33 @@ impl Destination {
     }
 }
 
+/// Standard input copied to a new owner-only file in the system's
+/// temporary directory (exclusive, no-follow), removed when dropped.
+struct Spool(PathBuf);
+
+impl Spool {
+    fn stdin() -> Result<Spool> {
+        let mut random = [0u8; 8];
+        getrandom::getrandom(&mut random).context("cannot get random bytes")?;
+        let path = std::env::temp_dir().join(format!(
+            "sledger-import.{}.{}.partial",
+            std::process::id(),
+            hex::encode(random)
+        ));
+        let mut f = fsx::create_new(&path, Mode::Exactly(fsx::OWNER_ONLY))?;
+        let spool = Spool(path);
+        std::io::copy(&mut std::io::stdin().lock(), &mut f)
+            .context("cannot read the export from standard input")?;
+        Ok(spool)
+    }
+}
+
+impl Drop for Spool {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
 /// The file a path that does not exist names: itself, or the end of the
 /// chain of symlinks it is (a dangling link is written through, as a
 /// shell's `>` does).
@@ -108,12 +135,22 @@ fn export_through(ledger: &dyn Ledger, path: &Path) -> Result<u64> {
 /// Imports `path`; with `expect_tip`, only if the file's chain holds that
 /// block (checked on the file before anything is sent or written).
 pub fn import(ctx: &Ctx, path: &Path, expect_tip: Option<BlockHash>) -> Result<()> {
+    // An import reads its file twice (check, then write): standard input
+    // is kept in a private temporary file meanwhile.
+    let spool = (path == Path::new("-")).then(Spool::stdin).transpose()?;
+    let file = match &spool {
+        Some(s) => ExportFile {
+            path: s.0.clone(),
+            name: "standard input".into(),
+        },
+        None => ExportFile::at(path),
+    };
     if let Some(pin) = expect_tip {
-        ExportFile::at(path).leads_to(&pin)?;
+        file.leads_to(&pin)?;
     }
     let v = match ctx.ledger_if_any()? {
-        Some(ledger) => ledger.import(path)?,
-        None => NewLedgerPlan::check(ExportFile::at(path), now_ms())?.create(&ctx.data_dir)?,
+        Some(ledger) => ledger.import(&file)?,
+        None => NewLedgerPlan::check(file, now_ms())?.create(&ctx.data_dir)?,
     };
     if ctx.json {
         print_json(&v);
