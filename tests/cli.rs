@@ -457,3 +457,57 @@ fn import_reads_standard_input_and_tx_raw_writes_exact_bytes() {
         .collect();
     assert!(left.is_empty(), "{left:?}");
 }
+
+/// `export --from H` writes the chain from height H; `import` takes such a
+/// file into a copy that holds the block it builds on (an incremental
+/// backup), and refuses it, naming why, where that block is missing.
+#[test]
+fn an_export_from_a_height_is_an_incremental_backup() {
+    let l = Ledger::new();
+    l.submit("a", "one");
+    l.mine(2);
+    let copy = Ledger::empty();
+    let full = l.path("full.jsonl");
+    std::fs::write(&full, l.export()).unwrap();
+    copy.ok(&["import", full.to_str().unwrap()]);
+    l.submit("a", "two");
+    l.mine(3);
+    let tail = l.ok(&["export", "--from", "3"]);
+    assert_eq!(tail.lines().count(), 3, "heights 3 to 5");
+    assert_eq!(
+        tail,
+        l.export()
+            .lines()
+            .skip(3)
+            .map(|x| format!("{x}\n"))
+            .collect::<String>()
+    );
+    // From the copy's tip (2) or below: the copy catches up.
+    let f = l.path("tail.jsonl");
+    std::fs::write(&f, l.ok(&["export", "--from", "2"])).unwrap();
+    copy.ok(&["import", f.to_str().unwrap()]);
+    assert_eq!(copy.export(), l.export());
+    // Above what a ledger holds, or into no ledger: refused, nothing made.
+    let g = l.path("gap.jsonl");
+    std::fs::write(
+        &g,
+        tail.lines()
+            .skip(1)
+            .map(|x| format!("{x}\n"))
+            .collect::<String>(),
+    )
+    .unwrap();
+    let behind = Ledger::empty();
+    behind.ok(&["import", full.to_str().unwrap()]);
+    behind.fails(
+        &["import", g.to_str().unwrap()],
+        "which this ledger does not hold",
+    );
+    let none = Ledger::empty();
+    none.fails(
+        &["import", f.to_str().unwrap()],
+        "expected the block at height 0",
+    );
+    assert!(!none.dir.join("store").exists());
+    l.fails(&["export", "--from", "9"], "no block at height 9");
+}

@@ -100,7 +100,7 @@ impl ExportFile {
     /// Checks that the file's chain holds block `pin`: its lines are in
     /// order, each block hashes as it says, and one of them is `pin`.
     pub fn leads_to(&self, pin: &BlockHash) -> Result<(), ApiError> {
-        let mut order = LineOrder::default();
+        let mut order = LineOrder::from_anywhere();
         for item in self.blocks()? {
             let (n, block) = item?;
             if order.next(self, n, &block)? == *pin {
@@ -224,18 +224,33 @@ impl DeferredSignatures {
     }
 }
 
-/// The order lines must come in: from genesis up, one height after
-/// another, each block on the previous line's.
+/// The order lines must come in: one height after another, each block on
+/// the previous line's, from genesis up (a new ledger's file), or from any
+/// height (a file for a ledger that holds what it starts on: `export
+/// --from`).
 #[derive(Default)]
 struct LineOrder {
     expected_height: u64,
     previous: Option<BlockHash>,
+    from_anywhere: bool,
 }
 
 impl LineOrder {
+    /// Lines may start at any height.
+    fn from_anywhere() -> Self {
+        LineOrder {
+            from_anywhere: true,
+            ..LineOrder::default()
+        }
+    }
+
     /// Checks that `block`, on line `n`, comes next; returns its hash.
     fn next(&mut self, file: &ExportFile, n: usize, block: &Block) -> Result<BlockHash, ApiError> {
-        let (h, expected) = (block.header.height, self.expected_height);
+        let h = block.header.height;
+        if self.previous.is_none() && self.from_anywhere {
+            self.expected_height = h;
+        }
+        let expected = self.expected_height;
         if h != expected {
             let e = format!("expected the block at height {expected}, found height {h}");
             return Err(file.bad_line(n, &e));
@@ -254,7 +269,7 @@ impl LineOrder {
 
     /// Refuses a file without blocks.
     fn finish(&self, file: &ExportFile) -> Result<(), ApiError> {
-        if self.expected_height == 0 {
+        if self.previous.is_none() {
             return Err(ApiError::BadRequest(format!(
                 "{} holds no blocks",
                 file.name
@@ -287,7 +302,7 @@ impl<'s> ImportPlan<'s> {
     /// this chain) or any other stored block (the file brings a competing
     /// branch).
     pub fn check(store: &'s Store, file: ExportFile, now: u64) -> Result<Self, ApiError> {
-        let mut order = LineOrder::default();
+        let mut order = LineOrder::from_anywhere();
         let mut dry: Option<DryRun<'s>> = None;
         let mut deferred = DeferredSignatures::new(store.signature_rules());
         let mut extends_tip = true;
@@ -314,6 +329,12 @@ impl<'s> ImportPlan<'s> {
                             return Err(file.rejected_line(n, &e));
                         }
                         let parent = block.header.prev_hash;
+                        if store.header(&parent)?.is_none() {
+                            let e = format!(
+                                "block {hash} builds on {parent}, which this ledger does not hold: a file that starts above genesis (export --from) must start inside the chain it extends"
+                            );
+                            return Err(file.bad_line(n, &e));
+                        }
                         extends_tip = parent == store.state()?.tip;
                         let d = if extends_tip {
                             DryRun::on_store(store)?

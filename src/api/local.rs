@@ -229,10 +229,15 @@ pub fn verify(store: &Store, progress: &mut dyn FnMut(u64, u64)) -> Result<Verif
     )
 }
 
-/// Writes every block of the active chain as an export line.
-pub fn export(store: &Store, out: &mut dyn Write) -> Result<u64, ApiError> {
+/// Writes every block of the active chain from height `from` as an
+/// export line.
+pub fn export(store: &Store, from: u64, out: &mut dyn Write) -> Result<u64, ApiError> {
+    let tip = store.state()?.height;
+    if from > tip {
+        return Err(StoreError::NoSuchHeight { height: from, tip }.into());
+    }
     let mut n = 0u64;
-    for b in store.blocks_from(0) {
+    for b in store.blocks_from(from) {
         writeln!(out, "{}", to_line(&b?.block)).map_err(ApiError::export_write)?;
         n += 1;
     }
@@ -287,8 +292,8 @@ impl Ledger for LocalLedger {
     fn verify(&self, progress: &mut dyn FnMut(u64, u64)) -> Result<VerifyView, ApiError> {
         verify(&self.store, progress)
     }
-    fn export(&self, out: &mut dyn Write) -> Result<u64, ApiError> {
-        export(&self.store, out)
+    fn export(&self, from: u64, out: &mut dyn Write) -> Result<u64, ApiError> {
+        export(&self.store, from, out)
     }
     fn import(&self, file: &ExportFile) -> Result<ImportView, ApiError> {
         ImportPlan::check(&self.store, file.clone(), now_ms())?.apply()

@@ -155,7 +155,8 @@ pub trait Ledger {
     /// `progress(done, total)` as blocks are checked.
     fn verify(&self, progress: &mut dyn FnMut(u64, u64)) -> Result<VerifyView, ApiError>;
     /// Writes the export's lines to `out`; returns the number of blocks.
-    fn export(&self, out: &mut dyn Write) -> Result<u64, ApiError>;
+    /// From height `from` (0: the whole chain).
+    fn export(&self, from: u64, out: &mut dyn Write) -> Result<u64, ApiError>;
     /// The blocks of `file` (its path, and what messages call it).
     fn import(&self, file: &import::ExportFile) -> Result<ImportView, ApiError>;
     /// Mines until the request's block count, or until `stop` is raised.

@@ -77,6 +77,9 @@ pub enum Command {
         /// Write here instead of standard output ("-": standard output); symlinks are followed, devices and pipes written through, a file replaced atomically keeping its mode
         #[arg(long, short, value_name = "FILE")]
         output: Option<PathBuf>,
+        /// Start at this height (an incremental backup: `import` takes a file that starts inside its chain)
+        #[arg(long, default_value_t = 0, value_name = "HEIGHT")]
+        from: u64,
     },
     /// Add the blocks of an export, checking every one first (creates the ledger if there is none)
     Import {

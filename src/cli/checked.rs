@@ -40,6 +40,7 @@ pub enum Command {
     Status,
     Export {
         output: Option<PathBuf>,
+        from: u64,
     },
     Import {
         file: PathBuf,
@@ -181,7 +182,7 @@ impl Command {
             },
             Raw::Migrate => Command::Migrate,
             Raw::Status => Command::Status,
-            Raw::Export { output } => Command::Export { output },
+            Raw::Export { output, from } => Command::Export { output, from },
             Raw::Import {
                 file,
                 expect_tip: e,

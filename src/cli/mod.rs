@@ -135,7 +135,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Txs(a) => commands::query::txs(&ctx, &a),
         Command::Migrate => commands::migrate::run(&ctx),
         Command::Status => commands::query::status(&ctx),
-        Command::Export { output } => commands::transfer::export(&ctx, output.as_deref()),
+        Command::Export { output, from } => {
+            commands::transfer::export(&ctx, output.as_deref(), from)
+        }
         Command::Import { file, expect_tip } => commands::transfer::import(&ctx, &file, expect_tip),
         Command::Key(k) => commands::key::run(&ctx, k),
         Command::Demo => commands::demo::run(&ctx),

@@ -269,9 +269,14 @@ impl Ledger for RemoteLedger {
                 .call(),
         )
     }
-    fn export(&self, out: &mut dyn Write) -> Result<u64, ApiError> {
+    fn export(&self, from: u64, out: &mut dyn Write) -> Result<u64, ApiError> {
         let resp = self
-            .request_with(&self.patient, "GET", "/v1/export", &[])
+            .request_with(
+                &self.patient,
+                "GET",
+                "/v1/export",
+                &[("from", from.to_string())],
+            )
             .call();
         let resp = match resp {
             Ok(r) => r,

@@ -579,7 +579,16 @@ impl std::io::Write for ChannelWriter {
 
 /// `GET /v1/export`: the export's lines, streamed as they are read.
 async fn export(State(node): State<Shared>, RawQuery(raw): RawQuery) -> Answer {
-    no_query(raw)?;
+    let q = query(raw, &["from"])?;
+    let from = number(&q, "from")?.unwrap_or(0);
+    // A height past the tip is a 404 before the stream starts.
+    let n = node.clone();
+    let tip = blocking(move || Ok::<_, ApiError>(n.store.state()?.height)).await?;
+    if from > tip {
+        return Err(
+            ApiError::from(crate::store::StoreError::NoSuchHeight { height: from, tip }).into(),
+        );
+    }
     let (tx, rx) = tokio::sync::mpsc::channel(4);
     let err_tx = tx.clone();
     tokio::task::spawn_blocking(move || {
@@ -587,7 +596,7 @@ async fn export(State(node): State<Shared>, RawQuery(raw): RawQuery) -> Answer {
             tx,
             buf: Vec::new(),
         };
-        if let Err(e) = local::export(&node.store, &mut w) {
+        if let Err(e) = local::export(&node.store, from, &mut w) {
             // Cut the body short: the client sees an incomplete transfer.
             let _ = err_tx.blocking_send(Err(std::io::Error::other(e.to_string())));
         }

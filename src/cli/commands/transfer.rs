@@ -18,15 +18,15 @@ use crate::consensus::BlockHash;
 use crate::fsx::{self, Mode};
 use crate::time::now_ms;
 
-pub fn export(ctx: &Ctx, output: Option<&Path>) -> Result<()> {
+pub fn export(ctx: &Ctx, output: Option<&Path>, from: u64) -> Result<()> {
     let ledger = ctx.ledger()?;
     let Some(p) = output.filter(|p| *p != Path::new("-")) else {
         let mut out = BufWriter::new(std::io::stdout().lock());
-        ledger.export(&mut out)?;
+        ledger.export(from, &mut out)?;
         return Ok(());
     };
     let n = match Destination::of(p)? {
-        Destination::Through(path) => export_through(ledger.as_ref(), &path)?,
+        Destination::Through(path) => export_through(ledger.as_ref(), from, &path)?,
         Destination::File { path, mode } => {
             // Written beside the file and renamed into place only when
             // complete and on disk, so a failed export never destroys an
@@ -34,7 +34,7 @@ pub fn export(ctx: &Ctx, output: Option<&Path>) -> Result<()> {
             let temp = fsx::temp_beside(&path).context("cannot name a temporary file")?;
             fsx::replace(&path, &temp, mode, |f| -> Result<u64> {
                 let mut out = BufWriter::new(f);
-                Ok(ledger.export(&mut out)?)
+                Ok(ledger.export(from, &mut out)?)
             })?
         }
     };
@@ -124,12 +124,12 @@ fn dangling_target(p: &Path) -> Result<PathBuf> {
 
 /// Writes the export straight into `path` (a device or a pipe), flushed;
 /// nothing is created.
-fn export_through(ledger: &dyn Ledger, path: &Path) -> Result<u64> {
+fn export_through(ledger: &dyn Ledger, from: u64, path: &Path) -> Result<u64> {
     let file = OpenOptions::new()
         .write(true)
         .open(path)
         .with_context(|| format!("cannot open {}", path.display()))?;
-    Ok(ledger.export(&mut BufWriter::new(file))?)
+    Ok(ledger.export(from, &mut BufWriter::new(file))?)
 }
 
 /// Imports `path`; with `expect_tip`, only if the file's chain holds that
