@@ -126,8 +126,15 @@ fn chain_lists_newest_first_with_pages() {
     for w in blocks.windows(2) {
         assert_eq!(w[0]["prev_hash"], w[1]["hash"]);
     }
-    let text = l.ok(&["chain", "--limit", "2"]);
-    assert!(text.contains("--from 3"), "{text}");
+    let out = l.run(&["chain", "--limit", "2"]);
+    let (text, hint) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(hint.trim(), "(more: --from 3)", "the hint on stderr");
+    assert!(!text.contains("--from"), "{text}");
+    assert!(text.starts_with("  HEIGHT  HASH"), "column headers: {text}");
+    assert_eq!(text.lines().count(), 3, "headers and two rows: {text}");
 }
 
 #[test]

@@ -88,9 +88,9 @@ fn the_ledgers_name_is_escaped_in_status() {
 #[test]
 fn error_lines_escape_the_input_they_echo() {
     let l = Ledger::new();
-    let line = l.fails(&["block", "12\u{202e}34"], "malformed block reference");
+    let line = l.misused(&["block", "12\u{202e}34"], "malformed block reference");
     assert_escaped("error", &line, &["12\\u{202e}34"]);
-    let line = l.fails(
+    let line = l.misused(
         &["txs", "--author", "x", "--from", "1\u{2067}.0"],
         "position",
     );

@@ -79,7 +79,7 @@ pub fn work_log2(decimal: &str) -> f64 {
 pub fn block_text(b: &BlockView) -> String {
     let h = &b.header;
     let mut out = format!(
-        "block {} {}{}\n  previous    {}\n  merkle root {}\n  time        {}\n  difficulty  {} bits   nonce {}\n  chain work  {}\n  size        {} bytes, {} transaction(s)\n",
+        "block {} {}{}\n  previous    {}\n  merkle root {}\n  time        {}\n  difficulty  {} bits   nonce {}\n  chain work  {}\n  size        {} bytes, {}\n",
         h.height,
         b.hash,
         if b.active { "" } else { " (not on the active chain)" },
@@ -90,7 +90,7 @@ pub fn block_text(b: &BlockView) -> String {
         h.nonce,
         b.chain_work,
         b.size,
-        b.txs.len(),
+        count(b.txs.len() as u64, "transaction"),
     );
     for tx in &b.txs {
         out.push_str(&format!(
@@ -115,16 +115,40 @@ pub fn header_line(r: &HeaderRow) -> String {
     )
 }
 
+/// `1 block`, `2 blocks`: a count and its noun.
+pub fn count(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
+/// The line, for stderr, that says how to ask for the next page.
+pub fn more_hint(next: &dyn std::fmt::Display) -> String {
+    format!("(more: --from {next})")
+}
+
+/// A table's rows under its column headers (nothing for no rows).
+fn table(headers: &str, rows: String) -> String {
+    if rows.is_empty() {
+        rows
+    } else {
+        format!("{headers}\n{rows}")
+    }
+}
+
 pub fn chain_text(c: &ChainView) -> String {
-    let mut out = String::new();
+    let mut rows = String::new();
     for r in &c.blocks {
-        out.push_str(&header_line(r));
-        out.push('\n');
+        rows.push_str(&header_line(r));
+        rows.push('\n');
     }
-    if let Some(n) = c.next_from {
-        out.push_str(&format!("(more: --from {n})\n"));
-    }
-    out
+    let headers = format!(
+        "{:>8}  {:<64}  {:<24}  {:>8}  {}",
+        "HEIGHT", "HASH", "TIME", "BITS", "TXS"
+    );
+    table(&headers, rows)
 }
 
 pub fn tip_line(t: &TipRow) -> String {
@@ -197,10 +221,14 @@ pub fn pending_text(p: &PendingView) -> String {
             preview(&r.tx.data_bytes(), 40)
         ));
     }
-    if let Some(n) = p.next_from {
-        out.push_str(&format!("(more: --from {n})\n"));
-    }
-    out.push_str(&format!("{} pending transaction(s)\n", p.total));
+    let mut out = table(
+        &format!(
+            "{:<7} {:<64} {:<24} AUTHOR SIGNED DATA",
+            "SEQ", "TXID", "TIME"
+        ),
+        out,
+    );
+    out.push_str(&format!("{} pending\n", count(p.total, "transaction")));
     out
 }
 
@@ -218,10 +246,13 @@ pub fn txs_text(t: &TxsView) -> String {
             preview(&r.tx.data_bytes(), 40)
         ));
     }
-    if let Some(n) = &t.next_from {
-        out.push_str(&format!("(more: --from {n})\n"));
-    }
-    out
+    table(
+        &format!(
+            "{:>8}.{:<4} {:<64} {:<24} AUTHOR SIGNED DATA",
+            "HEIGHT", "POS", "TXID", "TIME"
+        ),
+        out,
+    )
 }
 
 /// The network lines `status` adds when a networked node answers.
@@ -308,8 +339,10 @@ pub fn status_text(s: &StatusView) -> String {
         s.next_difficulty
     ));
     out.push_str(&format!(
-        "contents    {} blocks, {} transactions, {} pending\n",
-        s.blocks, s.transactions, s.pending
+        "contents    {}, {}, {} pending\n",
+        count(s.blocks, "block"),
+        count(s.transactions, "transaction"),
+        s.pending
     ));
     out.push_str(&format!(
         "rules       target {} ms per block, retarget every {} blocks{}; signatures {}\n",
@@ -354,15 +387,18 @@ pub fn import_text(v: &ImportView) -> String {
         String::new()
     } else if v.reorganized {
         format!(
-            "; the imported branch has more work: switched to it, {} block(s) disconnected",
-            v.disconnected
+            "; the imported branch has more work: switched to it, {} disconnected",
+            count(v.disconnected, "block")
         )
     } else {
         "; the imported branch has no more work than this chain, which stays active".into()
     };
     format!(
-        "imported {} block(s), {} already present{fork}; tip at height {} {}\n",
-        v.imported, v.already_present, v.tip.height, v.tip.hash
+        "imported {}, {} already present{fork}; tip at height {} {}\n",
+        count(v.imported, "block"),
+        v.already_present,
+        v.tip.height,
+        v.tip.hash
     )
 }
 

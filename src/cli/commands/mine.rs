@@ -86,8 +86,8 @@ pub fn run(ctx: &Ctx, req: &MineRequest) -> Result<()> {
             None => String::new(),
         };
         eprintln!(
-            "stopped after {} block(s) in {:.1} s; the tip is at height {}{search}",
-            summary.mined,
+            "stopped after {} in {:.1} s; the tip is at height {}{search}",
+            crate::cli::output::count(summary.mined, "block"),
             started.elapsed().as_secs_f64(),
             summary.tip
         );

@@ -37,6 +37,9 @@ pub fn chain(ctx: &Ctx, a: &Chain) -> Result<()> {
         print_json(&v);
     } else {
         print!("{}", output::chain_text(&v));
+        if let Some(n) = v.next_from {
+            eprintln!("{}", output::more_hint(&n));
+        }
     }
     Ok(())
 }
@@ -63,6 +66,9 @@ pub fn pending(ctx: &Ctx, from: u64, limit: usize) -> Result<()> {
         print_json(&v);
     } else {
         print!("{}", output::pending_text(&v));
+        if let Some(n) = v.next_from {
+            eprintln!("{}", output::more_hint(&n));
+        }
     }
     Ok(())
 }
@@ -100,6 +106,9 @@ pub fn txs(ctx: &Ctx, a: &Txs) -> Result<()> {
         print_json(&v);
     } else {
         print!("{}", output::txs_text(&v));
+        if let Some(n) = &v.next_from {
+            eprintln!("{}", output::more_hint(n));
+        }
     }
     Ok(())
 }

@@ -42,7 +42,7 @@ pub fn export(ctx: &Ctx, output: Option<&Path>, from: u64) -> Result<()> {
         print_json(&json!({ "blocks": n, "file": p }));
     } else {
         let shown = output::escape_text(&p.display().to_string());
-        eprintln!("exported {n} blocks to {shown}");
+        eprintln!("exported {} to {shown}", output::count(n, "block"));
     }
     Ok(())
 }

@@ -60,9 +60,9 @@ pub fn run(ctx: &Ctx, expect_tip: Option<BlockHash>) -> Result<()> {
     }
     if !ctx.json {
         println!(
-            "ok: {} blocks, {} transactions, {} pending; tip {}",
-            v.blocks.unwrap_or(0),
-            v.transactions.unwrap_or(0),
+            "ok: {}, {}, {} pending; tip {}",
+            crate::cli::output::count(v.blocks.unwrap_or(0), "block"),
+            crate::cli::output::count(v.transactions.unwrap_or(0), "transaction"),
             v.pending.unwrap_or(0),
             v.tip.map(|t| t.to_string()).unwrap_or_default()
         );
