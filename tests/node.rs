@@ -588,7 +588,7 @@ fn sigterm_checkpoints_the_search_and_removes_the_cookie() {
     assert!(node.stderr().contains("stopped"), "{}", node.stderr());
     assert!(!l.dir.join("node.cookie").exists());
     // The search was checkpointed: the next run resumes it.
-    let out = l.run(&["mine", "-n", "0"]);
+    let out = l.run(&["mine", "-n", "1", "--threads", "1"]);
     assert!(out.status.success());
     let e = String::from_utf8_lossy(&out.stderr);
     assert!(e.contains("resuming the search for block "), "{e}");

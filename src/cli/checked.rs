@@ -222,6 +222,9 @@ fn expect_tip(a: Option<String>) -> Result<Option<BlockHash>> {
 }
 
 fn mine(a: args::MineArgs) -> Result<MineRequest> {
+    if a.blocks == Some(0) {
+        bail!("--blocks 0 would mine nothing: give 1 or more, or omit it to mine until stopped");
+    }
     Ok(MineRequest {
         blocks: a.blocks,
         threads: a.threads,
