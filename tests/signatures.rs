@@ -203,7 +203,17 @@ fn forged_blocks_are_refused_at_import_with_the_rule_they_break() {
     let unsigned = Transaction::new("alice", 6, b"x".to_vec()).unwrap();
     let other_key =
         Transaction::sign("alice", 7, b"x".to_vec(), &genesis, &secret("mallory")).unwrap();
+    // Another key's signature that is also bad: rule 9 comes first.
+    let both = Transaction::sign(
+        "alice",
+        8,
+        b"x".to_vec(),
+        &BlockHash([7; 32]),
+        &secret("mallory"),
+    )
+    .unwrap();
     let cases = [
+        (both, "invalid signature"),
         (changed, "invalid signature"),
         (other_ledger, "invalid signature"),
         (unsigned, "is unsigned, but the name is bound to key"),
@@ -429,6 +439,48 @@ fn expect_tip_catches_a_chain_re_mined_after_its_tip_was_published() {
     let other = Ledger::empty();
     other.ok(&["import", "--expect-tip", &tip, honest.to_str().unwrap()]);
     other.misused(&["verify", "--expect-tip", "00ab"], "is not a block hash");
+    // A file that holds the pin on a branch with less work: imported, but
+    // the active chain does not lead to the pin, so the command fails.
+    let short = Ledger::empty();
+    let two: String = l
+        .export()
+        .lines()
+        .take(2)
+        .map(|x| format!("{x}\n"))
+        .collect();
+    let f2 = l.path("two.jsonl");
+    std::fs::write(&f2, two).unwrap();
+    short.ok(&["import", f2.to_str().unwrap()]);
+    short.submit("other", "a side entry");
+    short.mine(1);
+    let side_pin = short.json(&["status"])["tip"]["hash"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let side = l.path("side.jsonl");
+    std::fs::write(&side, short.export()).unwrap();
+    other.fails(
+        &["import", "--expect-tip", &side_pin, side.to_str().unwrap()],
+        "the active chain does not lead to the expected block",
+    );
+    // A file from a height, pinned below its first line: the ledger holds
+    // the pin, so the import goes ahead.
+    let from = l.path("from.jsonl");
+    std::fs::write(&from, l.ok(&["export", "--from", "2"])).unwrap();
+    let b1 = parse_line(l.export().lines().nth(1).unwrap())
+        .unwrap()
+        .hash();
+    short.ok(&[
+        "import",
+        "--expect-tip",
+        &b1.to_hex(),
+        from.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        short.json(&["status"])["tip"]["hash"],
+        json!(tip),
+        "onto l's chain"
+    );
 }
 
 /// Ignored benchmark (BENCHMARKS.md, "Signed entries"): import of 100,000

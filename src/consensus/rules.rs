@@ -61,8 +61,9 @@ pub enum BlockError {
     #[error("entry {txid} has an invalid signature: {reason}")]
     BadSignature { txid: Txid, reason: SignatureError },
     #[error(
-        "entry {txid} is signed under a name holding U+{code_point:04X}, which a signed name may \
-         not hold (it would display like another name; docs/FORMAT.md, \"Names\")"
+        "entry {txid} is signed under a name {}, which a signed name may not (it would display \
+         like another name; docs/FORMAT.md, \"Names\")",
+        unbindable_what(*code_point)
     )]
     UnbindableName { txid: Txid, code_point: u32 },
     #[error(
@@ -361,8 +362,19 @@ pub fn check_block_with<E: From<BlockError>>(
     if signatures == Signatures::Verify {
         verify_signatures(&block.txs, &txids, &signed, ledger)?;
     }
-    check_new_txs(&txids, in_chain)?;
-    let bindings = check_names(&block.txs, &txids, bound_key)?;
+    let chain_wide =
+        check_new_txs(&txids, in_chain).and_then(|()| check_names(&block.txs, &txids, bound_key));
+    let bindings = match chain_wide {
+        Ok(b) => b,
+        // Rule 9 comes before rules 10 and 11: a block that breaks both
+        // is refused for its signature, whoever verifies it.
+        Err(e) => {
+            if signatures == Signatures::VerifiedByCaller {
+                verify_signatures(&block.txs, &txids, &signed, ledger)?;
+            }
+            return Err(e);
+        }
+    };
     Ok(CheckedBlock {
         block,
         hash,
@@ -423,6 +435,15 @@ pub fn unbindable_code_point(name: &str) -> Option<u32> {
             .iter()
             .any(|&(lo, hi)| (lo..=hi).contains(&c))
     })
+}
+
+/// What an unbindable name holds, for [`BlockError::UnbindableName`]: a
+/// space (U+0020) only at its start or end counts.
+fn unbindable_what(code_point: u32) -> String {
+    match code_point {
+        0x20 => "that starts or ends with a space".into(),
+        c => format!("holding U+{c:04X}"),
+    }
 }
 
 /// Signed entries checked per thread at least, before the work is split.
@@ -508,14 +529,20 @@ pub fn verify_signatures(
                 .chunks(chunk)
                 .enumerate()
                 .map(|(c, part)| {
-                    scope.spawn(move || {
-                        signature::verify_batch(part).map_err(|(i, e)| (c * chunk + i, e))
-                    })
+                    let check =
+                        move || signature::verify_batch(part).map_err(|(i, e)| (c * chunk + i, e));
+                    // No thread to be had (a process at its limit): here.
+                    std::thread::Builder::new()
+                        .spawn_scoped(scope, check)
+                        .map_err(|_| check())
                 })
                 .collect();
             handles
                 .into_iter()
-                .filter_map(|h| h.join().expect("signature check panicked").err())
+                .filter_map(|h| match h {
+                    Ok(h) => h.join().expect("signature check panicked").err(),
+                    Err(done) => done.err(),
+                })
                 .min_by_key(|(i, _)| *i)
         })
     };

@@ -372,6 +372,11 @@ impl<K: Kv> KeyNames<K> {
     pub fn remove(&self, key: &PublicKey, name: &str) -> Result<(), K::Error> {
         self.0.remove(&codec::key_names_key(key, name)).map(drop)
     }
+
+    /// Whether the index records that `key` binds `name`.
+    pub fn contains(&self, key: &PublicKey, name: &str) -> Result<bool, K::Error> {
+        Ok(self.0.get(&codec::key_names_key(key, name))?.is_some())
+    }
 }
 
 impl<K: Kv> Tips<K> {

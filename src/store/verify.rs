@@ -254,7 +254,10 @@ impl Store {
                         height,
                         index: b.index,
                     };
-                    if self.name_binding(&b.name).or_else(|e| fail(at, e))? != Some(want) {
+                    let by_key = self.h().key_names.contains(&b.key, &b.name);
+                    if self.name_binding(&b.name).or_else(|e| fail(at, e))? != Some(want)
+                        || !by_key.or_else(|e| fail(at, e))?
+                    {
                         return fail(
                             at,
                             format!(

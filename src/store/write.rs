@@ -91,7 +91,7 @@ impl Store {
     /// [`Store::append_batch`], not verifying again the signatures of the
     /// blocks in `verified` (hashes of blocks the caller verified on this
     /// ledger: an import's plan).
-    pub fn append_batch_verified(
+    pub(crate) fn append_batch_verified(
         &self,
         blocks: &[Block],
         now_ms: u64,

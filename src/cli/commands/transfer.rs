@@ -74,6 +74,11 @@ impl Destination {
     }
 }
 
+/// Whether the ledger's active chain holds block `pin`.
+fn holds(ledger: &dyn Ledger, pin: &BlockHash) -> bool {
+    matches!(ledger.block(crate::api::BlockRef::Hash(*pin)), Ok(b) if b.active)
+}
+
 /// Standard input copied to a new owner-only file in the system's
 /// temporary directory (exclusive, no-follow), removed when dropped.
 struct Spool(PathBuf);
@@ -145,13 +150,28 @@ pub fn import(ctx: &Ctx, path: &Path, expect_tip: Option<BlockHash>) -> Result<(
         },
         None => ExportFile::at(path),
     };
+    let ledger = ctx.ledger_if_any()?;
+    // Before: the file's chain (or the ledger's, below a file that starts
+    // above genesis) must hold the pinned block, so nothing is written
+    // otherwise.
     if let Some(pin) = expect_tip {
-        file.leads_to(&pin)?;
+        if !ledger.as_deref().is_some_and(|l| holds(l, &pin)) {
+            file.leads_to(&pin)?;
+        }
     }
-    let v = match ctx.ledger_if_any()? {
+    let v = match ledger {
         Some(ledger) => ledger.import(&file)?,
         None => NewLedgerPlan::check(file, now_ms())?.create(&ctx.data_dir)?,
     };
+    // After: the active chain holds it (not only a side branch the file
+    // brought, nor a file changed between the reads).
+    if let Some(pin) = expect_tip {
+        if !holds(ctx.ledger()?.as_ref(), &pin) {
+            anyhow::bail!(
+                "the blocks were imported, but the active chain does not lead to the expected block {pin}: the file's branch has less work than this chain, or the file changed while it was read"
+            );
+        }
+    }
     if ctx.json {
         print_json(&v);
     } else {
