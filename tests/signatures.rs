@@ -19,6 +19,12 @@ fn easy_ledger(extra: &[&str]) -> Ledger {
     Ledger::with_init(&args)
 }
 
+/// The secret key `name` of `l`'s keys directory, read as a test may.
+fn secret_of(l: &Ledger, name: &str) -> [u8; 32] {
+    let text = std::fs::read_to_string(l.path(&format!("keys/{name}.secret"))).unwrap();
+    hex::decode(text.trim()).unwrap().try_into().unwrap()
+}
+
 fn key_hex(l: &Ledger, name: &str) -> String {
     l.json(&["key", "show", name])["public_key"]
         .as_str()
@@ -181,10 +187,7 @@ fn forged_blocks_are_refused_at_import_with_the_rule_they_break() {
     let blocks = blocks_of(&l);
     let genesis = blocks[0].hash();
     let signed_tx = blocks[2].txs[0].clone();
-    let secret = |name: &str| -> [u8; 32] {
-        let text = std::fs::read_to_string(l.path(&format!("keys/{name}.secret"))).unwrap();
-        hex::decode(text.trim()).unwrap().try_into().unwrap()
-    };
+    let secret = |name: &str| secret_of(&l, name);
     let s = signed_tx.signed().unwrap();
     // A changed byte of a signed entry, its signature kept.
     let changed =
@@ -306,10 +309,7 @@ fn a_node_takes_signed_entries_and_refuses_forged_ones() {
         .unwrap()
         .parse()
         .unwrap();
-    let secret: [u8; 32] = {
-        let t = std::fs::read_to_string(l.path("keys/alice.secret")).unwrap();
-        hex::decode(t.trim()).unwrap().try_into().unwrap()
-    };
+    let secret = secret_of(&l, "alice");
     let body = |tx: &Transaction| -> Value {
         let s = tx.signed().unwrap();
         json!({

@@ -17,8 +17,8 @@ use super::ApiError;
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use crate::consensus::rules::{CheckedBlock, SignatureRules};
-use crate::consensus::{rules, Block, BlockError, BlockHash, Transaction, Txid};
+use crate::consensus::rules::{CheckedBlock, SignatureBatch, SignatureRules};
+use crate::consensus::{rules, Block, BlockError, BlockHash};
 use crate::export::parse_line;
 use crate::store::dry_run::DryRun;
 use crate::store::fork::Accepted;
@@ -155,10 +155,8 @@ const DEFERRED_SIGNATURES: usize = 4096;
 /// blocks verified let the plan's second pass skip them.
 struct DeferredSignatures {
     rules: SignatureRules,
-    txs: Vec<Transaction>,
-    txids: Vec<Txid>,
-    /// The line of each gathered entry's block.
-    lines: Vec<usize>,
+    /// Each entry tagged with its block's line.
+    batch: SignatureBatch<usize>,
     blocks: Vec<BlockHash>,
     verified: HashSet<BlockHash>,
 }
@@ -167,9 +165,7 @@ impl DeferredSignatures {
     fn new(rules: SignatureRules) -> Self {
         DeferredSignatures {
             rules,
-            txs: Vec::new(),
-            txids: Vec::new(),
-            lines: Vec::new(),
+            batch: SignatureBatch::default(),
             blocks: Vec::new(),
             verified: HashSet::new(),
         }
@@ -178,19 +174,10 @@ impl DeferredSignatures {
     /// Gathers the signed entries of `block`, on line `n`; verifies all
     /// gathered once there are enough.
     fn add(&mut self, file: &ExportFile, n: usize, block: &CheckedBlock) -> Result<(), ApiError> {
-        let mut any = false;
-        for (tx, txid) in block.txs.iter().zip(block.txids()) {
-            if tx.signed().is_some() {
-                self.txs.push(tx.clone());
-                self.txids.push(*txid);
-                self.lines.push(n);
-                any = true;
-            }
-        }
-        if any {
+        if self.batch.add(n, block) {
             self.blocks.push(block.hash());
         }
-        if self.txs.len() >= DEFERRED_SIGNATURES {
+        if self.batch.len() >= DEFERRED_SIGNATURES {
             self.flush(file)?;
         }
         Ok(())
@@ -198,19 +185,10 @@ impl DeferredSignatures {
 
     /// Verifies every gathered signature; names the line of the first bad.
     fn flush(&mut self, file: &ExportFile) -> Result<(), ApiError> {
-        let all: Vec<usize> = (0..self.txs.len()).collect();
-        if let Err(e) = rules::verify_signatures(&self.txs, &self.txids, &all, &self.rules) {
-            let at = match &e {
-                BlockError::BadSignature { txid, .. } => self.txids.iter().position(|t| t == txid),
-                _ => None,
-            };
-            let n = at.map_or(self.lines[0], |i| self.lines[i]);
-            return Err(file.check_failed(n, StoreError::Rejected(e)));
-        }
+        self.batch
+            .verify(&self.rules)
+            .map_err(|(n, e)| file.check_failed(n, StoreError::Rejected(e)))?;
         self.verified.extend(self.blocks.drain(..));
-        self.txs.clear();
-        self.txids.clear();
-        self.lines.clear();
         Ok(())
     }
 

@@ -555,6 +555,68 @@ pub fn verify_signatures(
     }
 }
 
+/// Signed entries of checked blocks, gathered to verify together (rule 9,
+/// [`verify_signatures`]): one batch across blocks costs less per
+/// signature than each block's own, and spreads over every core. Each
+/// entry keeps its caller's `tag` (an export line, a height), which a
+/// failure names.
+pub struct SignatureBatch<T> {
+    txs: Vec<Transaction>,
+    txids: Vec<Txid>,
+    tags: Vec<T>,
+}
+
+impl<T: Copy> Default for SignatureBatch<T> {
+    fn default() -> Self {
+        SignatureBatch {
+            txs: Vec::new(),
+            txids: Vec::new(),
+            tags: Vec::new(),
+        }
+    }
+}
+
+impl<T: Copy> SignatureBatch<T> {
+    /// Gathers the signed entries of `block` under `tag`; whether it had any.
+    pub fn add(&mut self, tag: T, block: &CheckedBlock) -> bool {
+        let before = self.txs.len();
+        for (tx, txid) in block.txs.iter().zip(block.txids()) {
+            if tx.signed().is_some() {
+                self.txs.push(tx.clone());
+                self.txids.push(*txid);
+                self.tags.push(tag);
+            }
+        }
+        self.txs.len() > before
+    }
+
+    /// Signatures gathered and not yet verified.
+    pub fn len(&self) -> usize {
+        self.txs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.txs.is_empty()
+    }
+
+    /// Verifies every gathered signature and empties the batch; on
+    /// failure, the tag of the first bad entry and why.
+    pub fn verify(&mut self, ledger: &SignatureRules) -> Result<(), (T, BlockError)> {
+        let all: Vec<usize> = (0..self.txs.len()).collect();
+        if let Err(e) = verify_signatures(&self.txs, &self.txids, &all, ledger) {
+            let at = match &e {
+                BlockError::BadSignature { txid, .. } => self.txids.iter().position(|t| t == txid),
+                _ => None,
+            };
+            return Err((self.tags[at.unwrap_or(0)], e));
+        }
+        self.txs.clear();
+        self.txids.clear();
+        self.tags.clear();
+        Ok(())
+    }
+}
+
 /// A name bound by a block: the entry (its index in the block) whose
 /// signature binds `name` to `key`.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -48,42 +48,20 @@ struct Walk {
 /// block's own batch. Verified before any other failure is reported, so
 /// the height named is still the first bad one.
 #[derive(Default)]
-struct Unverified {
-    txs: Vec<Transaction>,
-    txids: Vec<crate::consensus::Txid>,
-    heights: Vec<u64>,
-}
+struct Unverified(rules::SignatureBatch<u64>);
 
 /// Signatures gathered before they are verified together.
 const UNVERIFIED_MAX: usize = 4096;
 
 impl Unverified {
     fn add(&mut self, height: u64, block: &crate::consensus::CheckedBlock) {
-        for (tx, id) in block.txs.iter().zip(block.txids()) {
-            if tx.signed().is_some() {
-                self.txs.push(tx.clone());
-                self.txids.push(*id);
-                self.heights.push(height);
-            }
-        }
+        self.0.add(height, block);
     }
 
     fn verify(&mut self, rules: &rules::SignatureRules) -> Result<(), VerifyFailure> {
-        let all: Vec<usize> = (0..self.txs.len()).collect();
-        let r = rules::verify_signatures(&self.txs, &self.txids, &all, rules);
-        if let Err(e) = r {
-            let at = match &e {
-                rules::BlockError::BadSignature { txid, .. } => {
-                    self.txids.iter().position(|t| t == txid)
-                }
-                _ => None,
-            };
-            return fail(at.map(|i| self.heights[i]), e);
-        }
-        self.txs.clear();
-        self.txids.clear();
-        self.heights.clear();
-        Ok(())
+        self.0
+            .verify(rules)
+            .or_else(|(height, e)| fail(Some(height), e))
     }
 
     /// `f`, unless a signature gathered before it is bad.
@@ -129,7 +107,7 @@ impl Store {
                 Ok(h) => h,
                 Err(f) => return Err(walk.unverified.first(&signature_rules, f)),
             };
-            if walk.unverified.txs.len() >= UNVERIFIED_MAX {
+            if walk.unverified.0.len() >= UNVERIFIED_MAX {
                 walk.unverified.verify(&signature_rules)?;
             }
             progress(height);

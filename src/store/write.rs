@@ -132,22 +132,15 @@ impl Store {
         blocks: &[CheckedBlock],
         verified: Option<&HashSet<BlockHash>>,
     ) -> Result<(), StoreError> {
-        let mut txs = Vec::new();
-        let mut txids = Vec::new();
+        let mut batch = rules::SignatureBatch::default();
         for b in blocks {
-            if verified.is_some_and(|v| v.contains(&b.hash())) {
-                continue;
-            }
-            for (tx, id) in b.txs.iter().zip(b.txids()) {
-                if tx.signed().is_some() {
-                    txs.push(tx.clone());
-                    txids.push(*id);
-                }
+            if !verified.is_some_and(|v| v.contains(&b.hash())) {
+                batch.add((), b);
             }
         }
-        let all: Vec<usize> = (0..txs.len()).collect();
-        rules::verify_signatures(&txs, &txids, &all, &self.signature_rules())?;
-        Ok(())
+        batch
+            .verify(&self.signature_rules())
+            .map_err(|((), e)| StoreError::Rejected(e))
     }
 
     /// True when `txid` is in the active chain.
