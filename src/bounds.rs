@@ -84,6 +84,14 @@ pub const CHECKPOINT_EVERY: Between<f64> = Between {
 /// The checkpoint interval when none is given.
 pub const DEFAULT_CHECKPOINT_EVERY: Duration = Duration::from_secs(5);
 
+/// Seconds an idle miner lets the tip age before it seals an empty block
+/// (`--empty-blocks-every`, the API's `empty_blocks_every`).
+pub const EMPTY_BLOCKS_EVERY: Between<f64> = Between {
+    min: 0.01,
+    max: 31_536_000.0,
+    unit: " seconds",
+};
+
 /// Largest page of `pending`, `chain` and `txs`.
 pub const MAX_PAGE: usize = 10_000;
 

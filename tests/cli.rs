@@ -29,7 +29,15 @@ fn init_submit_mine_query_round_trip() {
     assert_eq!(tx["data"], "first entry");
 
     let mined: Vec<Value> = l
-        .ok(&["--json", "mine", "--blocks", "2", "--threads", "2"])
+        .ok(&[
+            "--json",
+            "mine",
+            "--continuous",
+            "--blocks",
+            "2",
+            "--threads",
+            "2",
+        ])
         .lines()
         .map(|s| serde_json::from_str(s).unwrap())
         .collect();
@@ -246,7 +254,15 @@ fn every_command_speaks_json() {
         let v = l.json(&args);
         assert!(v.is_object(), "{args:?}: {v}");
     }
-    let out = l.ok(&["--json", "mine", "-n", "1", "--threads", "1"]);
+    let out = l.ok(&[
+        "--json",
+        "mine",
+        "--continuous",
+        "-n",
+        "1",
+        "--threads",
+        "1",
+    ]);
     let v: Value = serde_json::from_str(out.trim()).unwrap();
     assert_eq!(v["height"], 1);
     let f = l.path("e.jsonl");

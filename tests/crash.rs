@@ -132,7 +132,7 @@ fn killed_at_random_moments_the_ledger_keeps_every_acknowledgement() {
         if kind == 4 {
             // A node that mines and takes submissions over HTTP, killed
             // after 50-500 ms, maybe with a request in flight.
-            let mut node = Node::start(&l, &["--mine", "--threads", "1"]);
+            let mut node = Node::start(&l, &["--mine", "--continuous", "--threads", "1"]);
             let (address, auth) = (node.address.clone(), node.auth());
             let stop = std::sync::atomic::AtomicBool::new(false);
             let acked: Vec<String> = std::thread::scope(|s| {
@@ -171,6 +171,7 @@ fn killed_at_random_moments_the_ledger_keeps_every_acknowledgement() {
                 &[
                     "--json",
                     "mine",
+                    "--continuous",
                     "--threads",
                     "1",
                     "--checkpoint-every",

@@ -24,7 +24,15 @@ fn mine_resumes_a_checkpointed_search_without_redoing_it() {
     };
     let out = l
         .cmd()
-        .args(["--json", "mine", "--blocks", "1", "--threads", "1"])
+        .args([
+            "--json",
+            "mine",
+            "--continuous",
+            "--blocks",
+            "1",
+            "--threads",
+            "1",
+        ])
         .output()
         .unwrap();
     assert!(out.status.success());
@@ -64,7 +72,7 @@ fn a_stale_checkpoint_is_discarded() {
     }
     let out = l
         .cmd()
-        .args(["mine", "--blocks", "1", "--threads", "1"])
+        .args(["mine", "--continuous", "--blocks", "1", "--threads", "1"])
         .output()
         .unwrap();
     assert!(out.status.success());
@@ -79,7 +87,7 @@ fn interrupt_search(l: &Ledger, signal: &str, after: Duration, extra: &[&str]) -
     let mut child = Command::new(bin())
         .arg("--data-dir")
         .arg(&l.dir)
-        .args(["mine", "--threads", "1"])
+        .args(["mine", "--continuous", "--threads", "1"])
         .args(extra)
         .stdout(Stdio::null())
         .stderr(Stdio::from(std::fs::File::create(&err_path).unwrap()))
@@ -91,7 +99,11 @@ fn interrupt_search(l: &Ledger, signal: &str, after: Duration, extra: &[&str]) -
         .status()
         .unwrap();
     let sent = Instant::now();
-    child.wait().unwrap();
+    let status = child.wait().unwrap();
+    if signal != "-KILL" {
+        // Interrupted is not success, whether or not a block was sealed.
+        assert_eq!(status.code(), Some(130), "{status:?}");
+    }
     assert!(
         sent.elapsed() < Duration::from_secs(1),
         "stopped within a second"

@@ -12,7 +12,7 @@ fn missing_ledger_is_named() {
         vec!["verify"],
         vec!["block", "0"],
         vec!["submit", "-a", "x", "y"],
-        vec!["mine", "-n", "1"],
+        vec!["mine", "--continuous", "-n", "1"],
     ] {
         l.fails(&args, "no ledger at");
     }
@@ -30,7 +30,10 @@ fn unknown_and_malformed_references() {
     l.misused(&["block", "99999999999999999999999"], "out of range");
     l.misused(&["tx", "1234"], "malformed transaction id");
     l.misused(&["mine", "--checkpoint-every", "0"], "--checkpoint-every");
-    l.misused(&["mine", "-n", "0"], "--blocks 0 would mine nothing");
+    l.misused(
+        &["mine", "--continuous", "-n", "0"],
+        "--blocks 0 would mine nothing",
+    );
     l.fails(&["tx", &"cd".repeat(32)], "no transaction with id");
     l.fails(&["chain", "--from", "9"], "no block at height 9");
     l.misused(

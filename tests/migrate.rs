@@ -503,7 +503,7 @@ fn a_v5_store_upgrades_to_v6_and_then_binds_names() {
         "heir",
         "the first signed entry of an old ledger",
     ]);
-    l.ok(&["mine", "-n", "1", "--threads", "1"]);
+    l.ok(&["mine", "--continuous", "-n", "1", "--threads", "1"]);
     l.fails(&["submit", "-a", "heir", "unsigned"], "bound to key");
     assert_eq!(l.json(&["verify"])["valid"], true);
 }

@@ -15,11 +15,11 @@ fn populated() -> Ledger {
     let l = Ledger::new();
     l.ok(&["submit", "-a", "alice", "first entry"]);
     l.ok(&["submit", "-a", "bob", "second entry"]);
-    l.ok(&["mine", "-n", "2"]);
+    l.ok(&["mine", "--continuous", "-n", "2"]);
     let bin = l.tmp.path().join("bin");
     std::fs::write(&bin, [0u8, 159, 146, 150, 255]).expect("write");
     l.ok(&["submit", "-a", "alice", "-f", bin.to_str().expect("utf-8")]);
-    l.ok(&["mine", "-n", "1"]);
+    l.ok(&["mine", "--continuous", "-n", "1"]);
     l.ok(&["submit", "-a", "carol", "still pending"]);
     l
 }
@@ -117,7 +117,7 @@ fn commands_that_change_the_ledger_go_through_the_node() {
         node.get(&format!("/v1/transactions/{id}")).1["status"],
         "pending"
     );
-    let mined = l.ok(&["mine", "-n", "2"]);
+    let mined = l.ok(&["mine", "--continuous", "-n", "2"]);
     assert_eq!(mined.lines().count(), 2, "{mined}");
     assert!(mined.starts_with("mined block 1 "), "{mined}");
     let tx = l.json(&["tx", id]);
@@ -127,7 +127,7 @@ fn commands_that_change_the_ledger_go_through_the_node() {
     assert_eq!(node.get("/v1/mining").1["active"], false);
     // Runs one after another each mine their own block.
     for expected in [3, 4, 5] {
-        let out = l.ok(&["mine", "-n", "1"]);
+        let out = l.ok(&["mine", "--continuous", "-n", "1"]);
         assert_eq!(out.lines().count(), 1, "{out}");
         assert!(
             out.starts_with(&format!("mined block {expected} ")),
@@ -208,7 +208,7 @@ fn every_endpoint_answers_json_and_checks_the_token() {
                 }
                 ("POST", "/v1/mining/start") => node
                     .req("POST", &concrete)
-                    .send_json(json!({"blocks": 1, "threads": 1})),
+                    .send_json(json!({"blocks": 1, "threads": 1, "continuous": true})),
                 ("POST", "/v1/peers") => node
                     .req("POST", &concrete)
                     .send_json(json!({"address": "127.0.0.1:9"})),
@@ -504,7 +504,7 @@ fn read_events(r: impl Read, kind: &str, n: usize) -> Vec<Value> {
 fn submits_reach_the_search_under_way_and_events_stream_sealed_blocks() {
     // About a second a block on one SHA-NI core.
     let l = Ledger::with_init(&["--difficulty", "26", "--fixed-difficulty"]);
-    let node = Node::start(&l, &["--mine", "--threads", "1"]);
+    let node = Node::start(&l, &["--mine", "--continuous", "--threads", "1"]);
     let mining = || node.get("/v1/mining").1;
     let wait_until = |what: &str, f: &dyn Fn() -> bool| {
         let end = Instant::now() + Duration::from_secs(30);
@@ -567,7 +567,7 @@ fn sigterm_checkpoints_the_search_and_removes_the_cookie() {
     // About a second a block on one core: stopped mid-search.
     let l = Ledger::with_init(&["--difficulty", "26", "--fixed-difficulty"]);
     assert!(!l.dir.join("node.cookie").exists());
-    let mut node = Node::start(&l, &["--mine", "--threads", "1"]);
+    let mut node = Node::start(&l, &["--mine", "--continuous", "--threads", "1"]);
     assert!(l.dir.join("node.cookie").exists());
     #[cfg(unix)]
     {
@@ -588,7 +588,7 @@ fn sigterm_checkpoints_the_search_and_removes_the_cookie() {
     assert!(node.stderr().contains("stopped"), "{}", node.stderr());
     assert!(!l.dir.join("node.cookie").exists());
     // The search was checkpointed: the next run resumes it.
-    let out = l.run(&["mine", "-n", "1", "--threads", "1"]);
+    let out = l.run(&["mine", "--continuous", "-n", "1", "--threads", "1"]);
     assert!(out.status.success());
     let e = String::from_utf8_lossy(&out.stderr);
     assert!(e.contains("resuming the search for block "), "{e}");
@@ -598,7 +598,7 @@ fn sigterm_checkpoints_the_search_and_removes_the_cookie() {
 #[test]
 fn a_killed_node_leaves_a_store_the_cli_and_the_next_node_open() {
     let l = Ledger::new();
-    let mut node = Node::start(&l, &["--mine", "--threads", "1"]);
+    let mut node = Node::start(&l, &["--mine", "--continuous", "--threads", "1"]);
     let mut ids = Vec::new();
     for i in 0..20 {
         let (code, v) = node.post(
@@ -680,10 +680,10 @@ fn an_import_that_moves_the_tip_does_not_stop_the_miner() {
     let other = Ledger::empty();
     other.ok(&["import", base.to_str().expect("utf-8")]);
     // Long enough that the node, mining meanwhile, cannot catch up under load.
-    other.ok(&["mine", "-n", "400"]);
+    other.ok(&["mine", "--continuous", "-n", "400"]);
     let longer = other.path("longer.jsonl");
     other.ok(&["export", "-o", longer.to_str().expect("utf-8")]);
-    let node = Node::start(&l, &["--mine", "--threads", "1"]);
+    let node = Node::start(&l, &["--mine", "--continuous", "--threads", "1"]);
     std::thread::sleep(Duration::from_millis(300));
     // The import switches the node to the longer chain while its miner
     // searches on the old tip; what it seals there no longer fits.
@@ -710,7 +710,7 @@ fn an_import_that_moves_the_tip_does_not_stop_the_miner() {
 #[test]
 fn verify_while_the_node_mines_sees_one_consistent_ledger() {
     let l = Ledger::new();
-    let node = Node::start(&l, &["--mine", "--threads", "1"]);
+    let node = Node::start(&l, &["--mine", "--continuous", "--threads", "1"]);
     let start = Instant::now();
     while node.get("/v1/status").1["tip"]["height"]
         .as_u64()
@@ -774,7 +774,7 @@ fn the_node_proves_it_holds_the_token_without_sending_it() {
 #[test]
 fn a_repeated_sigterm_within_the_grace_period_is_one_clean_stop() {
     let l = Ledger::new();
-    let mut node = Node::start(&l, &["--mine", "--threads", "1"]);
+    let mut node = Node::start(&l, &["--mine", "--continuous", "--threads", "1"]);
     std::thread::sleep(Duration::from_millis(300));
     let status = node.stop_twice();
     assert_eq!(status.code(), Some(0), "{}", node.stderr());

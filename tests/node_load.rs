@@ -48,7 +48,7 @@ fn eight_clients_submit_while_the_node_mines_and_nothing_is_lost_or_doubled() {
     };
 
     let l = Ledger::with_init(&["--difficulty", "20", "--fixed-difficulty"]);
-    let mut node = Node::start(&l, &["--mine", "--threads", "1"]);
+    let mut node = Node::start(&l, &["--mine", "--continuous", "--threads", "1"]);
     let (address, auth) = (node.address.clone(), node.auth());
 
     let started = Instant::now();

@@ -191,11 +191,11 @@ fn populated() -> Ledger {
     let l = Ledger::new();
     l.ok(&["submit", "-a", "alice", "first entry"]);
     l.ok(&["submit", "-a", "alice", "second entry"]);
-    l.ok(&["mine", "-n", "1"]);
+    l.ok(&["mine", "--continuous", "-n", "1"]);
     let bin = l.path("bin");
     std::fs::write(&bin, [0u8, 159, 146, 150, 255]).expect("write");
     l.ok(&["submit", "-a", "bob", "-f", bin.to_str().expect("utf-8")]);
-    l.ok(&["mine", "-n", "1"]);
+    l.ok(&["mine", "--continuous", "-n", "1"]);
     l.ok(&["submit", "-a", "carol", "still pending"]);
     l
 }
@@ -603,7 +603,7 @@ fn mining_and_events(c: &mut Checker, node: &Node) {
         node,
         start,
         start,
-        Some((JSON, br#"{"blocks": 1, "threads": 1}"#)),
+        Some((JSON, br#"{"blocks": 1, "threads": 1, "continuous": true}"#)),
         200,
     );
     events_of_one_block(c, &mut stream);

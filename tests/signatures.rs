@@ -319,7 +319,7 @@ fn a_node_takes_signed_entries_and_refuses_forged_ones() {
         })
     };
     // The chain binds alice's name once her first signed entry is mined.
-    l.ok(&["mine", "-n", "1", "--threads", "1"]);
+    l.ok(&["mine", "--continuous", "-n", "1", "--threads", "1"]);
     let good = Transaction::sign("alice", 9, b"ok".to_vec(), &genesis, &secret).unwrap();
     let (code, v) = node.post("/v1/transactions", body(&good));
     assert_eq!(

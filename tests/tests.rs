@@ -20,6 +20,7 @@ mod network;
 mod node;
 mod node_load;
 mod openapi;
+mod pacing;
 mod properties;
 mod signatures;
 mod store;

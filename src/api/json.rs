@@ -182,6 +182,13 @@ impl Field for u16 {
     }
 }
 
+impl Field for bool {
+    const EXPECTED: &'static str = "true or false";
+    fn from_value(v: &Value) -> Option<Self> {
+        v.as_bool()
+    }
+}
+
 impl Field for f64 {
     const EXPECTED: &'static str = "a number";
     fn from_value(v: &Value) -> Option<Self> {

@@ -21,14 +21,30 @@ use crate::time::now_ms;
 /// How old a search must be before new entries restart it.
 pub const RESTART_AFTER: Duration = Duration::from_millis(100);
 
+/// How often to poll for entries while waiting with nothing to seal.
+const IDLE_POLL: Duration = Duration::from_millis(20);
+
+/// What a miner does when there is nothing pending to seal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmptyBlocks {
+    /// Wait for an entry (the default): an idle chain does not grow.
+    Wait,
+    /// Seal an empty block once the tip is this old (wall clock against
+    /// the tip's timestamp).
+    Every(Duration),
+    /// Seal empty blocks one after another.
+    Continuous,
+}
+
 /// A checked [`MineRequest`]: the miner, how many blocks, how often to
-/// checkpoint.
+/// checkpoint, whether to seal empty blocks.
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub miner: Miner,
     /// Stop after this many blocks (`None`: until stopped).
     pub blocks: Option<u64>,
     pub checkpoint_every: Duration,
+    pub empty: EmptyBlocks,
 }
 
 impl Settings {
@@ -41,6 +57,11 @@ impl Settings {
             checkpoint_every: req
                 .checkpoint_every
                 .map_or(DEFAULT_CHECKPOINT_EVERY, Duration::from_secs_f64),
+            empty: match (req.continuous, req.empty_blocks_every) {
+                (true, _) => EmptyBlocks::Continuous,
+                (false, Some(s)) => EmptyBlocks::Every(Duration::from_secs_f64(s)),
+                (false, None) => EmptyBlocks::Wait,
+            },
         })
     }
 }
@@ -79,7 +100,15 @@ pub fn run(
         }
         let (template, start, prior) = match resume.take() {
             Some((b, cp)) => (b, cp.tried_below, cp.hashes),
-            None => (store.template(now_ms())?, 0, 0),
+            None => match worth_sealing(store, settings.empty, &control)? {
+                Some(t) => (t, 0, 0),
+                None if stopped() => break,
+                None => {
+                    // Nothing can arrive: this run owns the store.
+                    summary.idle = true;
+                    break;
+                }
+            },
         };
         let search = Search {
             store,
@@ -116,6 +145,50 @@ pub fn run(
     }
     summary.tip = store.state()?.height;
     Ok(summary)
+}
+
+/// The next template to search, once it is worth sealing: it holds an
+/// entry, or `empty` allows an empty block now. Waits for one while entries
+/// can arrive (a node's run); `None` when stopped, or when nothing is
+/// pending and nothing can arrive (a run that owns the store).
+fn worth_sealing(
+    store: &Store,
+    empty: EmptyBlocks,
+    control: &Control<'_>,
+) -> Result<Option<Block>, ApiError> {
+    loop {
+        if control.stop.load(Ordering::Relaxed) {
+            return Ok(None);
+        }
+        let template = store.template(now_ms())?;
+        let due = match empty {
+            EmptyBlocks::Continuous => return Ok(Some(template)),
+            EmptyBlocks::Wait => None,
+            EmptyBlocks::Every(d) => {
+                let tip = store.state()?.tip;
+                let tip_time = store.header(&tip)?.map_or(0, |h| h.timestamp);
+                Some(tip_time.saturating_add(d.as_millis() as u64))
+            }
+        };
+        if !template.txs.is_empty() || due.is_some_and(|t| now_ms() >= t) {
+            return Ok(Some(template));
+        }
+        let Some(arrivals) = control.new_entries else {
+            if due.is_none() {
+                return Ok(None);
+            }
+            std::thread::sleep(IDLE_POLL);
+            continue;
+        };
+        // Wait for an entry (a submit or a new tip raises the flag), the
+        // empty block's time, or a stop.
+        while !arrivals.swap(false, Ordering::SeqCst)
+            && !control.stop.load(Ordering::Relaxed)
+            && due.is_none_or(|t| now_ms() < t)
+        {
+            std::thread::sleep(IDLE_POLL);
+        }
+    }
 }
 
 /// The checkpointed search to resume, if it still fits the tip and the

@@ -89,17 +89,34 @@ pub struct MineRequest {
     /// [`bounds::CHECKPOINT_EVERY`].
     #[serde(skip_serializing_if = "Option::is_none")]
     pub checkpoint_every: Option<f64>,
+    /// Seal blocks one after another even with nothing pending (empty
+    /// blocks as fast as the difficulty allows).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub continuous: bool,
+    /// With nothing pending, seal an empty block once the tip is this many
+    /// seconds old, within [`bounds::EMPTY_BLOCKS_EVERY`]. Without it (and
+    /// without `continuous`) a miner with nothing to seal waits for entries.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub empty_blocks_every: Option<f64>,
 }
 
 impl MineRequest {
     /// The request in a JSON object (every field optional; `null` is not
     /// absent, and is refused).
     pub fn read(mut o: json::Object) -> Result<Self, json::JsonError> {
-        o.only(&["blocks", "threads", "checkpoint_every"])?;
+        o.only(&[
+            "blocks",
+            "threads",
+            "checkpoint_every",
+            "continuous",
+            "empty_blocks_every",
+        ])?;
         Ok(MineRequest {
             blocks: o.opt("blocks")?,
             threads: o.opt("threads")?,
             checkpoint_every: o.opt("checkpoint_every")?,
+            continuous: o.opt("continuous")?.unwrap_or(false),
+            empty_blocks_every: o.opt("empty_blocks_every")?,
         })
     }
 
@@ -112,6 +129,16 @@ impl MineRequest {
             bounds::CHECKPOINT_EVERY
                 .check("checkpoint_every", s)
                 .map_err(|e| e.got(s))?;
+        }
+        if let Some(s) = self.empty_blocks_every {
+            bounds::EMPTY_BLOCKS_EVERY
+                .check("empty_blocks_every", s)
+                .map_err(|e| e.got(s))?;
+            if self.continuous {
+                return Err(ApiError::BadRequest(
+                    "continuous and empty_blocks_every exclude each other: continuous seals empty blocks without pause".into(),
+                ));
+            }
         }
         Ok(())
     }

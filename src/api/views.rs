@@ -480,6 +480,10 @@ pub struct MineSummary {
     pub stopped_at: Option<(u64, u64)>,
     /// The tip height when the run ended.
     pub tip: u64,
+    /// The run ended because nothing was pending and nothing could
+    /// arrive (a run that owns the store, waiting for entries).
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub idle: bool,
 }
 
 /// A node's miner.

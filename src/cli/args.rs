@@ -241,6 +241,9 @@ pub struct InitArgs {
     /// Threads for mining the genesis block, 1 to 256 [default: all cores]
     #[arg(long, value_parser = threads_arg())]
     pub threads: Option<u16>,
+    /// Mine the genesis block even when this machine is expected to need more than an hour for it
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]
@@ -309,6 +312,12 @@ pub struct MineArgs {
     /// Seconds between checkpoints of a long search
     #[arg(long, default_value_t = bounds::DEFAULT_CHECKPOINT_EVERY.as_secs_f64(), value_name = "SECONDS")]
     pub checkpoint_every: f64,
+    /// Seal empty blocks one after another when nothing is pending (by default a miner with nothing to seal waits for entries)
+    #[arg(long)]
+    pub continuous: bool,
+    /// With nothing pending, seal an empty block once the tip is this old (e.g. 10m, 1h, 30s, or seconds), so that an idle chain still moves
+    #[arg(long, value_name = "DURATION")]
+    pub empty_blocks_every: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -328,6 +337,12 @@ pub struct NodeArgs {
     /// Mining threads for --mine, 1 to 256 [default: all cores]
     #[arg(long, value_parser = threads_arg())]
     pub threads: Option<u16>,
+    /// With --mine: seal empty blocks one after another when nothing is pending (by default a miner with nothing to seal waits for entries)
+    #[arg(long)]
+    pub continuous: bool,
+    /// With --mine and nothing pending, seal an empty block once the tip is this old (e.g. 10m, 1h, 30s, or seconds), so that an idle chain still moves
+    #[arg(long, value_name = "DURATION")]
+    pub empty_blocks_every: Option<String>,
     /// Seconds a client has to send a request's head, and between chunks of its body
     #[arg(long, default_value_t = crate::node::Limits::default().read_timeout.as_secs_f64(), value_name = "SECONDS")]
     pub read_timeout: f64,

@@ -75,6 +75,9 @@ pub struct Init {
     pub fixed_difficulty: bool,
     pub signatures: crate::consensus::params::SignaturePolicy,
     pub threads: Option<u16>,
+    /// Mine the genesis block even if it is expected to take longer than
+    /// [`crate::cli::commands::init::GENESIS_TIME_LIMIT`].
+    pub force: bool,
 }
 
 impl Init {
@@ -103,6 +106,7 @@ impl Init {
                 }
             },
             threads: a.threads,
+            force: a.force,
         };
         // The consensus ranges (name, difficulty, window), with any salt:
         // refused here, before a ledger is touched, as bad usage.
@@ -231,7 +235,31 @@ fn mine(a: args::MineArgs) -> Result<MineRequest> {
         checkpoint_every: Some(
             bounds::CHECKPOINT_EVERY.check("--checkpoint-every", a.checkpoint_every)?,
         ),
+        continuous: a.continuous,
+        empty_blocks_every: empty_blocks_every(a.empty_blocks_every.as_deref(), a.continuous)?,
     })
+}
+
+/// `--empty-blocks-every`: a duration (`10m`, `1h 30m`, `500ms`) or a
+/// number of seconds, within [`bounds::EMPTY_BLOCKS_EVERY`].
+fn empty_blocks_every(given: Option<&str>, continuous: bool) -> Result<Option<f64>> {
+    let Some(text) = given else { return Ok(None) };
+    if continuous {
+        bail!("--continuous and --empty-blocks-every exclude each other: --continuous seals empty blocks without pause");
+    }
+    let seconds = match text.trim().parse::<f64>() {
+        Ok(s) => s,
+        Err(_) => humantime::parse_duration(text.trim())
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "--empty-blocks-every \"{text}\" is not a duration ({e}); e.g. 10m, 1h, 30s"
+                )
+            })?
+            .as_secs_f64(),
+    };
+    Ok(Some(
+        bounds::EMPTY_BLOCKS_EVERY.check("--empty-blocks-every", seconds)?,
+    ))
 }
 
 fn node(a: args::NodeArgs) -> Result<Config> {
@@ -241,13 +269,24 @@ fn node(a: args::NodeArgs) -> Result<Config> {
             a.bind
         );
     }
+    if !a.mine && (a.continuous || a.empty_blocks_every.is_some()) {
+        bail!("--continuous and --empty-blocks-every pace the node's miner: give them with --mine");
+    }
     let read_timeout = bounds::READ_TIMEOUT.check("--read-timeout", a.read_timeout)?;
     Ok(Config {
         listen: SocketAddr::new(a.bind, a.port),
-        mine: a.mine.then(|| MineRequest {
-            threads: a.threads,
-            ..Default::default()
-        }),
+        mine: match a.mine {
+            true => Some(MineRequest {
+                threads: a.threads,
+                continuous: a.continuous,
+                empty_blocks_every: empty_blocks_every(
+                    a.empty_blocks_every.as_deref(),
+                    a.continuous,
+                )?,
+                ..Default::default()
+            }),
+            false => None,
+        },
         limits: Limits {
             import_bytes: a.max_import_bytes,
             read_timeout: std::time::Duration::from_secs_f64(read_timeout),

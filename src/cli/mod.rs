@@ -5,7 +5,8 @@
 //! Exit codes: 0 success, 1 the command failed (bad input, a rejected
 //! block, a failed verification, a ledger problem), 2 bad usage (clap's
 //! refusals, and every argument [`checked`] refuses before a ledger is
-//! touched: a value out of its bounds, a malformed id or position).
+//! touched: a value out of its bounds, a malformed id or position), 130
+//! stopped by Ctrl-C or SIGTERM before it finished ([`Interrupted`]).
 
 pub mod args;
 pub mod checked;
@@ -33,6 +34,16 @@ use checked::Command;
 /// core with SHA extensions (`sledger bench` measures ~69 million a second
 /// per core on the reference machine; see BENCHMARKS.md).
 pub const DEFAULT_DIFFICULTY: u32 = 26;
+
+/// The exit code of a command stopped by Ctrl-C or SIGTERM before it
+/// finished (128 + SIGINT, as shells report it).
+pub const INTERRUPTED_EXIT: u8 = 130;
+
+/// A command stopped by Ctrl-C or SIGTERM: the message says how far it
+/// got, and the exit code is [`INTERRUPTED_EXIT`].
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Interrupted(pub String);
 
 /// Raised by Ctrl-C or SIGTERM; long commands poll it.
 pub static STOP: AtomicBool = AtomicBool::new(false);
@@ -69,6 +80,10 @@ pub fn main() -> ExitCode {
     };
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(cli))) {
         Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(e)) if e.downcast_ref::<Interrupted>().is_some() => {
+            eprintln!("{}", output::escape_text(&one_line(&e)));
+            ExitCode::from(INTERRUPTED_EXIT)
+        }
         Ok(Err(e)) => {
             eprintln!("sledger: {}", output::escape_text(&one_line(&e)));
             // Arguments refused before any ledger was touched: bad usage.

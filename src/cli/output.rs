@@ -344,15 +344,21 @@ pub fn status_text(s: &StatusView) -> String {
         count(s.transactions, "transaction"),
         s.pending
     ));
+    // A fixed difficulty never retargets, so the interval it was created
+    // with steers nothing: do not print it as a target.
+    let pacing = if p.fixed_difficulty {
+        format!(
+            "fixed difficulty {} bits (no target time between blocks: the pace is the hash rate's)",
+            p.initial_difficulty
+        )
+    } else {
+        format!(
+            "target {} ms per block, retarget every {} blocks",
+            p.target_interval_ms, p.retarget_window
+        )
+    };
     out.push_str(&format!(
-        "rules       target {} ms per block, retarget every {} blocks{}; signatures {}\n",
-        p.target_interval_ms,
-        p.retarget_window,
-        if p.fixed_difficulty {
-            " (fixed difficulty)"
-        } else {
-            ""
-        },
+        "rules       {pacing}; signatures {}\n",
         p.signatures
     ));
     out.push_str(&format!(

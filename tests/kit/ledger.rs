@@ -118,7 +118,14 @@ impl Ledger {
     }
 
     pub fn mine(&self, n: u64) {
-        self.ok(&["mine", "--blocks", &n.to_string(), "--threads", "1"]);
+        self.ok(&[
+            "mine",
+            "--continuous",
+            "--blocks",
+            &n.to_string(),
+            "--threads",
+            "1",
+        ]);
     }
 
     pub fn export(&self) -> String {

@@ -66,8 +66,8 @@ fn sync_against_import_and_memory_against_length() {
     let copies: Vec<Ledger> = (0..6).map(|_| Ledger::copy_of(&origin)).collect();
     let (la, imported, one, two, small) = (&origin, &copies[0], &copies[1], &copies[2], &copies[3]);
     let small_peer = &copies[4];
-    small_peer.ok(&["mine", "-n", &short.to_string()]);
-    la.ok(&["mine", "-n", &long.to_string()]);
+    small_peer.ok(&["mine", "--continuous", "-n", &short.to_string()]);
+    la.ok(&["mine", "--continuous", "-n", &long.to_string()]);
     let lb = Ledger::copy_of(la);
 
     let export = la.path("chain.jsonl");
@@ -175,7 +175,10 @@ fn block_propagation_along_a_line_of_five() {
     let events = nodes[0].req("GET", "/v1/events").call().expect("events");
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || follow_blocks(events.into_reader(), tx));
-    let (code, v) = nodes[0].post("/v1/mining/start", json!({"threads": 1, "blocks": BLOCKS}));
+    let (code, v) = nodes[0].post(
+        "/v1/mining/start",
+        json!({"threads": 1, "blocks": BLOCKS, "continuous": true}),
+    );
     assert_eq!(code, 200, "{v}");
     let mut arrived = std::collections::HashMap::new();
     let mut last_height = 0;

@@ -207,7 +207,7 @@ fn verify(l: &Ledger) {
 #[test]
 fn a_header_that_breaks_a_rule_gets_its_peer_banned_and_nothing_is_stored() {
     let l = Ledger::new();
-    l.ok(&["mine", "-n", "3"]);
+    l.ok(&["mine", "--continuous", "-n", "3"]);
     let chain = chain_of(&l);
     let mut bad = sledger::testkit::unsealed_child(&chain[3], vec![], 1000, 6);
     while sledger::consensus::rules::check_pow(&bad.header).is_ok() {
@@ -242,7 +242,7 @@ fn a_header_that_breaks_a_rule_gets_its_peer_banned_and_nothing_is_stored() {
 fn a_body_that_does_not_match_its_header_gets_its_peer_banned_and_the_sync_completes() {
     let la = Ledger::new();
     let fresh = Ledger::copy_of(&la);
-    la.ok(&["mine", "-n", "300"]);
+    la.ok(&["mine", "--continuous", "-n", "300"]);
     let chain = chain_of(&la);
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let liar = liar(
@@ -288,7 +288,7 @@ fn a_body_that_does_not_match_its_header_gets_its_peer_banned_and_the_sync_compl
 fn a_peer_that_stalls_on_bodies_is_passed_over_and_the_sync_completes() {
     let la = Ledger::new();
     let fresh = Ledger::copy_of(&la);
-    la.ok(&["mine", "-n", "400"]);
+    la.ok(&["mine", "--continuous", "-n", "400"]);
     let chain = chain_of(&la);
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let liar = liar(
@@ -327,8 +327,8 @@ fn a_peer_that_stalls_on_bodies_is_passed_over_and_the_sync_completes() {
 fn a_low_work_header_chain_is_checked_but_never_stored() {
     let local = Ledger::new();
     let low = Ledger::copy_of(&local);
-    local.ok(&["mine", "-n", "2200"]);
-    low.ok(&["mine", "-n", "2100"]);
+    local.ok(&["mine", "--continuous", "-n", "2200"]);
+    low.ok(&["mine", "--continuous", "-n", "2100"]);
     let chain = chain_of(&low);
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let liar = liar(
@@ -356,8 +356,8 @@ fn a_low_work_header_chain_is_checked_but_never_stored() {
 fn a_heavier_chain_past_the_window_is_downloaded_again_and_taken() {
     let light = Ledger::new();
     let heavy = Ledger::copy_of(&light);
-    light.ok(&["mine", "-n", "2100"]);
-    heavy.ok(&["mine", "-n", "2200"]);
+    light.ok(&["mine", "--continuous", "-n", "2100"]);
+    heavy.ok(&["mine", "--continuous", "-n", "2200"]);
     let h = peer_node(&heavy, &[], &[]);
     let l = Node::start(&light, &["--peer", &h.p2p[0], "--sync-window", "64"]);
     let end = tip(&h);
@@ -375,7 +375,7 @@ fn a_heavier_chain_past_the_window_is_downloaded_again_and_taken() {
 #[test]
 fn an_oversize_reply_is_cut_off_and_its_peer_let_go() {
     let l = Ledger::new();
-    l.ok(&["mine", "-n", "3"]);
+    l.ok(&["mine", "--continuous", "-n", "3"]);
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let huge = vec![0u8; 6 << 20];
     let liar = liar(
@@ -401,7 +401,7 @@ fn an_oversize_reply_is_cut_off_and_its_peer_let_go() {
 #[test]
 fn a_peer_that_floods_status_requests_is_refused_and_banned() {
     let l = Ledger::new();
-    l.ok(&["mine", "-n", "3"]);
+    l.ok(&["mine", "--continuous", "-n", "3"]);
     let chain = chain_of(&l);
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let liar = flooding_liar(
@@ -423,7 +423,7 @@ fn a_peer_that_floods_status_requests_is_refused_and_banned() {
 #[test]
 fn a_peer_whose_status_names_another_genesis_is_banned() {
     let l = Ledger::new();
-    l.ok(&["mine", "-n", "3"]);
+    l.ok(&["mine", "--continuous", "-n", "3"]);
     let chain = chain_of(&l);
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let claim = Status {

@@ -274,7 +274,7 @@ impl HostNode {
         let (code, v) = self.call(
             "POST",
             "/v1/mining/start",
-            Some(json!({"threads": 1, "blocks": blocks})),
+            Some(json!({"threads": 1, "blocks": blocks, "continuous": true})),
         );
         assert_eq!(code, 200, "{v}");
     }
@@ -483,7 +483,7 @@ fn nodes_in_three_namespaces_partition_and_heal_onto_the_chain_with_the_most_wor
         &la,
         &hosts[0].1,
         &[],
-        &["--mine", "--threads", "1"],
+        &["--mine", "--continuous", "--threads", "1"],
     );
     let b = HostNode::start("b", &hosts[1].0, &lb, &hosts[1].1, &[&a], &[]);
     let c = HostNode::start("c", &hosts[2].0, &lc, &hosts[2].1, &[&a, &b], &[]);

@@ -60,12 +60,14 @@ pub(crate) fn peer_node(l: &Ledger, peers: &[&Node], extra: &[&str]) -> Node {
 }
 
 /// Five copies of one ledger in a line, each node dialling the one
-/// before it; the first mines on one thread.
-fn line() -> (Vec<Ledger>, Vec<Node>) {
+/// before it; the first mines on one thread, started with `miner` flags.
+fn line(miner: &[&str]) -> (Vec<Ledger>, Vec<Node>) {
     let first = paced_ledger();
     let mut ledgers: Vec<Ledger> = (1..5).map(|_| Ledger::copy_of(&first)).collect();
     ledgers.insert(0, first);
-    let mut nodes = vec![peer_node(&ledgers[0], &[], &["--mine", "--threads", "1"])];
+    let mut flags = vec!["--mine", "--threads", "1"];
+    flags.extend_from_slice(miner);
+    let mut nodes = vec![peer_node(&ledgers[0], &[], &flags)];
     for l in &ledgers[1..] {
         let before = nodes.last().expect("a node");
         let next = peer_node(l, &[before], &[]);
@@ -76,7 +78,7 @@ fn line() -> (Vec<Ledger>, Vec<Node>) {
 
 #[test]
 fn blocks_mined_at_one_end_of_a_line_of_five_reach_the_other_end() {
-    let (_ledgers, nodes) = line();
+    let (_ledgers, nodes) = line(&["--continuous"]);
     let (first, last) = (&nodes[0], &nodes[4]);
     eventually(
         "the last node has 3 blocks",
@@ -95,7 +97,9 @@ fn blocks_mined_at_one_end_of_a_line_of_five_reach_the_other_end() {
 
 #[test]
 fn an_entry_submitted_anywhere_in_a_line_of_five_is_mined_by_the_miner() {
-    let (_ledgers, nodes) = line();
+    // The miner waits for entries (the default), so the chain grows only
+    // as they arrive and no node falls behind a chain racing ahead.
+    let (_ledgers, nodes) = line(&[]);
     // At once: before gossipsub has formed its mesh, the entries travel by
     // the `Pending` requests each node sends its peers.
     let mut txids = Vec::new();
@@ -123,7 +127,7 @@ fn an_entry_submitted_anywhere_in_a_line_of_five_is_mined_by_the_miner() {
 fn a_fresh_copy_catches_up_from_a_peer_through_every_batch() {
     let la = Ledger::new();
     let fresh = Ledger::copy_of(&la);
-    la.ok(&["mine", "-n", "1200"]);
+    la.ok(&["mine", "--continuous", "-n", "1200"]);
     let a = peer_node(&la, &[], &[]);
     let mut b = peer_node(&fresh, &[&a], &[]);
     let end = tip(&a);
@@ -158,7 +162,7 @@ fn a_fresh_copy_syncs_ten_thousand_blocks_from_two_peers() {
         .unwrap_or(10_000);
     let la = Ledger::new();
     let fresh = Ledger::copy_of(&la);
-    la.ok(&["mine", "-n", &blocks.to_string()]);
+    la.ok(&["mine", "--continuous", "-n", &blocks.to_string()]);
     let lb = Ledger::copy_of(&la);
     let (a, b) = (peer_node(&la, &[], &[]), peer_node(&lb, &[], &[]));
     let other = Ledger::copy_of(&fresh);
@@ -195,7 +199,7 @@ fn a_fresh_copy_syncs_ten_thousand_blocks_from_two_peers() {
 #[test]
 fn a_ledger_with_another_genesis_exchanges_nothing() {
     let (la, lx) = (Ledger::new(), Ledger::new());
-    la.ok(&["mine", "-n", "20"]);
+    la.ok(&["mine", "--continuous", "-n", "20"]);
     let a = peer_node(&la, &[], &[]);
     let x = peer_node(&lx, &[&a], &[]);
     std::thread::sleep(Duration::from_secs(3));
@@ -233,7 +237,7 @@ fn a_node_keeps_its_peer_id_across_restarts() {
 fn a_permissioned_node_refuses_a_peer_its_allow_list_does_not_name() {
     let la = Ledger::new();
     let (lb, lc) = (Ledger::copy_of(&la), Ledger::copy_of(&la));
-    la.ok(&["mine", "-n", "5"]);
+    la.ok(&["mine", "--continuous", "-n", "5"]);
     // b is the only peer a allows; c is unknown to it.
     let b = peer_node(&lb, &[], &[]);
     let b_id = b.p2p[0].rsplit('/').next().expect("peer id").to_owned();
@@ -287,8 +291,8 @@ fn peer_node_again(mut n: Node, l: &Ledger, peer: &Node) -> Node {
 fn a_heavier_branch_longer_than_a_reply_reorganises_the_lighter_copy() {
     let light = Ledger::new();
     let heavy = Ledger::copy_of(&light);
-    light.ok(&["mine", "-n", "600"]);
-    heavy.ok(&["mine", "-n", "700"]);
+    light.ok(&["mine", "--continuous", "-n", "600"]);
+    heavy.ok(&["mine", "--continuous", "-n", "700"]);
     let h = peer_node(&heavy, &[], &[]);
     let l = peer_node(&light, &[&h], &[]);
     let end = tip(&h);
@@ -326,7 +330,10 @@ fn a_partition_heals_onto_the_chain_with_the_most_work_and_loses_no_entry() {
         txids.push(v["txid"].as_str().expect("txid").to_owned());
     }
     let mine = |n: &Node, blocks: u64| {
-        let (code, v) = n.post("/v1/mining/start", json!({"threads": 1, "blocks": blocks}));
+        let (code, v) = n.post(
+            "/v1/mining/start",
+            json!({"threads": 1, "blocks": blocks, "continuous": true}),
+        );
         assert_eq!(code, 200, "{v}");
     };
     mine(&a, 12);
@@ -388,7 +395,7 @@ fn a_syncing_node_killed_at_random_moments_resumes_and_converges() {
     };
     let la = Ledger::new();
     let fresh = Ledger::copy_of(&la);
-    la.ok(&["mine", "-n", "10000"]);
+    la.ok(&["mine", "--continuous", "-n", "10000"]);
     let a = peer_node(&la, &[], &[]);
     let end = tip(&a);
     let mut heights = Vec::new();
@@ -440,7 +447,7 @@ fn listed_peer(n: &Node, peer: &str) -> Option<Value> {
 fn pair() -> (Ledger, Ledger, Node, Node) {
     let la = Ledger::new();
     let lb = Ledger::copy_of(&la);
-    la.ok(&["mine", "-n", "5"]);
+    la.ok(&["mine", "--continuous", "-n", "5"]);
     let a = peer_node(&la, &[], &[]);
     let b = peer_node(&lb, &[&a], &[]);
     eventually("b has a's 5 blocks", Duration::from_secs(60), || {
@@ -538,8 +545,8 @@ fn a_ban_survives_a_restart() {
 fn the_event_stream_reports_a_reorganisation_brought_by_a_peer() {
     let light = Ledger::new();
     let heavy = Ledger::copy_of(&light);
-    light.ok(&["mine", "-n", "5"]);
-    heavy.ok(&["mine", "-n", "8"]);
+    light.ok(&["mine", "--continuous", "-n", "5"]);
+    heavy.ok(&["mine", "--continuous", "-n", "8"]);
     let h = peer_node(&heavy, &[], &[]);
     let l = peer_node(&light, &[], &[]);
     let events = l.req("GET", "/v1/events").call().expect("events");

@@ -24,7 +24,6 @@ const SAMPLES: [(&str, &str); 3] = [
         "Audit note: block hashes checked against the export.",
     ),
 ];
-const DEMO_BLOCKS: u64 = 3;
 
 /// A demo author's secret key: SHA-256 of a fixed phrase and the name,
 /// so every demo ledger binds the sample names to the same keys. Anyone
@@ -48,7 +47,7 @@ pub fn run(ctx: &Ctx) -> Result<()> {
             "creating a ledger in {} (difficulty {DEFAULT_DIFFICULTY} bits)",
             ctx.data_dir.display()
         ));
-        let store = init::create(ctx, &init::params_from(&Init::defaults())?, None)?;
+        let store = init::create(ctx, &init::params_from(&Init::defaults())?, None, false)?;
         let version = store.schema_version()?;
         Box::new(LocalLedger::new(store, version))
     };
@@ -58,7 +57,9 @@ pub fn run(ctx: &Ctx) -> Result<()> {
          (make your own with: sledger key new NAME)"
             .into(),
     );
+    // Each sample in a block of its own, so that the chain shows its links.
     let mut submitted = Vec::new();
+    let mut blocks = Vec::new();
     for (author, text) in SAMPLES {
         let secret = demo_secret(author);
         let tx = Transaction::sign(
@@ -72,24 +73,23 @@ pub fn run(ctx: &Ctx) -> Result<()> {
         let key = public_key(&secret).fingerprint();
         say(format!("submitted {id} by {author}, signed by key {key}"));
         submitted.push(id);
+        let req = MineRequest {
+            blocks: Some(1),
+            ..Default::default()
+        };
+        mine::mine_with_progress(ctx, ledger.as_ref(), &req, &mut |m| {
+            say(output::mined_text(m));
+            let stored = ledger.block(crate::api::BlockRef::Height(m.height))?;
+            if ctx.json {
+                let mut v = serde_json::to_value(&stored).expect("plain data");
+                v["mining"] = serde_json::to_value(m).expect("plain data");
+                blocks.push(v);
+            } else {
+                print!("{}", output::block_text(&stored));
+            }
+            Ok(())
+        })?;
     }
-    let req = MineRequest {
-        blocks: Some(DEMO_BLOCKS),
-        ..Default::default()
-    };
-    let mut blocks = Vec::new();
-    mine::mine_with_progress(ctx, ledger.as_ref(), &req, &mut |m| {
-        say(output::mined_text(m));
-        let stored = ledger.block(crate::api::BlockRef::Height(m.height))?;
-        if ctx.json {
-            let mut v = serde_json::to_value(&stored).expect("plain data");
-            v["mining"] = serde_json::to_value(m).expect("plain data");
-            blocks.push(v);
-        } else {
-            print!("{}", output::block_text(&stored));
-        }
-        Ok(())
-    })?;
     // A forgery, now that the chain binds alice's name to alice's key:
     // mallory writes as alice, unsigned and then with her own key.
     let forged = Transaction::sign(

@@ -85,12 +85,40 @@ pub fn run(ctx: &Ctx, req: &MineRequest) -> Result<()> {
             }
             None => String::new(),
         };
-        eprintln!(
+        return Err(crate::cli::Interrupted(format!(
             "stopped after {} in {:.1} s; the tip is at height {}{search}",
             crate::cli::output::count(summary.mined, "block"),
             started.elapsed().as_secs_f64(),
             summary.tip
-        );
+        ))
+        .into());
+    }
+    if summary.idle {
+        return idle(&summary, req);
     }
     Ok(())
+}
+
+/// A run on the store itself that ran out of pending entries: nothing can
+/// arrive while it holds the store. Success only if it mined what it was
+/// asked (every entry, or `--blocks`).
+fn idle(summary: &MineSummary, req: &MineRequest) -> Result<()> {
+    let hint = "--continuous seals empty blocks, --empty-blocks-every paces them; a node (`sledger node --mine`) waits for entries";
+    match req.blocks {
+        Some(n) if summary.mined < n => anyhow::bail!(
+            "mined {} of {}: nothing more is pending ({hint})",
+            summary.mined,
+            output::count(n, "block")
+        ),
+        None if summary.mined == 0 => {
+            anyhow::bail!("nothing to mine: no entry is pending ({hint})")
+        }
+        _ => {
+            eprintln!(
+                "mined {}; nothing more is pending",
+                output::count(summary.mined, "block")
+            );
+            Ok(())
+        }
+    }
 }
