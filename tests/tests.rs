@@ -14,6 +14,7 @@ mod forks;
 mod format;
 mod fuzz_corpus;
 mod hostile;
+mod ids;
 mod migrate;
 mod mining;
 mod network;

@@ -8,9 +8,9 @@ use std::sync::atomic::AtomicBool;
 use super::import::{ExportFile, ImportPlan};
 use super::mining_run::{self, Settings};
 use super::views::*;
-use super::{ApiError, BlockRef, Ledger, MineHooks, MineRequest, TxsOf};
+use super::{ApiError, BlockRef, IdPrefix, Ledger, MineHooks, MineRequest, TxRef, TxsOf};
 use crate::bounds;
-use crate::consensus::{Transaction, Txid};
+use crate::consensus::Transaction;
 use crate::export::to_line;
 use crate::store::{Store, StoreError, TxStatus};
 use crate::time::now_ms;
@@ -62,12 +62,76 @@ pub fn pending(store: &Store, from: u64, limit: usize) -> Result<PendingView, Ap
     })
 }
 
+/// How many matches the message for an ambiguous id prefix lists.
+const SHOWN_MATCHES: usize = 8;
+
 pub fn block(store: &Store, r: BlockRef) -> Result<BlockView, ApiError> {
-    let b = match r {
-        BlockRef::Height(h) => store.block_at(h)?,
-        BlockRef::Hash(h) => store.block(&h)?.ok_or(StoreError::NoSuchBlock(h))?,
+    let hash = match r {
+        BlockRef::Height(h) => return Ok(BlockView::new(&store.block_at(h)?)),
+        BlockRef::Tip => store.state()?.tip,
+        BlockRef::Hash(h) => h,
+        BlockRef::Prefix(p) => {
+            let found = store.blocks_with_prefix(&p, SHOWN_MATCHES + 1)?;
+            match found.as_slice() {
+                [one] => *one,
+                [] => return Err(no_block(store, &p)?),
+                many => return Err(ambiguous("block hash", &p, many)),
+            }
+        }
     };
-    Ok(BlockView::new(&b))
+    match store.block(&hash)? {
+        Some(b) => Ok(BlockView::new(&b)),
+        None => Err(no_block(store, &IdPrefix::of(hash.as_bytes()))?),
+    }
+}
+
+/// No block matches `p`: says so, and whether a transaction id does.
+fn no_block(store: &Store, p: &IdPrefix) -> Result<ApiError, ApiError> {
+    let hint = match store.txids_with_prefix(p, 1)?.first() {
+        Some(_) if p.is_whole() => format!("; it is a transaction id: sledger tx {p}"),
+        Some(id) => format!("; transaction {id} does: sledger tx {p}"),
+        None => String::new(),
+    };
+    let what = match p.is_whole() {
+        true => format!("no block with hash {p}"),
+        false => format!("no block hash starts with {p}"),
+    };
+    Ok(ApiError::NotFound(format!("{what}{hint}")))
+}
+
+/// No transaction matches `p`: says so, and whether a block hash does.
+fn no_tx(store: &Store, p: &IdPrefix) -> Result<ApiError, ApiError> {
+    let hint = match store.blocks_with_prefix(p, 1)?.first() {
+        Some(_) if p.is_whole() => format!("; it is a block hash: sledger block {p}"),
+        Some(h) => format!("; block {h} does: sledger block {p}"),
+        None => String::new(),
+    };
+    let what = match p.is_whole() {
+        true => format!("no transaction with id {p}"),
+        false => format!("no transaction id starts with {p}"),
+    };
+    Ok(ApiError::NotFound(format!("{what}{hint}")))
+}
+
+fn ambiguous(what: &str, p: &IdPrefix, many: &[impl std::fmt::Display]) -> ApiError {
+    let listed: Vec<String> = many
+        .iter()
+        .take(SHOWN_MATCHES)
+        .map(|m| m.to_string())
+        .collect();
+    let more = if many.len() > SHOWN_MATCHES {
+        ", ..."
+    } else {
+        ""
+    };
+    let count = match many.len() > SHOWN_MATCHES {
+        true => format!("more than {SHOWN_MATCHES}"),
+        false => many.len().to_string(),
+    };
+    ApiError::BadRequest(format!(
+        "ambiguous {what} prefix {p}: {count} match ({}{more}); give more digits",
+        listed.join(", ")
+    ))
 }
 
 pub fn chain(store: &Store, from: Option<u64>, limit: usize) -> Result<ChainView, ApiError> {
@@ -98,32 +162,44 @@ pub fn tips(store: &Store) -> Result<TipsView, ApiError> {
     })
 }
 
-pub fn tx(store: &Store, txid: &Txid) -> Result<TxView, ApiError> {
-    Ok(
-        match store.find_tx(txid)?.ok_or(StoreError::NoSuchTx(*txid))? {
-            TxStatus::Confirmed {
-                tx,
-                block,
-                height,
-                index,
-            } => TxView {
-                tx: TxFields::new(&tx),
-                status: TxState::Confirmed,
-                block: Some(block),
-                height: Some(height),
-                index: Some(index),
-                seq: None,
-            },
-            TxStatus::Pending { tx, seq } => TxView {
-                tx: TxFields::new(&tx),
-                status: TxState::Pending,
-                block: None,
-                height: None,
-                index: None,
-                seq: Some(seq),
-            },
+pub fn tx(store: &Store, r: &TxRef) -> Result<TxView, ApiError> {
+    let txid = match r {
+        TxRef::Id(id) => *id,
+        TxRef::Prefix(p) => {
+            let found = store.txids_with_prefix(p, SHOWN_MATCHES + 1)?;
+            match found.as_slice() {
+                [one] => *one,
+                [] => return Err(no_tx(store, p)?),
+                many => return Err(ambiguous("transaction id", p, many)),
+            }
+        }
+    };
+    let Some(found) = store.find_tx(&txid)? else {
+        return Err(no_tx(store, &IdPrefix::of(txid.as_bytes()))?);
+    };
+    Ok(match found {
+        TxStatus::Confirmed {
+            tx,
+            block,
+            height,
+            index,
+        } => TxView {
+            tx: TxFields::new(&tx),
+            status: TxState::Confirmed,
+            block: Some(block),
+            height: Some(height),
+            index: Some(index),
+            seq: None,
         },
-    )
+        TxStatus::Pending { tx, seq } => TxView {
+            tx: TxFields::new(&tx),
+            status: TxState::Pending,
+            block: None,
+            height: None,
+            index: None,
+            seq: Some(seq),
+        },
+    })
 }
 
 pub fn txs(store: &Store, of: &TxsOf, from: (u64, u32), limit: usize) -> Result<TxsView, ApiError> {
@@ -280,8 +356,8 @@ impl Ledger for LocalLedger {
     fn tips(&self) -> Result<TipsView, ApiError> {
         tips(&self.store)
     }
-    fn tx(&self, txid: &Txid) -> Result<TxView, ApiError> {
-        tx(&self.store, txid)
+    fn tx(&self, r: &TxRef) -> Result<TxView, ApiError> {
+        tx(&self.store, r)
     }
     fn txs(&self, of: &TxsOf, from: (u64, u32), limit: usize) -> Result<TxsView, ApiError> {
         txs(&self.store, of, from, limit)

@@ -17,27 +17,39 @@ use crate::consensus::{BlockHash, Txid};
 use crate::store::StoreError;
 use views::*;
 
-/// A block by height or by hash.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub use crate::consensus::hash::{IdPrefix, MIN_PREFIX_DIGITS};
+
+/// A block by height, by hash, by a unique prefix of its hash, or the tip
+/// of the active chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BlockRef {
     Height(u64),
     Hash(BlockHash),
+    Prefix(IdPrefix),
+    Tip,
 }
 
 impl std::str::FromStr for BlockRef {
     type Err = ApiError;
 
-    /// All digits and shorter than a hash: a height; else 64 hex digits.
+    /// `tip`; all digits and shorter than a hash: a height; 64 hex digits:
+    /// a hash; 4 to 63 hex digits with a letter among them: a prefix.
     fn from_str(s: &str) -> Result<Self, ApiError> {
+        if s == "tip" {
+            return Ok(BlockRef::Tip);
+        }
         if !s.is_empty() && s.len() < 64 && s.bytes().all(|b| b.is_ascii_digit()) {
             return s
                 .parse()
                 .map(BlockRef::Height)
                 .map_err(|_| ApiError::BadRequest(format!("height {s} is out of range")));
         }
-        s.parse().map(BlockRef::Hash).map_err(|_| {
+        if let Ok(h) = s.parse() {
+            return Ok(BlockRef::Hash(h));
+        }
+        IdPrefix::parse(s).map(BlockRef::Prefix).ok_or_else(|| {
             ApiError::BadRequest(format!(
-                "malformed block reference \"{s}\": expected a height or a 64-digit hex hash"
+                "malformed block reference \"{s}\": expected a height, \"tip\", or a block hash (64 hex digits, or at least the first {MIN_PREFIX_DIGITS})"
             ))
         })
     }
@@ -48,17 +60,41 @@ impl std::fmt::Display for BlockRef {
         match self {
             BlockRef::Height(h) => write!(f, "{h}"),
             BlockRef::Hash(h) => write!(f, "{h}"),
+            BlockRef::Prefix(p) => write!(f, "{p}"),
+            BlockRef::Tip => write!(f, "tip"),
         }
     }
 }
 
-/// Parses a transaction id given by a user.
-pub fn parse_txid(s: &str) -> Result<Txid, ApiError> {
-    s.parse().map_err(|_| {
-        ApiError::BadRequest(format!(
-            "malformed transaction id \"{s}\": expected 64 hex digits"
-        ))
-    })
+/// A transaction by id, or by a unique prefix of its id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TxRef {
+    Id(Txid),
+    Prefix(IdPrefix),
+}
+
+impl std::str::FromStr for TxRef {
+    type Err = ApiError;
+
+    fn from_str(s: &str) -> Result<Self, ApiError> {
+        if let Ok(id) = s.parse() {
+            return Ok(TxRef::Id(id));
+        }
+        IdPrefix::parse(s).map(TxRef::Prefix).ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "malformed transaction id \"{s}\": expected 64 hex digits, or at least the first {MIN_PREFIX_DIGITS}"
+            ))
+        })
+    }
+}
+
+impl std::fmt::Display for TxRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TxRef::Id(id) => write!(f, "{id}"),
+            TxRef::Prefix(p) => write!(f, "{p}"),
+        }
+    }
 }
 
 /// Parses a `HEIGHT.INDEX` position of the author index: each part
@@ -176,7 +212,7 @@ pub trait Ledger {
     fn block(&self, r: BlockRef) -> Result<BlockView, ApiError>;
     fn chain(&self, from: Option<u64>, limit: usize) -> Result<ChainView, ApiError>;
     fn tips(&self) -> Result<TipsView, ApiError>;
-    fn tx(&self, txid: &Txid) -> Result<TxView, ApiError>;
+    fn tx(&self, r: &TxRef) -> Result<TxView, ApiError>;
     fn txs(&self, of: &TxsOf, from: (u64, u32), limit: usize) -> Result<TxsView, ApiError>;
     fn status(&self) -> Result<StatusView, ApiError>;
     /// `progress(done, total)` as blocks are checked.
@@ -221,6 +257,9 @@ pub enum ApiError {
     /// The node itself failed (a thread, the system's randomness).
     #[error("{0}")]
     Internal(String),
+    /// Nothing has this id (the message may say what does).
+    #[error("{0}")]
+    NotFound(String),
     /// The node answered with an error; the message is its one line.
     #[error("{message}")]
     Node { status: u16, message: String },

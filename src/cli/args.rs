@@ -49,16 +49,16 @@ pub enum Command {
     Pending(PageArgs),
     /// Mine blocks of pending transactions (until --blocks are mined, or Ctrl-C)
     Mine(MineArgs),
-    /// Show a block by height or hash
+    /// Show a block by height, hash (or a unique prefix of one) or "tip"
     Block {
-        /// A height (e.g. 12) or a block hash (64 hex digits)
+        /// A height (e.g. 12; digits only are always a height), "tip", a block hash, or its first 4+ hex digits if no other stored block starts with them
         block: String,
     },
     /// List blocks of the chain, newest first
     Chain(ChainArgs),
     /// Show a transaction, pending or in a block
     Tx {
-        /// Transaction id (64 hex digits)
+        /// Transaction id (64 hex digits), or its first 4+ digits if no other transaction starts with them
         txid: String,
         /// Write the entry's data bytes to standard output, exactly, and nothing else
         #[arg(long, conflicts_with = "json")]

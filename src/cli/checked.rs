@@ -12,9 +12,9 @@ use anyhow::{bail, Context, Result};
 use clap::Parser;
 
 use super::args::{self, BenchWhat, Cli};
-use crate::api::{parse_position, parse_txid, BlockRef, MineRequest};
+use crate::api::{parse_position, BlockRef, MineRequest, TxRef};
 use crate::bounds;
-use crate::consensus::{BlockHash, Txid};
+use crate::consensus::BlockHash;
 use crate::node::{Config, Limits};
 
 /// A command with checked arguments.
@@ -29,7 +29,7 @@ pub enum Command {
     Block(BlockRef),
     Chain(Chain),
     Tx {
-        txid: Txid,
+        txid: TxRef,
         raw: bool,
     },
     Txs(Txs),
@@ -169,7 +169,7 @@ impl Command {
                 limit: bounds::page(a.limit)?,
             }),
             Raw::Tx { txid, raw } => Command::Tx {
-                txid: parse_txid(&txid)?,
+                txid: txid.parse()?,
                 raw,
             },
             Raw::Txs(a) => Command::Txs(Txs {

@@ -1,5 +1,6 @@
 //! Hash newtypes: [`BlockHash`], [`Txid`] and [`MerkleNode`], kept apart by the
-//! compiler, and the one SHA-256 helper the consensus code uses.
+//! compiler, the one SHA-256 helper the consensus code uses, and
+//! [`IdPrefix`], the start of an id as a user abbreviates it.
 //!
 //! Every hash is the plain (single) SHA-256 digest of a documented byte
 //! string. Hashes are shown and parsed as 64 lowercase hex digits in digest
@@ -79,6 +80,69 @@ hash_newtype!(
     /// A node of the transaction Merkle tree; the root is committed in the header.
     MerkleNode
 );
+
+/// The fewest hex digits an id prefix may have (git's minimum).
+pub const MIN_PREFIX_DIGITS: usize = 4;
+
+/// The start of a block hash or transaction id, as a user types it (as git
+/// takes an abbreviated commit): 4 to 63 hex digits, either case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdPrefix {
+    /// The whole bytes the digits give.
+    pub bytes: Vec<u8>,
+    /// The last digit, when their number is odd: the high half of the next
+    /// byte.
+    pub high_nibble: Option<u8>,
+}
+
+impl IdPrefix {
+    /// `s` as a prefix, if it is 4 to 63 hex digits.
+    pub fn parse(s: &str) -> Option<IdPrefix> {
+        let ok =
+            (MIN_PREFIX_DIGITS..64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_hexdigit());
+        if !ok {
+            return None;
+        }
+        let even = s.len() & !1;
+        let bytes = hex::decode(&s[..even]).ok()?;
+        let high_nibble = (even < s.len()).then(|| {
+            let d = s.as_bytes()[even] as char;
+            d.to_digit(16).expect("checked hex") as u8
+        });
+        Some(IdPrefix { bytes, high_nibble })
+    }
+
+    /// A whole id as a prefix of itself.
+    pub fn of(id: &[u8; 32]) -> IdPrefix {
+        IdPrefix {
+            bytes: id.to_vec(),
+            high_nibble: None,
+        }
+    }
+
+    /// Whether this is a whole id (64 digits).
+    pub fn is_whole(&self) -> bool {
+        self.bytes.len() == 32
+    }
+
+    /// Whether `id` starts with this prefix.
+    pub fn matches(&self, id: &[u8]) -> bool {
+        id.starts_with(&self.bytes)
+            && self
+                .high_nibble
+                .is_none_or(|n| id.get(self.bytes.len()).is_some_and(|b| b >> 4 == n))
+    }
+}
+
+impl std::fmt::Display for IdPrefix {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", hex::encode(&self.bytes))?;
+        match self.high_nibble {
+            Some(n) => write!(f, "{n:x}"),
+            None => Ok(()),
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -12,8 +12,8 @@ use serde::de::DeserializeOwned;
 use super::cookie::Cookie;
 use super::identity::{self, IDENTITY_PATH};
 use crate::api::views::*;
-use crate::api::{ApiError, BlockRef, Ledger, MineHooks, MineRequest, TxsOf};
-use crate::consensus::{Transaction, Txid};
+use crate::api::{ApiError, BlockRef, Ledger, MineHooks, MineRequest, TxRef, TxsOf};
+use crate::consensus::Transaction;
 
 /// Sends `request()` up to three times while the connection breaks after it
 /// was made (a node under a flood of connections without the token lets
@@ -243,8 +243,8 @@ impl Ledger for RemoteLedger {
     fn tips(&self) -> Result<TipsView, ApiError> {
         self.get("/v1/tips", &[])
     }
-    fn tx(&self, txid: &Txid) -> Result<TxView, ApiError> {
-        self.get(&format!("/v1/transactions/{txid}"), &[])
+    fn tx(&self, r: &TxRef) -> Result<TxView, ApiError> {
+        self.get(&format!("/v1/transactions/{r}"), &[])
     }
     fn txs(&self, of: &TxsOf, from: (u64, u32), limit: usize) -> Result<TxsView, ApiError> {
         let whose = match of {

@@ -479,8 +479,8 @@ async fn tx(
 ) -> Answer {
     no_query(raw)?;
     let id = segment(id)?;
-    let txid = api::parse_txid(&id)?;
-    let v = blocking(move || local::tx(&node.store, &txid)).await?;
+    let r: api::TxRef = id.parse()?;
+    let v = blocking(move || local::tx(&node.store, &r)).await?;
     json(&v)
 }
 

@@ -13,6 +13,7 @@ pub fn of(e: &ApiError) -> StatusCode {
     match e {
         ApiError::BadRequest(_) | ApiError::Io(_) => StatusCode::BAD_REQUEST,
         ApiError::Conflict(_) => StatusCode::CONFLICT,
+        ApiError::NotFound(_) => StatusCode::NOT_FOUND,
         ApiError::Rejected(_) => StatusCode::UNPROCESSABLE_ENTITY,
         ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         ApiError::Node { status, .. } => {

@@ -154,6 +154,32 @@ impl Store {
         })
     }
 
+    /// Up to `max` hashes of stored blocks, on any branch, that start
+    /// with `prefix` (a scan of the keys under its whole bytes).
+    pub fn blocks_with_prefix(
+        &self,
+        prefix: &crate::consensus::hash::IdPrefix,
+        max: usize,
+    ) -> Result<Vec<BlockHash>, StoreError> {
+        self.h().blocks.with_prefix(prefix, max)
+    }
+
+    /// Up to `max` ids of transactions, in the active chain or pending,
+    /// that start with `prefix`.
+    pub fn txids_with_prefix(
+        &self,
+        prefix: &crate::consensus::hash::IdPrefix,
+        max: usize,
+    ) -> Result<Vec<Txid>, StoreError> {
+        let mut ids = self.h().txs.with_prefix(prefix, max)?;
+        for id in self.h().pending_ids.with_prefix(prefix, max)? {
+            if ids.len() < max && !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+        Ok(ids)
+    }
+
     /// Where `txid` is: in a block, pending, or unknown (`None`).
     pub fn find_tx(&self, txid: &Txid) -> Result<Option<TxStatus>, StoreError> {
         if let Some(loc) = self.h().txs.location(txid)? {

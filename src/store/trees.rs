@@ -12,6 +12,7 @@ use super::codec::{self, CodecError, Record};
 use super::failpoint::{self, Site};
 use super::schema::*;
 use super::StoreError;
+use crate::consensus::hash::IdPrefix;
 use crate::consensus::{Block, BlockHash, CheckedBlock, PublicKey, Transaction, Txid, Work};
 
 /// A key-value tree as the accessors see it: a `sled::Tree` (errors are
@@ -501,7 +502,37 @@ impl Heights<Tree> {
     }
 }
 
+/// Up to `max` keys of `tree` (32-byte ids) that start with `prefix`.
+fn ids_with_prefix(
+    tree: &Tree,
+    prefix: &IdPrefix,
+    max: usize,
+) -> Result<Vec<[u8; 32]>, StoreError> {
+    let mut out = Vec::new();
+    for k in tree.scan_prefix(&prefix.bytes).keys() {
+        let k = k?;
+        if out.len() == max {
+            break;
+        }
+        if prefix.matches(&k) {
+            let id: [u8; 32] = k.as_ref().try_into().map_err(|_| {
+                StoreError::Corrupt(format!("a {}-byte key in an id tree", k.len()))
+            })?;
+            out.push(id);
+        }
+    }
+    Ok(out)
+}
+
 impl Txs<Tree> {
+    /// Up to `max` txids of the active chain starting with `prefix`.
+    pub fn with_prefix(&self, prefix: &IdPrefix, max: usize) -> Result<Vec<Txid>, StoreError> {
+        Ok(ids_with_prefix(&self.0, prefix, max)?
+            .into_iter()
+            .map(Txid)
+            .collect())
+    }
+
     /// Every txid indexed, in key order.
     pub fn ids(&self) -> impl Iterator<Item = Result<IVec, StoreError>> + '_ {
         self.0.iter().keys().map(|k| Ok(k?))
@@ -548,6 +579,14 @@ impl KeyNames<Tree> {
 }
 
 impl PendingIds<Tree> {
+    /// Up to `max` pending txids starting with `prefix`.
+    pub fn with_prefix(&self, prefix: &IdPrefix, max: usize) -> Result<Vec<Txid>, StoreError> {
+        Ok(ids_with_prefix(&self.0, prefix, max)?
+            .into_iter()
+            .map(Txid)
+            .collect())
+    }
+
     /// How many entries (a walk: for `verify` only).
     pub fn count(&self) -> Result<u64, StoreError> {
         count_keys(&self.0)
@@ -587,6 +626,14 @@ impl AuthorGroups<Tree> {
 }
 
 impl Blocks<Tree> {
+    /// Up to `max` hashes of stored blocks (any branch) starting with `prefix`.
+    pub fn with_prefix(&self, prefix: &IdPrefix, max: usize) -> Result<Vec<BlockHash>, StoreError> {
+        Ok(ids_with_prefix(&self.0, prefix, max)?
+            .into_iter()
+            .map(BlockHash)
+            .collect())
+    }
+
     /// Every stored block's key and header record, in key order.
     pub fn headers(
         &self,

@@ -2,11 +2,10 @@
 
 use anyhow::{Context, Result};
 
-use crate::api::{BlockRef, TxsOf};
+use crate::api::{BlockRef, TxRef, TxsOf};
 use crate::cli::checked::{Chain, Txs, TxsOfArg};
 use crate::cli::output::{self, print_json};
 use crate::cli::Ctx;
-use crate::consensus::Txid;
 
 pub fn block(ctx: &Ctx, r: BlockRef) -> Result<()> {
     let v = ctx.ledger()?.block(r)?;
@@ -44,7 +43,7 @@ pub fn chain(ctx: &Ctx, a: &Chain) -> Result<()> {
     Ok(())
 }
 
-pub fn tx(ctx: &Ctx, txid: &Txid, raw: bool) -> Result<()> {
+pub fn tx(ctx: &Ctx, txid: &TxRef, raw: bool) -> Result<()> {
     let v = ctx.ledger()?.tx(txid)?;
     if raw {
         use std::io::Write;
