@@ -15,24 +15,41 @@ fn threads_arg() -> RangedI64ValueParser<u16> {
     clap::value_parser!(u16).range(i64::from(bounds::THREADS.min)..=i64::from(bounds::THREADS.max))
 }
 
+/// The heading of the options every command takes.
+const GLOBAL: &str = "Global options";
+
+const EXAMPLES: &str = "\
+Examples:
+  sledger demo                          a ledger, entries, blocks and a check, in seconds
+  sledger init --name mylog             a new ledger (mines its genesis block)
+  sledger submit -a alice \"paid bob\"    an entry, pending until mined
+  sledger mine                          seal the pending entries into blocks
+  sledger node --mine &                 own the ledger, mine as entries arrive
+  sledger watch                         follow the node: blocks, tips, entries
+  sledger block tip                     the newest block (or a height, hash, hash prefix)
+  sledger --json status                 machine-readable output
+
+Exit codes: 0 success, 1 failure, 2 bad usage, 130 interrupted (Ctrl-C, SIGTERM).
+More: README.md, `sledger COMMAND --help`, `sledger man`.";
+
 /// A persistent proof-of-work ledger on sled.
 #[derive(Debug, Parser)]
-#[command(name = "sledger", version, about, long_about = None, propagate_version = true)]
+#[command(name = "sledger", version, about, long_about = None, propagate_version = true, after_help = EXAMPLES)]
 pub struct Cli {
     /// Directory holding the ledger [default: the platform's data directory, e.g. ~/.local/share/sledger]
-    #[arg(long, global = true, env = "SLEDGER_DATA_DIR", value_name = "DIR")]
+    #[arg(long, global = true, env = "SLEDGER_DATA_DIR", value_name = "DIR", help_heading = GLOBAL)]
     pub data_dir: Option<PathBuf>,
 
-    /// Print machine-readable JSON instead of text
-    #[arg(long, global = true)]
+    /// Print machine-readable JSON instead of text (errors too: one JSON object on stderr)
+    #[arg(long, global = true, help_heading = GLOBAL)]
     pub json: bool,
 
     /// Refuse to open a ledger with an older schema instead of upgrading it
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL)]
     pub no_upgrade: bool,
 
     /// Directory of signing keys (`sledger key`) [default: the platform's config directory, e.g. ~/.config/sledger/keys]
-    #[arg(long, global = true, env = "SLEDGER_KEYS_DIR", value_name = "DIR")]
+    #[arg(long, global = true, env = "SLEDGER_KEYS_DIR", value_name = "DIR", help_heading = GLOBAL)]
     pub keys_dir: Option<PathBuf>,
 
     #[command(subcommand)]
@@ -42,14 +59,33 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create a new ledger: choose its parameters and mine its genesis block
+    #[command(after_help = "Examples:
+  sledger init --name mylog
+  sledger init --difficulty 20 --block-interval 10 --signatures required
+  sledger init --difficulty 8 --fixed-difficulty      a fast chain for tests")]
     Init(InitArgs),
     /// Record an entry as a pending transaction
+    #[command(after_help = "Examples:
+  sledger submit -a alice \"paid bob 5\"
+  echo \"from a pipe\" | sledger submit -a bob
+  sledger submit -a carol --file report.pdf
+  sledger submit --sign alice \"only alice can write as alice\"")]
     Submit(SubmitArgs),
     /// List pending transactions, oldest first
     Pending(PageArgs),
     /// Mine blocks of pending transactions (until --blocks are mined, or Ctrl-C)
+    #[command(after_help = "Examples:
+  sledger mine                          every pending entry, then stop
+  sledger mine -n 1 --threads 2
+  sledger mine --continuous             empty blocks too, until Ctrl-C
+  sledger mine --empty-blocks-every 10m an empty block when the tip is 10 min old")]
     Mine(MineArgs),
     /// Show a block by height, hash (or a unique prefix of one) or "tip"
+    #[command(after_help = "Examples:
+  sledger block 12
+  sledger block tip
+  sledger block 00a3f2                  the block whose hash starts so, if only one does
+  sledger --json block tip")]
     Block {
         /// A height (e.g. 12; digits only are always a height), "tip", a block hash, or its first 4+ hex digits if no other stored block starts with them
         block: String,
@@ -57,6 +93,9 @@ pub enum Command {
     /// List blocks of the chain, newest first
     Chain(ChainArgs),
     /// Show a transaction, pending or in a block
+    #[command(after_help = "Examples:
+  sledger tx 36e089bd                   by the first digits of its id, if unique
+  sledger tx --raw 36e089bd > data.bin  the exact bytes")]
     Tx {
         /// Transaction id (64 hex digits), or its first 4+ digits if no other transaction starts with them
         txid: String,
@@ -67,12 +106,19 @@ pub enum Command {
     /// List an author's (or a key's) transactions in chain order
     Txs(TxsArgs),
     /// Check every block and index of the ledger against every rule
+    #[command(after_help = "Examples:
+  sledger verify
+  sledger verify --expect-tip 00a3f2...  and the chain still leads to a published tip")]
     Verify(VerifyArgs),
     /// Upgrade the ledger's schema to this sledger's version
     Migrate,
     /// Show the ledger's tip, counts and parameters
     Status,
     /// Write the chain as JSON lines, one block per line
+    #[command(after_help = "Examples:
+  sledger export -o chain.jsonl
+  sledger export --from 1200 -o new.jsonl   an incremental backup
+  sledger export | ssh host sledger import -")]
     Export {
         /// Write here instead of standard output ("-": standard output); symlinks are followed, devices and pipes written through, a file replaced atomically keeping its mode
         #[arg(long, short, value_name = "FILE")]
@@ -82,6 +128,10 @@ pub enum Command {
         from: u64,
     },
     /// Add the blocks of an export, checking every one first (creates the ledger if there is none)
+    #[command(after_help = "Examples:
+  sledger --data-dir copy import chain.jsonl
+  ssh host sledger export --from 1200 | sledger import -
+  sledger import --expect-tip 00a3f2... chain.jsonl")]
     Import {
         /// An export file (JSON lines); "-" reads standard input
         file: PathBuf,
@@ -94,11 +144,27 @@ pub enum Command {
     /// Create the ledger if needed, record sample entries, mine, show and verify
     Demo,
     /// Run a node: own the ledger, serve its HTTP API on 127.0.0.1, optionally mine; other commands then go through it
+    #[command(after_help = "Examples:
+  sledger node --mine --threads 1
+  sledger node --mine --empty-blocks-every 10m --log-format json --log-file node.log
+  sledger node --listen 0.0.0.0:8338 --peer 192.0.2.7:8338
+  (defaults come from sledger.toml in the data directory: sledger config show)")]
     Node(NodeArgs),
     /// Measure mining speed (default) or the store at scale, against references
     Bench(BenchArgs),
     /// The running node's peers: list them (default), add one, ban or unban one
     Peers(PeersArgs),
+    /// Print a shell completion script (e.g. `sledger completions bash > ~/.local/share/bash-completion/completions/sledger`)
+    Completions {
+        /// The shell
+        shell: clap_complete::Shell,
+    },
+    /// Write man pages: sledger(1) to standard output, or one page per command into --dir
+    Man {
+        /// Write sledger.1 and sledger-COMMAND.1 here (created if missing)
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -52,6 +52,10 @@ pub enum Command {
     Node(Config),
     Bench(Bench),
     Peers(Peers),
+    Completions(clap_complete::Shell),
+    Man {
+        dir: Option<std::path::PathBuf>,
+    },
 }
 
 /// `peers`: what to ask the running node.
@@ -199,6 +203,8 @@ impl Command {
             Raw::Node(a) => Command::Node(node(a)?),
             Raw::Bench(a) => Command::Bench(bench(a)?),
             Raw::Peers(a) => Command::Peers(peers(a)?),
+            Raw::Completions { shell } => Command::Completions(shell),
+            Raw::Man { dir } => Command::Man { dir },
         })
     }
 }

@@ -4,6 +4,7 @@ pub mod bench;
 pub mod demo;
 pub mod init;
 pub mod key;
+pub mod manual;
 pub mod migrate;
 pub mod mine;
 pub mod node;
