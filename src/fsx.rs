@@ -47,6 +47,27 @@ pub fn create_new(path: &Path, mode: Mode) -> io::Result<File> {
     Ok(file)
 }
 
+/// Opens `path` for appending (a log), creating it owner-only if missing;
+/// a symlink at the name makes it fail (`O_NOFOLLOW`), and so does
+/// anything but a regular file.
+pub fn open_append(path: &Path) -> io::Result<File> {
+    let file = OpenOptions::new()
+        .append(true)
+        .create(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .mode(OWNER_ONLY)
+        .open(path)
+        .map_err(|e| named(e, "cannot open", path))?;
+    if !file.metadata()?.is_file() {
+        return Err(named(
+            io::Error::other("not a regular file"),
+            "cannot append to",
+            path,
+        ));
+    }
+    Ok(file)
+}
+
 /// Writes a new version of `target`: `write` fills `temp` (created with
 /// [`create_new`] and `mode`), which is synced to disk and renamed over
 /// `target` only if all of that succeeded; otherwise `temp` is removed

@@ -17,6 +17,7 @@ pub mod fsx;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod keys;
+pub mod logging;
 pub mod mining;
 pub mod net;
 pub mod node;

@@ -26,9 +26,12 @@ fn unknown_and_malformed_references() {
     l.fails(&["block", "7"], "no block at height 7");
     l.fails(&["block", &"ab".repeat(32)], "no block with hash");
     l.misused(&["block", "xyz"], "malformed block reference");
-    l.misused(&["block", &"a".repeat(63)], "malformed block reference");
+    // 63 hex digits are a prefix; 65 are not an id.
+    l.fails(&["block", &"a".repeat(63)], "no block hash starts with");
+    l.misused(&["block", &"a".repeat(65)], "malformed block reference");
     l.misused(&["block", "99999999999999999999999"], "out of range");
-    l.misused(&["tx", "1234"], "malformed transaction id");
+    l.misused(&["tx", "123"], "malformed transaction id");
+    l.misused(&["tx", "12g4"], "malformed transaction id");
     l.misused(&["mine", "--checkpoint-every", "0"], "--checkpoint-every");
     l.misused(
         &["mine", "--continuous", "-n", "0"],

@@ -925,7 +925,7 @@ fn the_openapi_document_states_the_nodes_rules() {
     );
     let p = &d["paths"];
     let block = &p["/v1/blocks/{block}"]["get"]["parameters"][0]["schema"];
-    assert_eq!(block["pattern"], "^([0-9]{1,63}|[0-9a-fA-F]{64})$");
+    assert_eq!(block["pattern"], "^(tip|[0-9]{1,63}|[0-9a-fA-F]{4,64})$");
     for path in ["/v1/pending", "/v1/chain"] {
         let from = &p[path]["get"]["parameters"][0];
         assert_eq!(from["name"], "from");

@@ -8,20 +8,12 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::kit::{Ledger, Node};
+use crate::kit::{eventually, Ledger, Node};
 
 fn height(node: &Node) -> u64 {
     let (code, v) = node.get("/v1/status");
     assert_eq!(code, 200, "{v}");
     v["tip"]["height"].as_u64().expect("a height")
-}
-
-fn eventually(what: &str, within: Duration, mut ok: impl FnMut() -> bool) {
-    let deadline = Instant::now() + within;
-    while !ok() {
-        assert!(Instant::now() < deadline, "{what} within {within:?}");
-        std::thread::sleep(Duration::from_millis(25));
-    }
 }
 
 #[test]

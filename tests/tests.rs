@@ -27,3 +27,4 @@ mod properties;
 mod signatures;
 mod store;
 mod text;
+mod watch;

@@ -246,7 +246,16 @@ impl Search<'_> {
             }
             if last_save.elapsed() >= self.settings.checkpoint_every {
                 last_save = Instant::now();
-                if let Err(e) = store.save_checkpoint(t, p.tried_below, self.prior + p.hashes) {
+                let saved = store.save_checkpoint(t, p.tried_below, self.prior + p.hashes);
+                if saved.is_ok() {
+                    tracing::info!(
+                        height = t.header.height,
+                        nonce = p.tried_below,
+                        hashes = self.prior + p.hashes,
+                        "checkpointed the search"
+                    );
+                }
+                if let Err(e) = saved {
                     // The store cannot be written (a full disk): stop.
                     save_error.get_or_insert(e);
                     control.stop.store(true, Ordering::SeqCst);

@@ -471,6 +471,30 @@ pub struct TipEvent {
     pub connected: u64,
 }
 
+/// One event of a node's stream (`GET /v1/events`), as `sledger watch
+/// --json` prints it: the event's name in `event`, beside its fields.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "lowercase")]
+pub enum NodeEvent {
+    Block(SealedEvent),
+    Mining(MiningView),
+    Tip(TipEvent),
+    Entry(EntryEvent),
+}
+
+/// An entry that joined the node's pending pool (the `entry` event).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EntryEvent {
+    pub txid: Txid,
+    pub author: String,
+    /// Its data's size in bytes.
+    pub size: usize,
+    /// The signing key's fingerprint, or `null` for an unsigned entry.
+    pub signed_by: Option<String>,
+    /// `submit` (through this node's API) or `peer`.
+    pub source: String,
+}
+
 /// How a mining run ended.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct MineSummary {

@@ -154,6 +154,11 @@ pub enum Command {
     Bench(BenchArgs),
     /// The running node's peers: list them (default), add one, ban or unban one
     Peers(PeersArgs),
+    /// Follow the running node: blocks sealed, tip changes (reorganisations named), entries arriving, the miner starting and stopping
+    #[command(
+        after_help = "Examples:\n  sledger watch\n  sledger --json watch | jq -c 'select(.event == \"tip\")'"
+    )]
+    Watch,
     /// Print a shell completion script (e.g. `sledger completions bash > ~/.local/share/bash-completion/completions/sledger`)
     Completions {
         /// The shell
@@ -427,6 +432,15 @@ pub struct NodeArgs {
     /// A permissioned ledger: the peers named in FILE (one peer id a line; blank lines and lines starting with # are skipped), with any --allow-peer
     #[arg(long, value_name = "FILE")]
     pub allow_peers_file: Option<std::path::PathBuf>,
+    /// What the log shows: error, warn, info, debug, trace, or a RUST_LOG-style filter [default: RUST_LOG, else info]
+    #[arg(long, value_name = "LEVEL")]
+    pub log_level: Option<String>,
+    /// Log lines as text or JSON (one object a line)
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub log_format: Option<crate::logging::LogFormat>,
+    /// Append the log to FILE (created owner-only) instead of writing it to stderr
+    #[arg(long, value_name = "FILE")]
+    pub log_file: Option<PathBuf>,
     /// Checked header hashes a sync keeps ahead of the stored chain, 64 to 1000000; a header chain longer than this without more work is followed without keeping it (docs/NETWORK.md) [default: 16384]
     #[arg(long, value_name = "HEADERS", value_parser = clap::value_parser!(u32).range(64..=1_000_000))]
     pub sync_window: Option<u32>,

@@ -52,6 +52,7 @@ pub enum Command {
     Node(Config),
     Bench(Bench),
     Peers(Peers),
+    Watch,
     Completions(clap_complete::Shell),
     Man {
         dir: Option<std::path::PathBuf>,
@@ -203,6 +204,7 @@ impl Command {
             Raw::Node(a) => Command::Node(node(a)?),
             Raw::Bench(a) => Command::Bench(bench(a)?),
             Raw::Peers(a) => Command::Peers(peers(a)?),
+            Raw::Watch => Command::Watch,
             Raw::Completions { shell } => Command::Completions(shell),
             Raw::Man { dir } => Command::Man { dir },
         })
@@ -303,6 +305,15 @@ fn node(a: args::NodeArgs) -> Result<Config> {
             peers: addresses("--peer", &a.peer)?,
             allow: allowed_peers(&a.allow_peer, a.allow_peers_file.as_deref())?,
             sync_window: a.sync_window.map(|w| w as usize),
+        },
+        log: {
+            let log = crate::logging::LogSettings {
+                level: a.log_level,
+                format: a.log_format.unwrap_or_default(),
+                file: a.log_file,
+            };
+            crate::logging::filter(&log)?;
+            log
         },
     })
 }

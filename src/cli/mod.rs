@@ -159,6 +159,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Bench(b) => commands::bench::run(&ctx, b),
         Command::Node(config) => commands::node::run(&ctx, config),
         Command::Peers(p) => commands::peers::run(&ctx, p),
+        Command::Watch => commands::watch::run(&ctx),
         Command::Completions(shell) => commands::manual::completions(shell),
         Command::Man { dir } => commands::manual::man(dir.as_deref()),
     }

@@ -481,8 +481,8 @@ impl Net {
     /// store (then `done` is answered), and in libp2p's block list, which
     /// closes its connections.
     fn ban_until(&mut self, peer: PeerId, until_ms: u64, why: &str, done: Option<Reply<()>>) {
-        eprintln!(
-            "sledger node: banning peer {peer} until {}: {why}",
+        tracing::warn!(
+            "banning peer {peer} until {}: {why}",
             crate::time::format_ms(until_ms)
         );
         self.book().ban(peer, until_ms, why);
@@ -659,7 +659,9 @@ impl Net {
                 self.ban(peer, &format!("{what} that does not decode"));
             }
             ErrorKind::UnexpectedEof => {
-                eprintln!("sledger node: letting peer {peer} go: {what} larger than its bound, or cut short");
+                tracing::warn!(
+                    "letting peer {peer} go: {what} larger than its bound, or cut short"
+                );
                 let _ = self.swarm.disconnect_peer_id(peer);
             }
             _ => {}
@@ -960,13 +962,17 @@ impl Net {
                     false => Direction::Inbound,
                 };
                 let addr = endpoint.get_remote_address().clone();
+                tracing::info!(peer = %peer_id, address = %addr, direction = ?direction, "peer connected");
                 self.book().connected(*peer_id, addr, direction);
             }
             SwarmEvent::ConnectionClosed {
                 peer_id,
                 num_established: 0,
                 ..
-            } => self.book().disconnected(peer_id),
+            } => {
+                tracing::info!(peer = %peer_id, "peer disconnected");
+                self.book().disconnected(peer_id)
+            }
             SwarmEvent::Behaviour(BehaviourEvent::Ping(ping::Event {
                 peer,
                 result: Ok(rtt),
@@ -990,7 +996,7 @@ fn answer<T>(done: Option<Reply<T>>, r: Result<T, String>) {
         }
         None => {
             if let Err(e) = r {
-                eprintln!("sledger node: cannot update the peer book: {e}");
+                tracing::error!("cannot update the peer book: {e}");
             }
         }
     }

@@ -409,6 +409,44 @@ impl Ledger for RemoteLedger {
     }
 }
 
+impl RemoteLedger {
+    /// Follows the node's event stream, calling `each` per event, until
+    /// `stop` is raised (`Ok(true)`) or the node ends the stream
+    /// (`Ok(false)`: it stopped). Events of a kind this client does not
+    /// know are skipped.
+    pub fn watch(
+        &self,
+        stop: &AtomicBool,
+        each: &mut dyn FnMut(&NodeEvent),
+    ) -> Result<bool, ApiError> {
+        let events = self
+            .request("GET", "/v1/events", &[])
+            .set("Accept", "text/event-stream")
+            .call();
+        let events = match events {
+            Ok(r) => r,
+            Err(e) => return self.answer::<bool>(Err(e)),
+        };
+        let mut lines = SseReader::new(events.into_reader());
+        while !stop.load(Ordering::Relaxed) {
+            let next = match lines.next_event() {
+                Ok(Some(next)) => next,
+                // The stream ended or broke: the node is stopping or gone.
+                Ok(None) | Err(_) => return Ok(false),
+            };
+            let event = match next.0.as_str() {
+                "block" => NodeEvent::Block(self.event("block", &next.1)?),
+                "mining" => NodeEvent::Mining(self.event("mining", &next.1)?),
+                "tip" => NodeEvent::Tip(self.event("tip", &next.1)?),
+                "entry" => NodeEvent::Entry(self.event("entry", &next.1)?),
+                _ => continue,
+            };
+            each(&event);
+        }
+        Ok(true)
+    }
+}
+
 /// Reads server-sent events: `(event name, data)` per blank-line-ended
 /// block; comments (the keep-alives) are skipped.
 struct SseReader<R> {

@@ -106,6 +106,7 @@ impl MiningSlot {
         run.handle = Some(spawn_run(node.clone(), &run, settings)?);
         st.run = Some(run);
         let v = view_of(&st);
+        tracing::info!(run = v.run, threads = v.threads, "mining started");
         // Sent under the lock: events of one run go out in order.
         let _ = node.events.send(Event::Mining(v.clone()));
         Ok(v)
@@ -154,7 +155,7 @@ impl MiningSlot {
                 st.last_error = None;
             }
             Err(e) => {
-                eprintln!("sledger node: mining stopped: {e}");
+                tracing::error!("mining stopped: {e}");
                 st.last = Some(MineSummary::default());
                 st.last_error = Some(e.to_string());
             }
@@ -162,6 +163,11 @@ impl MiningSlot {
         if st.run.as_ref().is_some_and(|r| r.id == id) {
             st.run = None;
         }
+        tracing::info!(
+            run = id,
+            mined = st.last.as_ref().map_or(0, |l| l.mined),
+            "mining stopped"
+        );
         let v = view_of(&st);
         let _ = node.events.send(Event::Mining(v));
     }
@@ -191,9 +197,17 @@ fn spawn_run(n: Arc<Node>, run: &Run, settings: Settings) -> Result<JoinHandle<(
                         append_lock: Some(&n.write_lock),
                     },
                     MineHooks {
-                        note: &mut |line| eprintln!("{line}"),
+                        note: &mut |line| tracing::info!("{line}"),
                         searching: &mut |t, _| n.mining.searching(t),
                         mined: &mut |block| {
+                            tracing::info!(
+                                height = block.height,
+                                hash = %block.hash,
+                                txs = block.transactions,
+                                hashes = block.hashes,
+                                seconds = block.seconds,
+                                "sealed block"
+                            );
                             n.mining.mined(id);
                             n.announce_block(&block.hash);
                             let block = block.clone();

@@ -74,6 +74,8 @@ pub struct Config {
     pub limits: Limits,
     /// The peer-to-peer network: off unless it has a listen address or a peer.
     pub network: crate::net::Config,
+    /// The log: level, format, file.
+    pub log: crate::logging::LogSettings,
 }
 
 /// What the node sends on `GET /v1/events`.
@@ -85,6 +87,8 @@ pub enum Event {
     Mining(crate::api::views::MiningView),
     /// The active tip moved ([`tip_watch`]).
     Tip(crate::api::views::TipEvent),
+    /// An entry joined the pending pool.
+    Entry(crate::api::views::EntryEvent),
 }
 
 /// State every request handler shares.
@@ -119,6 +123,27 @@ impl Node {
     }
 
     /// Gossips an entry submitted here, if networking is on.
+    /// Logs an entry that joined the pending pool and tells the event
+    /// streams; `source` is `submit` or `peer`.
+    pub fn entry_arrived(&self, tx: &crate::consensus::Transaction, source: &str) {
+        let event = crate::api::views::EntryEvent {
+            txid: tx.txid(),
+            author: tx.author().to_owned(),
+            size: tx.data().len(),
+            signed_by: tx.signed().map(|s| s.key.fingerprint()),
+            source: source.into(),
+        };
+        tracing::info!(
+            txid = %event.txid,
+            author = %crate::cli::output::escape_text(&event.author),
+            size = event.size,
+            signed = event.signed_by.is_some(),
+            source,
+            "pending entry"
+        );
+        let _ = self.events.send(Event::Entry(event));
+    }
+
     pub fn announce_entry(&self, tx: &crate::consensus::Transaction) {
         if let Some(net) = self.net.get() {
             net.publish_entry(tx);

@@ -46,7 +46,7 @@ fn verdict_of_error(e: &StoreError) -> Verdict {
     let verdict = peer_fault(e);
     if verdict == Verdict::Invalid {
         // The ban that follows names the kind of fault; this, the rule.
-        eprintln!("sledger node: refused what a peer sent: {e}");
+        tracing::warn!("refused what a peer sent: {e}");
     }
     verdict
 }
@@ -145,6 +145,14 @@ impl Chain for Peering {
             let _writes = node.write_lock.lock().unwrap_or_else(|p| p.into_inner());
             node.store.accept_block(&block, now_ms())
         };
+        if matches!(accepted, Ok(ref a) if !matches!(a, Accepted::AlreadyKnown)) {
+            tracing::info!(
+                height = block.header.height,
+                hash = %block.hash(),
+                txs = block.txs.len(),
+                "received block from a peer"
+            );
+        }
         match accepted {
             Ok(Accepted::Extended(_) | Accepted::Reorganized { .. }) => {
                 node.mining.new_entries();
@@ -182,6 +190,13 @@ impl Chain for Peering {
         if let Some(appended) = appended {
             return match appended {
                 Ok(_) => {
+                    let last = fresh.last().expect("not empty");
+                    tracing::info!(
+                        blocks = fresh.len(),
+                        from = first.header.height,
+                        to = last.header.height,
+                        "received blocks from a peer"
+                    );
                     node.mining.new_entries();
                     node.tip_moved(Cause::Peer);
                     (fresh.len(), Verdict::Known)
@@ -216,7 +231,7 @@ impl Chain for Peering {
             return Vec::new();
         };
         let book = node.store.peers().unwrap_or_else(|e| {
-            eprintln!("sledger node: cannot read the peer book: {e}");
+            tracing::error!("cannot read the peer book: {e}");
             Vec::new()
         });
         book.into_iter()
@@ -253,6 +268,7 @@ impl Chain for Peering {
         };
         match node.store.submit(&tx) {
             Ok(_) => {
+                node.entry_arrived(&tx, "peer");
                 node.mining.new_entries();
                 Verdict::New
             }

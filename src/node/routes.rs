@@ -461,6 +461,7 @@ async fn submit(State(node): State<Shared>, RawQuery(raw): RawQuery, body: Body)
         .entry(crate::time::now_ms())
         .map_err(|e| bad(e.to_string()))?;
     let (v, tx) = blocking(move || local::submit_tx(&n.store, entry)).await?;
+    node.entry_arrived(&tx, "submit");
     node.mining.new_entries();
     node.announce_entry(&tx);
     json(&v)
@@ -641,6 +642,16 @@ async fn import(State(node): State<Shared>, RawQuery(raw): RawQuery, body: Body)
         let _held = n.write_lock.lock();
         let file = ExportFile { path: spool, name };
         let done = ImportPlan::check(&n.store, file, crate::time::now_ms())?.apply();
+        if let Ok(v) = &done {
+            tracing::info!(
+                imported = v.imported,
+                already_present = v.already_present,
+                disconnected = v.disconnected,
+                height = v.tip.height,
+                tip = %v.tip.hash,
+                "imported"
+            );
+        }
         n.tip_moved(Cause::Import);
         done
     })
@@ -768,6 +779,7 @@ async fn events(State(node): State<Shared>, RawQuery(raw): RawQuery) -> Answer {
             Event::Block(v) => ("block", serde_json::to_string(&v)),
             Event::Mining(v) => ("mining", serde_json::to_string(&v)),
             Event::Tip(v) => ("tip", serde_json::to_string(&v)),
+            Event::Entry(v) => ("entry", serde_json::to_string(&v)),
         };
         Some(Some(SseEvent::default().event(name).data(data.ok()?)))
     });

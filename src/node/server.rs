@@ -107,11 +107,11 @@ async fn serve(
         let ticket = admission.admit();
         super::connection::spawn(stream, app.clone(), node.clone(), ticket, &graceful);
     }
-    eprintln!("sledger node: stopping: finishing requests under way");
+    tracing::info!("stopping: finishing requests under way");
     drop(listener);
     drain(&node, graceful, config.limits.drain).await;
     cookie.remove(&data_dir);
-    eprintln!("sledger node: stopped");
+    tracing::info!("stopped");
     Ok(())
 }
 
@@ -124,9 +124,10 @@ fn publish(data_dir: &std::path::Path, address: SocketAddr) -> Result<Cookie, No
     // This process holds the store's lock, so a cookie already there was
     // left by a node that did not stop cleanly.
     if let Ok(Some(old)) = Cookie::read(data_dir) {
-        eprintln!(
+        tracing::warn!(
             "replacing a stale node cookie left by a node that did not stop cleanly (pid {}, {})",
-            old.pid, old.address
+            old.pid,
+            old.address
         );
     }
     let cookie = Cookie {
@@ -150,7 +151,7 @@ async fn drain(
     tokio::select! {
         _ = graceful.shutdown() => {}
         _ = tokio::time::sleep(limit) => {
-            eprintln!("sledger node: requests still running after {limit:?}; stopping anyway");
+            tracing::warn!("requests still running after {limit:?}; stopping anyway");
         }
     }
     let n = node.clone();

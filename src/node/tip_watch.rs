@@ -74,6 +74,19 @@ impl Node {
             disconnected: height - fork,
             connected: state.height.saturating_sub(fork),
         };
+        if event.disconnected > 0 {
+            tracing::warn!(
+                depth = event.disconnected,
+                connected = event.connected,
+                from = %hash,
+                to = %state.tip,
+                cause = cause.name(),
+                "reorganisation: {} blocks disconnected, {} connected",
+                event.disconnected,
+                event.connected
+            );
+        }
+        tracing::info!(height = state.height, hash = %state.tip, cause = cause.name(), "new tip");
         let _ = self.events.send(Event::Tip(event));
     }
 }

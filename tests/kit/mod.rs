@@ -13,5 +13,17 @@ pub mod wire;
 
 pub use ledger::{bin, check_failure, open_sled, Ledger};
 pub use node::Node;
+
+/// Polls `done` every 50 ms until it holds, or panics after `limit`.
+pub fn eventually(what: &str, limit: std::time::Duration, mut done: impl FnMut() -> bool) {
+    let end = std::time::Instant::now() + limit;
+    while !done() {
+        assert!(
+            std::time::Instant::now() < end,
+            "timed out after {limit:?} waiting until {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
 pub use schema::Validator;
 pub use sledger::testkit::{child, named_params, params, seal, store, tx, unsealed_child};

@@ -30,17 +30,7 @@ pub(crate) fn tip(n: &Node) -> (u64, String) {
     )
 }
 
-/// Polls `done` every 100 ms until it holds, or panics after `limit`.
-pub(crate) fn eventually(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
-    let end = Instant::now() + limit;
-    while !done() {
-        assert!(
-            Instant::now() < end,
-            "timed out after {limit:?} waiting until {what}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
+pub(crate) use crate::kit::eventually;
 
 /// A node on `l` listening for peers, dialling `peers`.
 pub(crate) fn peer_node(l: &Ledger, peers: &[&Node], extra: &[&str]) -> Node {

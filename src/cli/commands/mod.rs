@@ -13,3 +13,4 @@ pub mod query;
 pub mod submit;
 pub mod transfer;
 pub mod verify;
+pub mod watch;

@@ -19,6 +19,7 @@ pub fn run(ctx: &Ctx, config: Config) -> Result<()> {
             config.listen.ip()
         );
     }
+    crate::logging::init(&config.log)?;
     let store = ctx
         .open_here()?
         .ok_or_else(|| StoreError::NoLedger(ctx.data_dir.clone()))?;

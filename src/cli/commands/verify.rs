@@ -43,7 +43,10 @@ pub fn run(ctx: &Ctx, expect_tip: Option<BlockHash>) -> Result<()> {
                 "the chain does not lead to the expected block {pin}: it is stored at height {} on a side branch, not on the active chain",
                 b.height
             ),
-            Err(crate::api::ApiError::Store(crate::store::StoreError::NoSuchBlock(_))) => bail!(
+            Err(
+                crate::api::ApiError::Store(crate::store::StoreError::NoSuchBlock(_))
+                | crate::api::ApiError::NotFound(_),
+            ) => bail!(
                 "the chain does not lead to the expected block {pin}: no such block (a chain re-mined or replaced after that tip was published fails here)"
             ),
             Err(crate::api::ApiError::Node { status: 404, .. }) => bail!(
