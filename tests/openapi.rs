@@ -599,6 +599,12 @@ fn mining_and_events(c: &mut Checker, node: &Node) {
     let mut stream = stream.expect("an event stream");
     c.call(node, start, start, Some((JSON, b"[]")), 400);
     c.call(node, start, start, Some((JSON, br#"{"threads": 0}"#)), 400);
+    // An entry first, so the stream carries an `entry` event too.
+    let (code, _) = node.post(
+        "/v1/transactions",
+        serde_json::json!({"author": "events", "data": "an entry event"}),
+    );
+    assert_eq!(code, 200);
     c.call(
         node,
         start,
@@ -628,7 +634,7 @@ fn mining_and_events(c: &mut Checker, node: &Node) {
 /// Reads events until a `block` and then a `mining` event that says the
 /// run ended, checking each against its schema.
 fn events_of_one_block(c: &mut Checker, stream: &mut wire::Stream) {
-    let mut sealed = false;
+    let (mut sealed, mut entry) = (false, false);
     for _ in 0..600 {
         let Some((name, data)) = stream.next() else {
             continue;
@@ -637,6 +643,7 @@ fn events_of_one_block(c: &mut Checker, stream: &mut wire::Stream) {
             "block" => "MinedBlock",
             "mining" => "Mining",
             "tip" => "TipEvent",
+            "entry" => "EntryEvent",
             _ => {
                 c.fail(format!("an undocumented event {name:?}: {data}"));
                 continue;
@@ -646,7 +653,11 @@ fn events_of_one_block(c: &mut Checker, stream: &mut wire::Stream) {
         let schema = c.component(schema);
         c.validate(&format!("event {name}"), schema, &v);
         sealed |= name == "block";
+        entry |= name == "entry";
         if sealed && name == "mining" && v["active"] == false {
+            if !entry {
+                c.fail("no entry event before the block".into());
+            }
             return;
         }
     }
