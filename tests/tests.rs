@@ -15,6 +15,7 @@ mod format;
 mod fuzz_corpus;
 mod hostile;
 mod ids;
+mod lock;
 mod manual;
 mod migrate;
 mod mining;

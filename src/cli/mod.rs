@@ -16,7 +16,7 @@ pub mod output;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
@@ -210,19 +210,63 @@ impl Ctx {
         }
     }
 
+    /// The ledger, through its node or opened here. While another process
+    /// holds the store: a node still starting is waited for (up to
+    /// [`NODE_START_WAIT`], as bitcoin-cli's `-rpcwait`); any other holder
+    /// is named, with its pid.
     fn find_ledger(
         &self,
         cache_bytes: Option<u64>,
         no_upgrade: bool,
     ) -> Result<Option<Box<dyn Ledger>>> {
+        let deadline = Instant::now() + NODE_START_WAIT;
+        let mut told = false;
+        loop {
+            let why = match self.find_ledger_once(cache_bytes, no_upgrade)? {
+                Found::Ledger(l) => return Ok(l),
+                Found::Held(why) => why,
+            };
+            let holder = crate::store::lock_holder(&self.data_dir);
+            match holder.as_ref().and_then(|h| h.subcommand()) {
+                Some("node") if Instant::now() < deadline => {
+                    if !told && self.show_progress() {
+                        let pid = holder.as_ref().map_or(0, |h| h.pid);
+                        eprintln!("waiting for the node (pid {pid}) to start...");
+                    }
+                    told = true;
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                Some("node") => bail!(
+                    "the node (pid {}) that holds the ledger at {} did not answer within {} s: {}",
+                    holder.map_or(0, |h| h.pid),
+                    self.data_dir.display(),
+                    NODE_START_WAIT.as_secs(),
+                    one_line(&why)
+                ),
+                Some(command) => bail!(
+                    "the ledger at {} is in use by `sledger {command}` (pid {}); stop it and try again, or run a node (`sledger node --mine`) so that other commands can share the ledger while it mines",
+                    self.data_dir.display(),
+                    holder.as_ref().map_or(0, |h| h.pid)
+                ),
+                None => match &holder {
+                    Some(h) => bail!("{} (pid {})", one_line(&why), h.pid),
+                    None => return Err(why),
+                },
+            }
+        }
+    }
+
+    fn find_ledger_once(&self, cache_bytes: Option<u64>, no_upgrade: bool) -> Result<Found> {
         let (cookie, why) = match Cookie::read(&self.data_dir) {
             Ok(None) => {
-                return Ok(self
-                    .open_local(cache_bytes, no_upgrade)?
-                    .map(|l| Box::new(l) as _))
+                return match self.open_local(cache_bytes, no_upgrade) {
+                    Ok(l) => Ok(Found::Ledger(l.map(|l| Box::new(l) as _))),
+                    Err(e) if is_locked(&e) => Ok(Found::Held(e)),
+                    Err(e) => Err(e),
+                }
             }
             Ok(Some(cookie)) => match RemoteLedger::connect(cookie.clone()) {
-                Ok(remote) => return Ok(Some(Box::new(remote))),
+                Ok(remote) => return Ok(Found::Ledger(Some(Box::new(remote)))),
                 Err(e) => (Some(cookie), anyhow::Error::new(e)),
             },
             // Unreadable or garbled: stale too if the store opens here.
@@ -251,12 +295,10 @@ impl Ctx {
                         eprintln!("note: removed a damaged node cookie");
                     }
                 }
-                Ok(local.map(|l| Box::new(l) as _))
+                Ok(Found::Ledger(local.map(|l| Box::new(l) as _)))
             }
-            Err(e) => match e.downcast_ref::<StoreError>() {
-                Some(StoreError::Locked(_)) => Err(why),
-                _ => Err(e),
-            },
+            Err(e) if is_locked(&e) => Ok(Found::Held(why)),
+            Err(e) => Err(e),
         }
     }
 
@@ -363,6 +405,22 @@ impl Ctx {
         use std::io::IsTerminal;
         !self.json && std::io::stderr().is_terminal()
     }
+}
+
+/// How long a command waits for a node that holds the store but does not
+/// answer yet (starting: upgrading the store, joining the network).
+pub const NODE_START_WAIT: Duration = Duration::from_secs(30);
+
+/// What [`Ctx::find_ledger_once`] found.
+enum Found {
+    /// The ledger (through its node, or opened here), or none.
+    Ledger(Option<Box<dyn Ledger>>),
+    /// Another process holds the store; the error says what was seen.
+    Held(anyhow::Error),
+}
+
+fn is_locked(e: &anyhow::Error) -> bool {
+    matches!(e.downcast_ref::<StoreError>(), Some(StoreError::Locked(_)))
 }
 
 fn default_data_dir() -> Result<PathBuf> {

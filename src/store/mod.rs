@@ -49,7 +49,9 @@ pub use crate::consensus::Cursor;
 use crate::consensus::{BlockHash, ChainParams};
 pub use error::StoreError;
 use failpoint::Site;
-pub use open::{exists, OpenOptions, CACHE_BYTES, STORE_DIR, VERIFY_CACHE_BYTES};
+pub use open::{
+    exists, lock_holder, LockHolder, OpenOptions, CACHE_BYTES, STORE_DIR, VERIFY_CACHE_BYTES,
+};
 pub use read::{StoredBlock, TxStatus};
 use trees::Trees;
 

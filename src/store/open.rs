@@ -71,6 +71,62 @@ fn clear_interrupted_snapshots(data_dir: &Path) -> Result<(), StoreError> {
     Ok(()) // dropping `lock` releases it for sled
 }
 
+/// The process that holds a store's lock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockHolder {
+    pub pid: u32,
+    /// Its command line, as `/proc/PID/cmdline` lists it.
+    pub command: Vec<String>,
+}
+
+impl LockHolder {
+    /// The sledger subcommand it runs (`node`, `mine`, ...), if it is one.
+    pub fn subcommand(&self) -> Option<&str> {
+        const COMMANDS: &[&str] = &[
+            "node", "mine", "init", "import", "export", "verify", "migrate", "demo", "submit",
+            "status", "chain", "block", "tx", "txs", "pending", "salvage", "bench",
+        ];
+        let program = self.command.first()?;
+        if !program
+            .rsplit('/')
+            .next()
+            .is_some_and(|p| p.starts_with("sledger"))
+        {
+            return None;
+        }
+        self.command[1..]
+            .iter()
+            .find(|a| COMMANDS.contains(&a.as_str()))
+            .map(String::as_str)
+    }
+}
+
+/// The process holding the store's lock, from the kernel's list of file
+/// locks (`/proc/locks`, Linux): the one whose lock is on `store/db`.
+/// `None` when the store is not locked, or the system cannot tell.
+pub fn lock_holder(data_dir: &Path) -> Option<LockHolder> {
+    use std::os::unix::fs::MetadataExt;
+    let inode = std::fs::metadata(sled_dir(data_dir).join("db")).ok()?.ino();
+    let locks = std::fs::read_to_string("/proc/locks").ok()?;
+    let pid = locks.lines().find_map(|line| {
+        // `1: FLOCK  ADVISORY  WRITE 9143 fe:00:10018859 0 EOF`; a waiter's
+        // line has `->` after the number.
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        if fields.get(1) == Some(&"->") {
+            return None;
+        }
+        let on = fields.get(5)?.rsplit(':').next()?.parse::<u64>().ok()?;
+        (on == inode).then(|| fields.get(4)?.parse::<u32>().ok())?
+    })?;
+    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let command = raw
+        .split(|&b| b == 0)
+        .filter(|a| !a.is_empty())
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    Some(LockHolder { pid, command })
+}
+
 /// Creates `dir` (and missing parents) readable by its owner only (0700),
 /// whatever the umask; an existing directory is left as it is.
 fn create_private_dir(dir: &Path) -> Result<(), StoreError> {

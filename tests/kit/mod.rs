@@ -14,6 +14,18 @@ pub mod wire;
 pub use ledger::{bin, check_failure, open_sled, Ledger};
 pub use node::Node;
 
+/// Whether some process holds `l`'s store (its sled lock on `store/db`).
+pub fn store_is_locked(l: &Ledger) -> bool {
+    let Ok(f) = std::fs::File::open(l.store_dir().join("db")) else {
+        return false;
+    };
+    match f.try_lock() {
+        Ok(()) => false,
+        Err(std::fs::TryLockError::WouldBlock) => true,
+        Err(_) => false,
+    }
+}
+
 /// Polls `done` every 50 ms until it holds, or panics after `limit`.
 pub fn eventually(what: &str, limit: std::time::Duration, mut done: impl FnMut() -> bool) {
     let end = std::time::Instant::now() + limit;

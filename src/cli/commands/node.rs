@@ -23,6 +23,14 @@ pub fn run(ctx: &Ctx, config: Config) -> Result<()> {
     let store = ctx
         .open_here()?
         .ok_or_else(|| StoreError::NoLedger(ctx.data_dir.clone()))?;
+    // A test hook: hold the store this long before serving, so that a test
+    // can see clients wait for a starting node (tests/lock.rs).
+    if let Some(ms) = std::env::var("SLEDGER_TEST_NODE_START_DELAY_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+    }
     let json = ctx.json;
     server::run(store, config, |c, dir, net| {
         let path = cookie::path(dir);
