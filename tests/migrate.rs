@@ -128,7 +128,12 @@ fn opening_an_old_store_upgrades_it_in_place() {
     let l = v1_ledger();
     let out = l.run(&["--json", "txs", "--author", "bob", "--limit", "2"]);
     assert!(out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("upgrading the ledger"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("upgrading the ledger"));
+    // Said once, plainly, before the first step: the upgrade is one-way.
+    let notice = "older sledger versions cannot open it";
+    assert_eq!(err.matches(notice).count(), 1, "{err}");
+    assert!(err.find(notice) < err.find("upgrading the ledger"), "{err}");
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["transactions"].as_array().unwrap().len(), 2);
     let out = l.run(&["status"]);

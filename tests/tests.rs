@@ -4,6 +4,7 @@
 
 mod kit;
 
+mod backup;
 mod bench;
 mod cli;
 mod crash;

@@ -340,6 +340,11 @@ impl Ctx {
                 Event::Starting { from, to, what } => {
                     if first_version.get().is_none() {
                         first_version.set(Some(from));
+                        // Once, before the first step: an upgrade is one-way.
+                        eprintln!(
+                            "note: the ledger at {dir} has schema version {from}, from an older sledger; it is upgraded now to version {}, after which older sledger versions cannot open it (--no-upgrade refuses instead; `sledger export` with the older version keeps a copy they can import)",
+                            crate::store::schema::SCHEMA_VERSION
+                        );
                     }
                     eprintln!(
                         "upgrading the ledger at {dir} from schema version {from} to {to}: {what}"
