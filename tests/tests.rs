@@ -7,6 +7,7 @@ mod kit;
 mod backup;
 mod bench;
 mod cli;
+mod config;
 mod crash;
 mod durability;
 mod errors;

@@ -48,6 +48,10 @@ pub struct Cli {
     #[arg(long, global = true, help_heading = GLOBAL)]
     pub no_upgrade: bool,
 
+    /// The node's config file [default: sledger.toml in the data directory, if there is one]
+    #[arg(long, global = true, env = "SLEDGER_CONFIG", value_name = "FILE", help_heading = GLOBAL)]
+    pub config: Option<PathBuf>,
+
     /// Directory of signing keys (`sledger key`) [default: the platform's config directory, e.g. ~/.config/sledger/keys]
     #[arg(long, global = true, env = "SLEDGER_KEYS_DIR", value_name = "DIR", help_heading = GLOBAL)]
     pub keys_dir: Option<PathBuf>,
@@ -154,6 +158,8 @@ pub enum Command {
     Bench(BenchArgs),
     /// The running node's peers: list them (default), add one, ban or unban one
     Peers(PeersArgs),
+    /// The node's settings: what `sledger node` would start with (sledger.toml, then flags), and where each came from
+    Config(ConfigArgs),
     /// Follow the running node: blocks sealed, tip changes (reorganisations named), entries arriving, the miner starting and stopping
     #[command(
         after_help = "Examples:\n  sledger watch\n  sledger --json watch | jq -c 'select(.event == \"tip\")'"
@@ -170,6 +176,21 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    #[command(subcommand)]
+    pub what: ConfigWhat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigWhat {
+    /// Print each node setting, its value and its source (default, the config file, or a flag given here as to `sledger node`)
+    #[command(
+        after_help = "Examples:\n  sledger config show\n  sledger config show --port 9000 --mine\n  sledger --json config show"
+    )]
+    Show(NodeArgs),
 }
 
 #[derive(Debug, Args)]
@@ -391,14 +412,14 @@ pub struct MineArgs {
     pub empty_blocks_every: Option<String>,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Default, Args)]
 pub struct NodeArgs {
-    /// Port to listen on (0: any free port; the cookie file and the first line of output say which)
-    #[arg(long, default_value_t = crate::node::DEFAULT_PORT)]
-    pub port: u16,
-    /// Address to listen on; anything but a loopback address needs --allow-remote
-    #[arg(long, default_value = "127.0.0.1", value_name = "IP")]
-    pub bind: std::net::IpAddr,
+    /// Port to listen on (0: any free port; the cookie file and the first line of output say which) [default: 8337]
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Address to listen on; anything but a loopback address needs --allow-remote [default: 127.0.0.1]
+    #[arg(long, value_name = "IP")]
+    pub bind: Option<std::net::IpAddr>,
     /// Allow a non-loopback --bind: other machines can then reach the API (plain HTTP; the token travels unencrypted)
     #[arg(long)]
     pub allow_remote: bool,
@@ -414,12 +435,12 @@ pub struct NodeArgs {
     /// With --mine and nothing pending, seal an empty block once the tip is this old (e.g. 10m, 1h, 30s, or seconds), so that an idle chain still moves
     #[arg(long, value_name = "DURATION")]
     pub empty_blocks_every: Option<String>,
-    /// Seconds a client has to send a request's head, and between chunks of its body
-    #[arg(long, default_value_t = crate::node::Limits::default().read_timeout.as_secs_f64(), value_name = "SECONDS")]
-    pub read_timeout: f64,
-    /// Largest export the node imports, in bytes (spooled to disk first)
-    #[arg(long, default_value_t = crate::node::Limits::default().import_bytes, value_name = "BYTES")]
-    pub max_import_bytes: u64,
+    /// Seconds a client has to send a request's head, and between chunks of its body [default: 10]
+    #[arg(long, value_name = "SECONDS")]
+    pub read_timeout: Option<f64>,
+    /// Largest export the node imports, in bytes (spooled to disk first) [default: 4294967296]
+    #[arg(long, value_name = "BYTES")]
+    pub max_import_bytes: Option<u64>,
     /// Listen for peers on ADDR (IP:PORT or a multiaddr; repeatable). Networking is off unless --listen or --peer is given
     #[arg(long, value_name = "ADDR")]
     pub listen: Vec<String>,

@@ -202,6 +202,7 @@ impl Command {
             Raw::Key(a) => Command::Key(a.what),
             Raw::Demo => Command::Demo,
             Raw::Node(a) => Command::Node(node(a)?),
+            Raw::Config(_) => bail!("`config` runs before the commands are checked"),
             Raw::Bench(a) => Command::Bench(bench(a)?),
             Raw::Peers(a) => Command::Peers(peers(a)?),
             Raw::Watch => Command::Watch,
@@ -270,19 +271,35 @@ fn empty_blocks_every(given: Option<&str>, continuous: bool) -> Result<Option<f6
     ))
 }
 
-fn node(a: args::NodeArgs) -> Result<Config> {
-    if !a.bind.is_loopback() && !a.allow_remote {
+pub fn node(a: args::NodeArgs) -> Result<Config> {
+    let bind = a
+        .bind
+        .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
+    if !bind.is_loopback() && !a.allow_remote {
         bail!(
-            "refusing to listen on {}: it is not a loopback address, so other machines could reach the ledger; pass --allow-remote if that is what you want",
-            a.bind
+            "refusing to listen on {bind}: it is not a loopback address, so other machines could reach the ledger; pass --allow-remote if that is what you want"
         );
     }
     if !a.mine && (a.continuous || a.empty_blocks_every.is_some()) {
         bail!("--continuous and --empty-blocks-every pace the node's miner: give them with --mine");
     }
-    let read_timeout = bounds::READ_TIMEOUT.check("--read-timeout", a.read_timeout)?;
+    // Flags are bounded by clap; the same values from sledger.toml are not.
+    if let Some(t) = a.threads {
+        bounds::THREADS.check("--threads", t)?;
+    }
+    if let Some(w) = a.sync_window {
+        if !(64..=1_000_000).contains(&w) {
+            bail!("--sync-window must be between 64 and 1000000 (got {w})");
+        }
+    }
+    let defaults = Limits::default();
+    let read_timeout = bounds::READ_TIMEOUT.check(
+        "--read-timeout",
+        a.read_timeout
+            .unwrap_or(defaults.read_timeout.as_secs_f64()),
+    )?;
     Ok(Config {
-        listen: SocketAddr::new(a.bind, a.port),
+        listen: SocketAddr::new(bind, a.port.unwrap_or(crate::node::DEFAULT_PORT)),
         mine: match a.mine {
             true => Some(MineRequest {
                 threads: a.threads,
@@ -296,7 +313,7 @@ fn node(a: args::NodeArgs) -> Result<Config> {
             false => None,
         },
         limits: Limits {
-            import_bytes: a.max_import_bytes,
+            import_bytes: a.max_import_bytes.unwrap_or(defaults.import_bytes),
             read_timeout: std::time::Duration::from_secs_f64(read_timeout),
             ..Default::default()
         },

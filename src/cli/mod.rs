@@ -11,6 +11,7 @@
 pub mod args;
 pub mod checked;
 pub mod commands;
+pub mod config;
 pub mod output;
 
 use std::path::PathBuf;
@@ -135,9 +136,32 @@ pub fn run(cli: Cli) -> Result<()> {
         json: cli.json,
         no_upgrade: cli.no_upgrade,
         keys_dir: cli.keys_dir,
+        config: cli.config,
     };
-    let command = Command::check(cli.command)
-        .map_err(|e| anyhow::Error::new(checked::UsageError(one_line(&e))))?;
+    let usage = |e: anyhow::Error| anyhow::Error::new(checked::UsageError(one_line(&e)));
+    // The node's settings: the config file under the flags.
+    let raw = match cli.command {
+        args::Command::Node(flags) => {
+            let resolved =
+                config::resolve(flags, ctx.config.as_deref(), &ctx.data_dir).map_err(usage)?;
+            args::Command::Node(resolved.args)
+        }
+        args::Command::Config(args::ConfigArgs {
+            what: args::ConfigWhat::Show(flags),
+        }) => {
+            let resolved =
+                config::resolve(flags, ctx.config.as_deref(), &ctx.data_dir).map_err(usage)?;
+            // What the node would refuse, `config show` refuses too.
+            checked::node(resolved.args.clone()).map_err(usage)?;
+            match ctx.json {
+                true => output::print_json(&config::show_json(&resolved)),
+                false => print!("{}", config::show_text(&resolved)),
+            }
+            return Ok(());
+        }
+        other => other,
+    };
+    let command = Command::check(raw).map_err(usage)?;
     match command {
         Command::Init(a) => commands::init::run(&ctx, &a),
         Command::Submit(a) => commands::submit::run(&ctx, &a),
@@ -172,6 +196,8 @@ pub struct Ctx {
     pub no_upgrade: bool,
     /// `--keys-dir` (else the platform's config directory).
     pub keys_dir: Option<PathBuf>,
+    /// `--config` (else `sledger.toml` in the data directory, if any).
+    pub config: Option<PathBuf>,
 }
 
 impl Ctx {
