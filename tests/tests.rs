@@ -27,6 +27,7 @@ mod node_load;
 mod openapi;
 mod pacing;
 mod properties;
+mod remote;
 mod signatures;
 mod store;
 mod text;

@@ -48,6 +48,14 @@ pub struct Cli {
     #[arg(long, global = true, help_heading = GLOBAL)]
     pub no_upgrade: bool,
 
+    /// Use the node at URL (http://HOST:PORT, e.g. through an ssh tunnel) instead of the data directory's ledger; needs --cookie
+    #[arg(long, global = true, env = "SLEDGER_NODE", value_name = "URL", help_heading = GLOBAL)]
+    pub node: Option<String>,
+
+    /// The cookie file of the node given with --node: its node.cookie, copied here owner-only (it holds the token)
+    #[arg(long, global = true, env = "SLEDGER_COOKIE", value_name = "FILE", help_heading = GLOBAL)]
+    pub cookie: Option<PathBuf>,
+
     /// The node's config file [default: sledger.toml in the data directory, if there is one]
     #[arg(long, global = true, env = "SLEDGER_CONFIG", value_name = "FILE", help_heading = GLOBAL)]
     pub config: Option<PathBuf>,

@@ -137,6 +137,8 @@ pub fn run(cli: Cli) -> Result<()> {
         no_upgrade: cli.no_upgrade,
         keys_dir: cli.keys_dir,
         config: cli.config,
+        remote: remote_node(cli.node.as_deref(), cli.cookie.as_deref())
+            .map_err(|e| anyhow::Error::new(checked::UsageError(one_line(&e))))?,
     };
     let usage = |e: anyhow::Error| anyhow::Error::new(checked::UsageError(one_line(&e)));
     // The node's settings: the config file under the flags.
@@ -198,6 +200,9 @@ pub struct Ctx {
     pub keys_dir: Option<PathBuf>,
     /// `--config` (else `sledger.toml` in the data directory, if any).
     pub config: Option<PathBuf>,
+    /// `--node URL --cookie FILE`: the node to use instead of the data
+    /// directory's ledger (its address and the cookie file).
+    pub remote: Option<(String, PathBuf)>,
 }
 
 impl Ctx {
@@ -245,6 +250,9 @@ impl Ctx {
         cache_bytes: Option<u64>,
         no_upgrade: bool,
     ) -> Result<Option<Box<dyn Ledger>>> {
+        if let Some(remote) = self.remote_ledger()? {
+            return Ok(Some(Box::new(remote)));
+        }
         let deadline = Instant::now() + NODE_START_WAIT;
         let mut told = false;
         loop {
@@ -407,9 +415,30 @@ impl Ctx {
         Store::open_with(&self.data_dir, options)
     }
 
+    /// Refuses `--node` for a command that needs the store itself.
+    pub fn refuse_remote(&self) -> Result<()> {
+        match &self.remote {
+            Some((address, _)) => bail!(
+                "this command needs the store itself, on this machine; it cannot run through --node {address}"
+            ),
+            None => Ok(()),
+        }
+    }
+
+    /// The node named by `--node`, connected, if one was.
+    fn remote_ledger(&self) -> Result<Option<RemoteLedger>> {
+        let Some((address, file)) = &self.remote else {
+            return Ok(None);
+        };
+        let cookie = Cookie::read_file(file, address.clone())
+            .with_context(|| format!("--cookie {}", file.display()))?;
+        Ok(Some(RemoteLedger::connect(cookie)?))
+    }
+
     /// Opens the store in this process, refusing while a node owns it
     /// (`node`, `init`, `demo`'s creation).
     pub fn open_here(&self) -> Result<Option<Store>> {
+        self.refuse_remote()?;
         if let Some(remote) = self.running_node()? {
             bail!(
                 "a node (at {}) owns the ledger at {}; this command needs the store itself: stop the node first",
@@ -426,6 +455,9 @@ impl Ctx {
 
     /// The node running on the data directory, if one answers.
     pub fn running_node(&self) -> Result<Option<RemoteLedger>> {
+        if self.remote.is_some() {
+            return self.remote_ledger();
+        }
         // An unreadable cookie names no node that answers.
         let cookie = Cookie::read(&self.data_dir).ok().flatten();
         Ok(cookie.and_then(|c| RemoteLedger::connect(c).ok()))
@@ -436,6 +468,39 @@ impl Ctx {
         use std::io::IsTerminal;
         !self.json && std::io::stderr().is_terminal()
     }
+}
+
+/// `--node URL` and `--cookie FILE`, checked: the node's `HOST:PORT` and the
+/// cookie file; each needs the other.
+fn remote_node(
+    url: Option<&str>,
+    cookie: Option<&std::path::Path>,
+) -> Result<Option<(String, PathBuf)>> {
+    let Some(url) = url else {
+        if cookie.is_some() {
+            bail!("--cookie names the cookie of a node given with --node URL");
+        }
+        return Ok(None);
+    };
+    let rest = url.strip_prefix("http://").unwrap_or(url);
+    if url.starts_with("https://") || rest.contains("://") {
+        bail!("--node {url}: only plain http:// is spoken (use an ssh tunnel to reach a node elsewhere)");
+    }
+    let address = rest.trim_end_matches('/');
+    if address.contains('/')
+        || address.parse::<std::net::SocketAddr>().is_err()
+            && !address
+                .rsplit_once(':')
+                .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok())
+    {
+        bail!("--node {url}: expected http://HOST:PORT, e.g. http://127.0.0.1:8337");
+    }
+    let cookie = cookie.map(PathBuf::from).ok_or_else(|| {
+        anyhow::anyhow!(
+            "--node {url} needs --cookie FILE: the node's node.cookie (it holds the token)"
+        )
+    })?;
+    Ok(Some((address.to_owned(), cookie)))
 }
 
 /// How long a command waits for a node that holds the store but does not

@@ -58,6 +58,32 @@ impl Cookie {
         })
     }
 
+    /// The cookie at `file` (a node's `node.cookie`, copied or reached
+    /// through a mount), for a node at `address` (`--node`): its token is
+    /// a secret, so a file other users can read or write is refused.
+    pub fn read_file(file: &Path, address: String) -> std::io::Result<Cookie> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(file)?;
+        if meta.mode() & 0o077 != 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                format!(
+                    "{} holds a node's token but other users can read or write it (mode {:o}); chmod 600 it",
+                    file.display(),
+                    meta.mode() & 0o777
+                ),
+            ));
+        }
+        let text = std::fs::read_to_string(file)?;
+        let cookie: Cookie = serde_json::from_str(text.trim()).map_err(|e| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("{} is not a node cookie: {e}", file.display()),
+            )
+        })?;
+        Ok(Cookie { address, ..cookie })
+    }
+
     /// Writes the cookie readable and writable by the owner only: to
     /// `node.cookie.tmp`, created exclusively with mode 0600 (see
     /// [`crate::fsx`]), synced, then renamed. This process holds the

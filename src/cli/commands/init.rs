@@ -56,6 +56,7 @@ const SAY_ESTIMATE_ABOVE: Duration = Duration::from_secs(5);
 /// its expected time, and shows progress on a terminal.
 pub fn create(ctx: &Ctx, params: &ChainParams, threads: Option<u16>, force: bool) -> Result<Store> {
     // Refuse before spending time on proof of work.
+    ctx.refuse_remote()?;
     if ctx.ledger_if_any()?.is_some() {
         bail!(StoreError::AlreadyExists(ctx.data_dir.clone()));
     }
