@@ -9,7 +9,7 @@ fn init_submit_mine_query_round_trip() {
     let l = Ledger::new();
     let st = l.json(&["status"]);
     assert_eq!(st["tip"]["height"], 0);
-    assert_eq!(st["blocks"], 1);
+    assert_eq!(st["block_count"], 1);
     assert_eq!(st["params"]["initial_difficulty"], 6);
     assert_eq!(st["params"]["fixed_difficulty"], true);
 
@@ -17,7 +17,7 @@ fn init_submit_mine_query_round_trip() {
     let b = l.submit("bob", "second entry");
     assert_eq!(a.len(), 64);
     let pending = l.json(&["pending"]);
-    assert_eq!(pending["total"], 2);
+    assert_eq!(pending["pending_count"], 2);
     assert_eq!(
         pending["transactions"][0]["txid"],
         a.as_str(),
@@ -44,14 +44,14 @@ fn init_submit_mine_query_round_trip() {
     assert_eq!(mined.len(), 2);
     assert_eq!(mined[0]["height"], 1);
     assert_eq!(
-        mined[0]["transactions"], 2,
+        mined[0]["transaction_count"], 2,
         "pending entries go in the next block"
     );
-    assert_eq!(mined[1]["transactions"], 0);
+    assert_eq!(mined[1]["transaction_count"], 0);
     assert!(mined[0]["hashes"].as_u64().unwrap() >= 1);
 
     assert_eq!(
-        l.json(&["pending"])["total"],
+        l.json(&["pending"])["pending_count"],
         0,
         "mined entries leave pending"
     );
@@ -68,7 +68,7 @@ fn init_submit_mine_query_round_trip() {
     );
     let by_hash = l.json(&["block", &hash]);
     assert_eq!(by_hash, by_height);
-    assert_eq!(by_hash["txs"][0]["txid"], a.as_str());
+    assert_eq!(by_hash["transactions"][0]["txid"], a.as_str());
     assert_eq!(by_hash["active"], true);
     // Text output names the block and its entries.
     let text = l.ok(&["block", "1"]);
@@ -79,11 +79,11 @@ fn init_submit_mine_query_round_trip() {
 
     let st = l.json(&["status"]);
     assert_eq!(st["tip"]["height"], 2);
-    assert_eq!(st["transactions"], 3, "genesis carries one");
-    assert_eq!(st["pending"], 0);
+    assert_eq!(st["transaction_count"], 3, "genesis carries one");
+    assert_eq!(st["pending_count"], 0);
     let v = l.json(&["verify"]);
     assert_eq!(v["valid"], true);
-    assert_eq!(v["blocks"], 3);
+    assert_eq!(v["block_count"], 3);
 }
 
 #[test]
@@ -100,10 +100,10 @@ fn submit_reads_argument_file_and_stdin() {
     let t = l.json(&["tx", from_file.trim()]);
     assert_eq!(t["data_hex"], "009f9296ff", "binary data is kept exactly");
     assert_eq!(l.json(&["tx", from_stdin.trim()])["data"], "from stdin");
-    assert_eq!(l.json(&["pending"])["total"], 3);
+    assert_eq!(l.json(&["pending"])["pending_count"], 3);
     let j = l.json(&["submit", "-a", "x", "y"]);
     assert_eq!(j["status"], "pending");
-    assert_eq!(l.json(&["pending"])["total"], 4);
+    assert_eq!(l.json(&["pending"])["pending_count"], 4);
 }
 
 #[test]
@@ -207,7 +207,7 @@ fn import_removes_imported_entries_from_pending() {
     std::fs::write(&file, l.export()).unwrap();
     copy.ok(&["import", file.to_str().unwrap()]);
     assert_eq!(copy.json(&["tx", &id])["status"], "confirmed");
-    assert_eq!(copy.json(&["pending"])["total"], 0);
+    assert_eq!(copy.json(&["pending"])["pending_count"], 0);
     assert_eq!(copy.json(&["verify"])["valid"], true);
 }
 
@@ -219,7 +219,7 @@ fn demo_runs_end_to_end() {
     let j = l.json(&["demo"]);
     assert_eq!(j["blocks"].as_array().unwrap().len(), 3);
     assert_eq!(
-        j["verified"]["blocks"], 7,
+        j["verified"]["block_count"], 7,
         "the second demo reuses the ledger"
     );
     assert_eq!(l.json(&["verify"])["valid"], true);
@@ -267,7 +267,7 @@ fn every_command_speaks_json() {
     assert_eq!(v["height"], 1);
     let f = l.path("e.jsonl");
     let v = l.json(&["export", "--output", f.to_str().unwrap()]);
-    assert_eq!(v["blocks"], 2);
+    assert_eq!(v["block_count"], 2);
     let other = Ledger::empty();
     let v = other.json(&["import", f.to_str().unwrap()]);
     assert_eq!(v["imported"], 2);
@@ -307,8 +307,8 @@ fn init_commits_parameters_and_is_unique() {
         "same parameters, different genesis"
     );
     let g = a.json(&["block", "0"]);
-    assert_eq!(g["txs"][0]["author"], "genesis");
-    assert_eq!(g["header"]["prev_hash"], "0".repeat(64));
+    assert_eq!(g["transactions"][0]["author"], "genesis");
+    assert_eq!(g["prev_hash"], "0".repeat(64));
 }
 
 #[test]

@@ -38,7 +38,7 @@ fn completions_for_each_shell_name_every_command() {
     ] {
         let script = l.ok(&["completions", shell]);
         assert!(script.contains(marker), "{shell}");
-        for sub in ["init", "mine", "watch", "completions"] {
+        for sub in ["init", "mine", "watch", "salvage", "completions"] {
             assert!(script.contains(sub), "{shell} completes {sub}");
         }
     }
@@ -64,6 +64,7 @@ fn man_pages_cover_every_command() {
         "sledger-mine",
         "sledger-key-new",
         "sledger-watch",
+        "sledger-salvage",
     ] {
         let text = std::fs::read_to_string(dir.join(format!("{name}.1")))
             .unwrap_or_else(|e| panic!("{name}.1: {e}"));

@@ -30,7 +30,7 @@ fn mine_json_reports_each_block() {
         assert!(v["hashes_per_second"].as_f64().unwrap() > 0.0);
         assert!(v["hash"].as_str().unwrap().starts_with('0'));
     }
-    assert_eq!(l.json(&["verify"])["blocks"], 4);
+    assert_eq!(l.json(&["verify"])["block_count"], 4);
 }
 
 #[test]
@@ -94,7 +94,7 @@ fn stop_with_repeats(signal: &str, times: usize) {
     let v = l.json(&["verify"]);
     assert_eq!(v["valid"], true);
     assert_eq!(
-        v["blocks"],
+        v["block_count"],
         reported + 1,
         "every reported block is on the chain, and only those"
     );

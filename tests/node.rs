@@ -522,7 +522,9 @@ fn submits_reach_the_search_under_way_and_events_stream_sealed_blocks() {
         let before = mining();
         let (height, entries) = (
             before["template"]["height"].as_u64().expect("height"),
-            before["template"]["transactions"].as_u64().expect("count"),
+            before["template"]["transaction_count"]
+                .as_u64()
+                .expect("count"),
         );
         let searches = before["searches"].as_u64().expect("searches");
         let (code, sub) = node.post(
@@ -535,7 +537,11 @@ fn submits_reach_the_search_under_way_and_events_stream_sealed_blocks() {
         });
         let after = mining();
         if after["template"]["height"] == height {
-            assert_eq!(after["template"]["transactions"], entries + 1, "{after}");
+            assert_eq!(
+                after["template"]["transaction_count"],
+                entries + 1,
+                "{after}"
+            );
             done = Some((height, sub["txid"].as_str().expect("txid").to_owned()));
             break;
         }
@@ -852,7 +858,7 @@ fn json_bodies_are_read_strictly() {
             "{body:?} started mining"
         );
         assert_eq!(
-            node.get("/v1/pending").1["total"],
+            node.get("/v1/pending").1["pending_count"],
             0,
             "{body:?} was submitted"
         );

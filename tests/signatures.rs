@@ -725,7 +725,7 @@ fn keys_are_made_listed_shared_and_imported() {
         .map(|k| k["name"].clone())
         .collect();
     assert_eq!(names, [json!("alice"), json!("bob")]);
-    assert_eq!(list["keys"][1]["secret"], false);
+    assert_eq!(list["keys"][1]["has_secret"], false);
     let shown = l.ok(&["key", "show", "bob"]);
     assert!(shown.contains("no (someone else's)"), "{shown}");
     l.fails(

@@ -2,6 +2,7 @@
 //! with a module per area. `kit` holds what the modules share. Run one area
 //! with `cargo test --test tests node::`, one test by its name.
 
+mod json_schemas;
 mod kit;
 
 mod backup;
@@ -28,6 +29,7 @@ mod openapi;
 mod pacing;
 mod properties;
 mod remote;
+mod salvage;
 mod signatures;
 mod store;
 mod text;

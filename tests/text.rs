@@ -62,7 +62,7 @@ fn authors_and_data_are_escaped_in_text_and_exact_in_json() {
     assert_eq!(tx["author"], AUTHOR);
     assert_eq!(tx["data"], DATA);
     let block = l.json(&["block", "1"]);
-    assert_eq!(block["txs"][0]["author"], AUTHOR);
+    assert_eq!(block["transactions"][0]["author"], AUTHOR);
     let page = l.json(&["pending"]);
     assert_eq!(page["transactions"][0]["author"], AUTHOR);
 }

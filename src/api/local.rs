@@ -56,7 +56,7 @@ pub fn pending(store: &Store, from: u64, limit: usize) -> Result<PendingView, Ap
         });
     }
     Ok(PendingView {
-        total,
+        pending_count: total,
         transactions: rows,
         next_from: next,
     })
@@ -136,7 +136,8 @@ fn ambiguous(what: &str, p: &IdPrefix, many: &[impl std::fmt::Display]) -> ApiEr
 
 pub fn chain(store: &Store, from: Option<u64>, limit: usize) -> Result<ChainView, ApiError> {
     bounds::page(limit)?;
-    let tip = store.state()?.height;
+    let state = store.state()?;
+    let tip = state.height;
     let from = from.unwrap_or(tip);
     if from > tip {
         return Err(StoreError::NoSuchHeight { height: from, tip }.into());
@@ -146,11 +147,15 @@ pub fn chain(store: &Store, from: Option<u64>, limit: usize) -> Result<ChainView
     if limit > 0 {
         for item in store.headers_in(to, from, true) {
             let (hash, record) = item?;
-            rows.push(HeaderRow::new(&hash, &record));
+            rows.push(BlockSummary::new(&hash, &record));
         }
     }
     Ok(ChainView {
-        tip,
+        tip: TipRef {
+            height: tip,
+            hash: state.tip,
+            timestamp: None,
+        },
         blocks: rows,
         next_from: (limit > 0 && to > 0).then(|| to - 1),
     })
@@ -266,12 +271,12 @@ pub fn status(store: &Store) -> Result<StatusView, ApiError> {
         },
         chain_work: s.chain_work.to_string(),
         next_difficulty: next.0,
-        blocks: s.height + 1,
-        transactions: s.chain_txs,
-        pending: s.pending,
+        block_count: s.height + 1,
+        transaction_count: s.chain_txs,
+        pending_count: s.pending,
         disk_bytes: store.size_on_disk()?,
         tips: tips(store)?.tips,
-        orphans: store.orphan_count()?,
+        orphan_count: store.orphan_count()?,
         params: ParamsView::new(p),
         node: None,
     })
@@ -283,19 +288,23 @@ pub fn verify(store: &Store, progress: &mut dyn FnMut(u64, u64)) -> Result<Verif
         match store.verify(now_ms(), &mut |h| progress(h + 1, tip + 1)) {
             Ok(r) => VerifyView {
                 valid: true,
-                blocks: Some(r.blocks),
-                transactions: Some(r.transactions),
-                pending: Some(r.pending),
-                tip: Some(r.tip),
+                block_count: Some(r.blocks),
+                transaction_count: Some(r.transactions),
+                pending_count: Some(r.pending),
+                tip: Some(TipRef {
+                    height: r.blocks.saturating_sub(1),
+                    hash: r.tip,
+                    timestamp: None,
+                }),
                 chain_work: Some(r.chain_work.to_string()),
                 height: None,
                 reason: None,
             },
             Err(f) => VerifyView {
                 valid: false,
-                blocks: None,
-                transactions: None,
-                pending: None,
+                block_count: None,
+                transaction_count: None,
+                pending_count: None,
                 tip: None,
                 chain_work: None,
                 height: f.height,

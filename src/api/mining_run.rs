@@ -143,7 +143,12 @@ pub fn run(
             }
         }
     }
-    summary.tip = store.state()?.height;
+    let state = store.state()?;
+    summary.tip = Some(super::views::TipRef {
+        height: state.height,
+        hash: state.tip,
+        timestamp: None,
+    });
     Ok(summary)
 }
 

@@ -236,6 +236,36 @@ pub trait Ledger {
     fn is_remote(&self) -> bool;
 }
 
+/// Every code an error can have (README.md and docs/API.md list them).
+pub const KNOWN_CODES: &[&str] = &[
+    "usage",
+    "interrupted",
+    "failed",
+    "bad_request",
+    "unauthorized",
+    "not_found",
+    "method_not_allowed",
+    "timeout",
+    "conflict",
+    "too_large",
+    "unsupported_media_type",
+    "rejected",
+    "unavailable",
+    "disk_full",
+    "internal",
+    "io",
+    "node_unreachable",
+    "no_ledger",
+    "not_a_ledger",
+    "already_exists",
+    "locked",
+    "schema",
+    "corrupt",
+    "verify_failed",
+    "nothing_pending",
+    "tip_mismatch",
+];
+
 /// Why an operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -262,13 +292,61 @@ pub enum ApiError {
     NotFound(String),
     /// The node answered with an error; the message is its one line.
     #[error("{message}")]
-    Node { status: u16, message: String },
+    Node {
+        status: u16,
+        message: String,
+        /// The node's code for it ([`ApiError::code`]).
+        code: String,
+    },
     /// The node did not answer as a node does.
     #[error("the node for this ledger at {address} {reason}")]
     Unreachable { address: String, reason: String },
 }
 
+/// The code of an HTTP status the node answers with, for answers that have
+/// no [`ApiError`] behind them (a malformed request, a missing token).
+pub fn code_of_status(status: u16) -> &'static str {
+    match status {
+        400 => "bad_request",
+        401 => "unauthorized",
+        404 => "not_found",
+        405 => "method_not_allowed",
+        408 => "timeout",
+        409 => "conflict",
+        413 => "too_large",
+        415 => "unsupported_media_type",
+        422 => "rejected",
+        503 => "unavailable",
+        507 => "disk_full",
+        _ => "internal",
+    }
+}
+
 impl ApiError {
+    /// The stable, machine-readable kind of this error: the `code` of a
+    /// JSON error, from the CLI (`--json`) and the node alike.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::Store(e) => e.code(),
+            ApiError::BadRequest(_) => "bad_request",
+            ApiError::Conflict(_) => "conflict",
+            ApiError::Rejected(_) => "rejected",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::Io(_) => "io",
+            ApiError::Internal(_) => "internal",
+            ApiError::Node { code, status, .. } => match code.as_str() {
+                "" => code_of_status(*status),
+                // A code this sledger knows keeps its static name.
+                known => KNOWN_CODES
+                    .iter()
+                    .find(|c| **c == known)
+                    .copied()
+                    .unwrap_or_else(|| code_of_status(*status)),
+            },
+            ApiError::Unreachable { .. } => "node_unreachable",
+        }
+    }
+
     /// The export's lines could not be written where the caller asked.
     pub fn export_write(e: std::io::Error) -> ApiError {
         ApiError::Io(format!("cannot write the export: {e}"))

@@ -2,11 +2,21 @@
 //! the node's HTTP API sends (`docs/API.md`), and what the text output is
 //! drawn from. One struct per result, so that a command prints the same
 //! thing whether it ran on the store or through a node.
+//!
+//! One vocabulary (docs/json/README.md): a concept has one shape wherever
+//! it appears. `tip` is always `{"height", "hash"}` (a [`TipRef`]); a count
+//! ends in `_count` (`block_count`, `transaction_count`, ...) and a plural
+//! noun (`blocks`, `transactions`, `tips`) is always an array; a block is
+//! flat, its header fields beside its hash and place ([`BlockSummary`],
+//! the same fields in `block` and in `chain`'s rows); a time is
+//! `timestamp`, in ms since 1970; work is `chain_work`, a decimal string.
 
 use serde::{Deserialize, Serialize};
 
-use crate::consensus::{BlockHash, ChainParams, PublicKey, Signature, Transaction, Txid};
-use crate::export::{BlockLine, HeaderJson, TxJson};
+use crate::consensus::{
+    BlockHash, ChainParams, MerkleNode, PublicKey, Signature, Transaction, Txid,
+};
+use crate::export::{BlockLine, TxJson};
 use crate::mining::Mined;
 use crate::store::fork::Tip;
 use crate::store::schema::HeaderRecord;
@@ -70,61 +80,62 @@ impl From<TxJson> for TxFields {
     }
 }
 
-/// `block`: a block with its place in the store.
+/// A block as every document shows it: its place, its hash, its header's
+/// fields (flat), its size and cumulative work. A `chain` row is exactly
+/// this; `block` adds `active` and the `transactions`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct BlockView {
-    pub hash: BlockHash,
-    pub header: HeaderJson,
-    pub txs: Vec<TxFields>,
+pub struct BlockSummary {
     pub height: u64,
-    /// Cumulative work, decimal.
-    pub chain_work: String,
+    pub hash: BlockHash,
+    pub version: u32,
+    pub prev_hash: BlockHash,
+    pub merkle_root: MerkleNode,
+    pub timestamp: u64,
+    pub difficulty: u32,
+    pub nonce: u64,
+    pub transaction_count: u32,
     /// Bytes of the consensus encoding.
     pub size: u32,
-    /// Whether the block is on the active chain.
-    pub active: bool,
+    /// Cumulative work, decimal.
+    pub chain_work: String,
 }
 
-impl BlockView {
-    /// The export line's fields (`BlockLine`) and the store's record.
-    pub fn new(b: &StoredBlock) -> Self {
-        let line = BlockLine::new(&b.block);
-        BlockView {
-            hash: line.hash,
-            header: line.header,
-            txs: line.txs.into_iter().map(TxFields::from).collect(),
-            height: b.record.height,
-            chain_work: b.record.chain_work.to_string(),
-            size: b.record.size,
-            active: b.active,
+impl BlockSummary {
+    pub fn new(hash: &BlockHash, r: &HeaderRecord) -> Self {
+        BlockSummary {
+            height: r.height,
+            hash: *hash,
+            version: r.version,
+            prev_hash: r.prev_hash,
+            merkle_root: r.merkle_root,
+            timestamp: r.timestamp,
+            difficulty: r.difficulty,
+            nonce: r.nonce,
+            transaction_count: r.tx_count,
+            size: r.size,
+            chain_work: r.chain_work.to_string(),
         }
     }
 }
 
-/// One row of `chain`: a header and its cumulative work.
+/// `block`: a block with its place in the store and its transactions.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct HeaderRow {
-    pub height: u64,
-    pub hash: BlockHash,
-    pub prev_hash: BlockHash,
-    pub timestamp: u64,
-    pub difficulty: u32,
-    pub tx_count: u32,
-    pub size: u32,
-    pub chain_work: String,
+pub struct BlockView {
+    #[serde(flatten)]
+    pub block: BlockSummary,
+    /// Whether the block is on the active chain.
+    pub active: bool,
+    pub transactions: Vec<TxFields>,
 }
 
-impl HeaderRow {
-    pub fn new(hash: &BlockHash, r: &HeaderRecord) -> Self {
-        HeaderRow {
-            height: r.height,
-            hash: *hash,
-            prev_hash: r.prev_hash,
-            timestamp: r.timestamp,
-            difficulty: r.difficulty,
-            tx_count: r.tx_count,
-            size: r.size,
-            chain_work: r.chain_work.to_string(),
+impl BlockView {
+    /// The store's record and the export's transaction fields.
+    pub fn new(b: &StoredBlock) -> Self {
+        let line = BlockLine::new(&b.block);
+        BlockView {
+            block: BlockSummary::new(&line.hash, &b.record),
+            active: b.active,
+            transactions: line.txs.into_iter().map(TxFields::from).collect(),
         }
     }
 }
@@ -132,8 +143,8 @@ impl HeaderRow {
 /// `chain`: a page of the active chain, newest first.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChainView {
-    pub tip: u64,
-    pub blocks: Vec<HeaderRow>,
+    pub tip: TipRef,
+    pub blocks: Vec<BlockSummary>,
     /// Where the next page starts, if there is one.
     pub next_from: Option<u64>,
 }
@@ -225,7 +236,8 @@ pub struct PendingRow {
 /// `pending`: a page of pending transactions, oldest first.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PendingView {
-    pub total: u64,
+    /// Every pending transaction, not only this page's.
+    pub pending_count: u64,
     pub transactions: Vec<PendingRow>,
     pub next_from: Option<u64>,
 }
@@ -283,12 +295,12 @@ pub struct StatusView {
     pub tip: TipRef,
     pub chain_work: String,
     pub next_difficulty: u32,
-    pub blocks: u64,
-    pub transactions: u64,
-    pub pending: u64,
+    pub block_count: u64,
+    pub transaction_count: u64,
+    pub pending_count: u64,
     pub disk_bytes: u64,
     pub tips: Vec<TipRow>,
-    pub orphans: u64,
+    pub orphan_count: u64,
     pub params: ParamsView,
     /// Present when the answer came from a node: its mining state.
     #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -313,7 +325,7 @@ pub struct NetworkInfo {
     /// The addresses it listens on, each ending in `/p2p/<peer_id>`.
     pub listening: Vec<String>,
     /// Peers connected now.
-    pub peers: usize,
+    pub peer_count: usize,
     /// Where the sync stands.
     pub sync: SyncView,
 }
@@ -327,9 +339,9 @@ pub struct SyncView {
     /// The peer whose headers are followed (`null` when idle).
     pub peer: Option<String>,
     /// Height of the last checked header (the local height when idle).
-    pub headers: u64,
+    pub header_height: u64,
     /// Height of the local active chain.
-    pub blocks: u64,
+    pub block_height: u64,
     /// The greatest height a connected peer names (at least `blocks`).
     pub best_height: u64,
 }
@@ -403,13 +415,13 @@ pub struct PeerUnbannedView {
 pub struct VerifyView {
     pub valid: bool,
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub blocks: Option<u64>,
+    pub block_count: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub transactions: Option<u64>,
+    pub transaction_count: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub pending: Option<u64>,
+    pub pending_count: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub tip: Option<BlockHash>,
+    pub tip: Option<TipRef>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub chain_work: Option<String>,
     /// The height of the first bad block, when a block is bad.
@@ -424,7 +436,7 @@ pub struct VerifyView {
 pub struct MinedView {
     pub height: u64,
     pub hash: BlockHash,
-    pub transactions: usize,
+    pub transaction_count: usize,
     pub difficulty: u32,
     pub nonce: u64,
     pub hashes: u64,
@@ -439,7 +451,7 @@ impl MinedView {
         MinedView {
             height: m.block.header.height,
             hash: m.block.hash(),
-            transactions: m.block.txs.len(),
+            transaction_count: m.block.txs.len(),
             difficulty: m.block.header.difficulty.0,
             nonce: m.block.header.nonce,
             hashes: m.hashes,
@@ -502,8 +514,8 @@ pub struct MineSummary {
     pub hashes: u64,
     /// When stopped mid-search: the height searched and the checkpointed nonce.
     pub stopped_at: Option<(u64, u64)>,
-    /// The tip height when the run ended.
-    pub tip: u64,
+    /// The tip when the run ended.
+    pub tip: Option<TipRef>,
     /// The run ended because nothing was pending and nothing could
     /// arrive (a run that owns the store, waiting for entries).
     #[serde(skip_serializing_if = "std::ops::Not::not", default)]
@@ -545,7 +557,7 @@ pub struct MiningView {
 pub struct TemplateView {
     pub height: u64,
     /// Entries in it.
-    pub transactions: usize,
+    pub transaction_count: usize,
     pub merkle_root: crate::consensus::MerkleNode,
     pub timestamp: u64,
 }
@@ -567,4 +579,7 @@ pub struct ImportView {
 pub struct ErrorView {
     /// One line, as the CLI prints it after `sledger: `.
     pub error: String,
+    /// What kind of failure, stable for scripts (`docs/API.md`, "Errors").
+    #[serde(default)]
+    pub code: String,
 }

@@ -168,6 +168,15 @@ pub enum Command {
     Peers(PeersArgs),
     /// The node's settings: what `sledger node` would start with (sledger.toml, then flags), and where each came from
     Config(ConfigArgs),
+    /// Rebuild what a damaged ledger still holds into a new one, and say what could not be recovered
+    #[command(
+        after_help = "Examples:\n  sledger --data-dir damaged salvage --to rescued\n  sledger --data-dir rescued verify"
+    )]
+    Salvage {
+        /// The new ledger's directory (must not exist, or be empty)
+        #[arg(long, value_name = "NEW_DIR")]
+        to: PathBuf,
+    },
     /// Follow the running node: blocks sealed, tip changes (reorganisations named), entries arriving, the miner starting and stopping
     #[command(
         after_help = "Examples:\n  sledger watch\n  sledger --json watch | jq -c 'select(.event == \"tip\")'"

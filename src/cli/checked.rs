@@ -53,6 +53,9 @@ pub enum Command {
     Bench(Bench),
     Peers(Peers),
     Watch,
+    Salvage {
+        to: std::path::PathBuf,
+    },
     Completions(clap_complete::Shell),
     Man {
         dir: Option<std::path::PathBuf>,
@@ -206,6 +209,7 @@ impl Command {
             Raw::Bench(a) => Command::Bench(bench(a)?),
             Raw::Peers(a) => Command::Peers(peers(a)?),
             Raw::Watch => Command::Watch,
+            Raw::Salvage { to } => Command::Salvage { to },
             Raw::Completions { shell } => Command::Completions(shell),
             Raw::Man { dir } => Command::Man { dir },
         })

@@ -68,8 +68,17 @@ pub fn main() -> ExitCode {
             p.get_or_insert((msg, at));
         }
     }));
+    // Known before parsing, so that clap's own refusals follow --json too.
+    let json = std::env::args_os().skip(1).any(|a| a == "--json");
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
+        Err(e) if e.use_stderr() && json => {
+            let first = e.to_string();
+            let first = first.lines().next().unwrap_or("bad usage");
+            let message = first.strip_prefix("error: ").unwrap_or(first);
+            report(true, "usage", message);
+            return ExitCode::from(2);
+        }
         Err(e) => {
             let _ = e.print();
             return if e.use_stderr() {
@@ -81,15 +90,20 @@ pub fn main() -> ExitCode {
     };
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(cli))) {
         Ok(Ok(())) => ExitCode::SUCCESS,
-        Ok(Err(e)) if e.downcast_ref::<Interrupted>().is_some() => {
-            eprintln!("{}", output::escape_text(&one_line(&e)));
-            ExitCode::from(INTERRUPTED_EXIT)
-        }
         Ok(Err(e)) => {
-            eprintln!("sledger: {}", output::escape_text(&one_line(&e)));
-            // Arguments refused before any ledger was touched: bad usage.
-            let usage = e.downcast_ref::<checked::UsageError>().is_some();
-            ExitCode::from(if usage { 2 } else { 1 })
+            let code = error_code(&e);
+            let line = one_line(&e);
+            if code == "interrupted" && !json {
+                // How far it got, as a note rather than an error.
+                eprintln!("{}", output::escape_text(&line));
+            } else {
+                report(json, code, &line);
+            }
+            ExitCode::from(match code {
+                "usage" => 2,
+                "interrupted" => INTERRUPTED_EXIT,
+                _ => 1,
+            })
         }
         Err(_) => {
             let (msg, at) = PANIC
@@ -97,10 +111,71 @@ pub fn main() -> ExitCode {
                 .ok()
                 .and_then(|p| p.clone())
                 .unwrap_or_default();
-            eprintln!("sledger: {}", output::escape_text(&panic_line(&msg, &at)));
+            let line = panic_line(&msg, &at);
+            let code = if line.contains("damaged") {
+                "corrupt"
+            } else {
+                "internal"
+            };
+            report(json, code, &line);
             ExitCode::from(1)
         }
     }
+}
+
+/// An error on stderr: `sledger: MESSAGE` (escaped), or with `--json` one
+/// JSON object, `{"error": MESSAGE, "code": CODE}`, as the node answers.
+fn report(json: bool, code: &str, message: &str) {
+    if json {
+        let v = serde_json::json!({ "error": message, "code": code });
+        eprintln!("{v}");
+    } else {
+        eprintln!("sledger: {}", output::escape_text(message));
+    }
+}
+
+/// The stable code of a command's error (README.md, "Output"): the first
+/// cause in its chain that has one, else `failed`.
+pub fn error_code(e: &anyhow::Error) -> &'static str {
+    for cause in e.chain() {
+        if cause.downcast_ref::<checked::UsageError>().is_some() {
+            return "usage";
+        }
+        if cause.downcast_ref::<Interrupted>().is_some() {
+            return "interrupted";
+        }
+        if let Some(f) = cause.downcast_ref::<Failed>() {
+            return f.code;
+        }
+        if let Some(a) = cause.downcast_ref::<crate::api::ApiError>() {
+            return a.code();
+        }
+        if let Some(s) = cause.downcast_ref::<StoreError>() {
+            return s.code();
+        }
+        if cause.downcast_ref::<crate::consensus::TxError>().is_some() {
+            return "bad_request";
+        }
+    }
+    "failed"
+}
+
+/// A failure with its own code (one of [`crate::api::KNOWN_CODES`]): a
+/// verification that failed, a pin not reached, nothing to mine, a store
+/// held by another command.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct Failed {
+    pub code: &'static str,
+    pub message: String,
+}
+
+/// Fails with `code` and the formatted message.
+#[macro_export]
+macro_rules! fail {
+    ($code:expr, $($arg:tt)*) => {
+        return Err($crate::cli::Failed { code: $code, message: format!($($arg)*) }.into())
+    };
 }
 
 /// What to say about a panic: sled panics on some damaged files, which is
@@ -186,6 +261,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Node(config) => commands::node::run(&ctx, config),
         Command::Peers(p) => commands::peers::run(&ctx, p),
         Command::Watch => commands::watch::run(&ctx),
+        Command::Salvage { to } => commands::salvage::run(&ctx, &to),
         Command::Completions(shell) => commands::manual::completions(shell),
         Command::Man { dir } => commands::manual::man(dir.as_deref()),
     }
@@ -270,20 +346,22 @@ impl Ctx {
                     told = true;
                     std::thread::sleep(Duration::from_millis(100));
                 }
-                Some("node") => bail!(
+                Some("node") => crate::fail!(
+                    "locked",
                     "the node (pid {}) that holds the ledger at {} did not answer within {} s: {}",
                     holder.map_or(0, |h| h.pid),
                     self.data_dir.display(),
                     NODE_START_WAIT.as_secs(),
                     one_line(&why)
                 ),
-                Some(command) => bail!(
+                Some(command) => crate::fail!(
+                    "locked",
                     "the ledger at {} is in use by `sledger {command}` (pid {}); stop it and try again, or run a node (`sledger node --mine`) so that other commands can share the ledger while it mines",
                     self.data_dir.display(),
                     holder.as_ref().map_or(0, |h| h.pid)
                 ),
                 None => match &holder {
-                    Some(h) => bail!("{} (pid {})", one_line(&why), h.pid),
+                    Some(h) => crate::fail!("locked", "{} (pid {})", one_line(&why), h.pid),
                     None => return Err(why),
                 },
             }

@@ -77,22 +77,22 @@ pub fn work_log2(decimal: &str) -> f64 {
 }
 
 pub fn block_text(b: &BlockView) -> String {
-    let h = &b.header;
+    let h = &b.block;
     let mut out = format!(
         "block {} {}{}\n  previous    {}\n  merkle root {}\n  time        {}\n  difficulty  {} bits   nonce {}\n  chain work  {}\n  size        {} bytes, {}\n",
         h.height,
-        b.hash,
+        h.hash,
         if b.active { "" } else { " (not on the active chain)" },
         h.prev_hash,
         h.merkle_root,
         format_ms(h.timestamp),
         h.difficulty,
         h.nonce,
-        b.chain_work,
-        b.size,
-        count(b.txs.len() as u64, "transaction"),
+        h.chain_work,
+        h.size,
+        count(b.transactions.len() as u64, "transaction"),
     );
-    for tx in &b.txs {
+    for tx in &b.transactions {
         out.push_str(&format!(
             "    {} {} {} {}\n",
             tx.txid,
@@ -104,14 +104,14 @@ pub fn block_text(b: &BlockView) -> String {
     out
 }
 
-pub fn header_line(r: &HeaderRow) -> String {
+pub fn header_line(r: &BlockSummary) -> String {
     format!(
         "{:>8}  {}  {}  {:>3} bits  {} tx",
         r.height,
         r.hash,
         format_ms(r.timestamp),
         r.difficulty,
-        r.tx_count
+        r.transaction_count
     )
 }
 
@@ -228,7 +228,10 @@ pub fn pending_text(p: &PendingView) -> String {
         ),
         out,
     );
-    out.push_str(&format!("{} pending\n", count(p.total, "transaction")));
+    out.push_str(&format!(
+        "{} pending\n",
+        count(p.pending_count, "transaction")
+    ));
     out
 }
 
@@ -259,7 +262,7 @@ pub fn txs_text(t: &TxsView) -> String {
 pub fn network_text(n: &crate::api::views::NetworkInfo) -> String {
     let mut out = format!(
         "peer id     {}\npeers       {} connected\n",
-        n.peer_id, n.peers
+        n.peer_id, n.peer_count
     );
     for a in &n.listening {
         out += &format!("listening   {a}\n");
@@ -267,7 +270,7 @@ pub fn network_text(n: &crate::api::views::NetworkInfo) -> String {
     let s = &n.sync;
     out += &format!(
         "sync        {}: headers {}, blocks {}, best peer {}\n",
-        s.phase, s.headers, s.blocks, s.best_height
+        s.phase, s.header_height, s.block_height, s.best_height
     );
     out
 }
@@ -340,9 +343,9 @@ pub fn status_text(s: &StatusView) -> String {
     ));
     out.push_str(&format!(
         "contents    {}, {}, {} pending\n",
-        count(s.blocks, "block"),
-        count(s.transactions, "transaction"),
-        s.pending
+        count(s.block_count, "block"),
+        count(s.transaction_count, "transaction"),
+        s.pending_count
     ));
     // A fixed difficulty never retargets, so the interval it was created
     // with steers nothing: do not print it as a target.
@@ -380,7 +383,7 @@ pub fn mined_text(m: &MinedView) -> String {
         "mined block {} {} ({} tx, difficulty {}, {} hashes in {:.2} s, {:.1} MH/s)",
         m.height,
         m.hash,
-        m.transactions,
+        m.transaction_count,
         m.difficulty,
         m.hashes,
         m.seconds,

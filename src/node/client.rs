@@ -149,6 +149,7 @@ impl RemoteLedger {
                     Ok(e) => ApiError::Node {
                         status,
                         message: e.error,
+                        code: e.code,
                     },
                     Err(_) => self.unreachable(format!("answered with status {status}")),
                 })
@@ -391,13 +392,14 @@ impl Ledger for RemoteLedger {
                 return Err(ApiError::Node {
                     status: 500,
                     message: e,
+                    code: "internal".into(),
                 });
             }
             if let Some(r) = end.last_run.filter(|_| ours) {
                 summary.stopped_at = r.stopped_at;
             }
         }
-        summary.tip = self.chain(None, 0)?.tip;
+        summary.tip = Some(self.chain(None, 0)?.tip);
         Ok(summary)
     }
     fn schema_versions(&self) -> Result<(u32, u32), ApiError> {

@@ -71,7 +71,7 @@ impl MiningSlot {
     fn searching(&self, template: &crate::consensus::Block) {
         let v = TemplateView {
             height: template.header.height,
-            transactions: template.txs.len(),
+            transaction_count: template.txs.len(),
             merkle_root: template.header.merkle_root,
             timestamp: template.header.timestamp,
         };
@@ -203,7 +203,7 @@ fn spawn_run(n: Arc<Node>, run: &Run, settings: Settings) -> Result<JoinHandle<(
                             tracing::info!(
                                 height = block.height,
                                 hash = %block.hash,
-                                txs = block.transactions,
+                                txs = block.transaction_count,
                                 hashes = block.hashes,
                                 seconds = block.seconds,
                                 "sealed block"

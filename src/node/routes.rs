@@ -63,12 +63,20 @@ pub fn router(node: Shared) -> Router {
         .with_state(node)
 }
 
-/// An error answer: its status and one line.
-pub struct Failure(StatusCode, String);
+/// An error answer: its status, one line, and its stable code
+/// (`docs/API.md`, "Errors").
+pub struct Failure(StatusCode, String, &'static str);
+
+impl Failure {
+    /// An answer whose code follows from its status.
+    fn new(status: StatusCode, message: String) -> Failure {
+        Failure(status, message, api::code_of_status(status.as_u16()))
+    }
+}
 
 impl From<ApiError> for Failure {
     fn from(e: ApiError) -> Self {
-        Failure(super::status::of(&e), e.to_string())
+        Failure(super::status::of(&e), e.to_string(), e.code())
     }
 }
 
@@ -76,6 +84,7 @@ impl IntoResponse for Failure {
     fn into_response(self) -> Response {
         let body = serde_json::to_string(&ErrorView {
             error: self.1.replace('\n', " "),
+            code: self.2.into(),
         })
         .unwrap_or_else(|_| r#"{"error":"unprintable error"}"#.into());
         (
@@ -95,12 +104,12 @@ impl Failure {
 }
 
 fn bad(msg: impl Into<String>) -> Failure {
-    Failure(StatusCode::BAD_REQUEST, msg.into())
+    Failure::new(StatusCode::BAD_REQUEST, msg.into())
 }
 
 /// A request body that did not arrive within the read timeout.
 fn too_slow() -> Failure {
-    Failure(
+    Failure::new(
         StatusCode::REQUEST_TIMEOUT,
         "the request body did not arrive in time".into(),
     )
@@ -110,7 +119,7 @@ type Answer = Result<Response, Failure>;
 
 fn json<T: serde::Serialize>(v: &T) -> Answer {
     let body = serde_json::to_string(v)
-        .map_err(|e| Failure(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+        .map_err(|e| Failure::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     Ok((
         StatusCode::OK,
         [(header::CONTENT_TYPE, "application/json")],
@@ -125,7 +134,7 @@ async fn blocking<T: Send + 'static>(
 ) -> Result<T, Failure> {
     match tokio::task::spawn_blocking(f).await {
         Ok(r) => r.map_err(Failure::from),
-        Err(e) => Err(Failure(
+        Err(e) => Err(Failure::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             format!("internal error: {e}"),
         )),
@@ -140,7 +149,7 @@ async fn authorize(State(node): State<Shared>, req: Request, next: Next) -> Resp
     }
     let given = given_token(req.headers());
     if !given.is_some_and(|t| is_token(&node, t)) {
-        let mut r = Failure(
+        let mut r = Failure::new(
             StatusCode::UNAUTHORIZED,
             match given {
                 None => "missing bearer token: send `Authorization: Bearer <token>` with the token from the node's cookie file".into(),
@@ -191,14 +200,14 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 async fn not_found(uri: Uri) -> Failure {
-    Failure(
+    Failure::new(
         StatusCode::NOT_FOUND,
         format!("no such endpoint: {} (see /v1/openapi.json)", uri.path()),
     )
 }
 
 async fn method_not_allowed(method: Method, uri: Uri) -> Failure {
-    Failure(
+    Failure::new(
         StatusCode::METHOD_NOT_ALLOWED,
         format!("{method} is not allowed on {}", uri.path()),
     )
@@ -294,7 +303,7 @@ async fn json_body(node: &Node, body: Body) -> Result<json::Object, Failure> {
     let limit = node.limits.body_bytes;
     // Refuse an announced length over the limit before reading any of it.
     if http_body::Body::size_hint(&body).lower() > limit as u64 {
-        return Err(Failure(
+        return Err(Failure::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             format!("the request body is over the limit of {limit} bytes"),
         ));
@@ -326,7 +335,7 @@ async fn read_bounded(body: Body, limit: usize) -> Result<Bytes, Failure> {
     while let Some(chunk) = chunks.next().await {
         let chunk = chunk.map_err(|e| bad(format!("cannot read the request body: {e}")))?;
         if out.len() + chunk.len() > limit {
-            return Err(Failure(
+            return Err(Failure::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 format!("the request body is over the limit of {limit} bytes"),
             ));
@@ -375,12 +384,12 @@ async fn status(State(node): State<Shared>, RawQuery(raw): RawQuery) -> Answer {
             crate::api::views::NetworkInfo {
                 peer_id: n.peer_id.clone(),
                 listening: n.listening.clone(),
-                peers: n.peer_count(),
+                peer_count: n.peer_count(),
                 sync: crate::api::views::SyncView {
                     phase: sync.phase.into(),
                     peer: sync.peer,
-                    headers,
-                    blocks: height,
+                    header_height: headers,
+                    block_height: height,
                     best_height: sync.best_height.max(height),
                 },
             }
@@ -679,7 +688,7 @@ async fn spool_body(node: &Node, body: Body, spool: &std::path::Path) -> Result<
     let started = tokio::time::Instant::now();
     loop {
         if too_slow_upload(total, started.elapsed(), node.limits.read_timeout) {
-            return Err(Failure(
+            return Err(Failure::new(
                 StatusCode::REQUEST_TIMEOUT,
                 format!("the import body arrives slower than the node's minimum of {MIN_UPLOAD_RATE} bytes a second"),
             ));
@@ -692,7 +701,7 @@ async fn spool_body(node: &Node, body: Body, spool: &std::path::Path) -> Result<
         };
         total += data.len() as u64;
         if total > node.limits.import_bytes {
-            return Err(Failure(
+            return Err(Failure::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 format!(
                     "the import is over the node's limit of {} bytes",
@@ -761,7 +770,7 @@ async fn events(State(node): State<Shared>, RawQuery(raw): RawQuery) -> Answer {
     no_query(raw)?;
     // Streams have a cap of their own: each holds its connection for ever.
     let place = node.streams.clone().try_acquire_owned().map_err(|_| {
-        Failure(
+        Failure::new(
             StatusCode::SERVICE_UNAVAILABLE,
             format!(
                 "too many event streams are open (at most {MAX_STREAMS}); close one and try again"
@@ -807,7 +816,7 @@ fn network(node: &Node) -> Result<&crate::net::Handle, Failure> {
 
 /// A failure of the network or of the peer book's store.
 fn net_failure(e: crate::net::NetError) -> Failure {
-    Failure(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+    Failure::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
 }
 
 /// A `{peer_id}` path segment, as a peer id.

@@ -58,6 +58,7 @@ mod tests {
                 ApiError::Node {
                     status: 422,
                     message: "x".into(),
+                    code: "rejected".into(),
                 },
                 422,
             ),

@@ -69,6 +69,32 @@ pub enum StoreError {
     },
 }
 
+impl StoreError {
+    /// The stable code of this error ([`crate::api::ApiError::code`]).
+    pub fn code(&self) -> &'static str {
+        match self {
+            StoreError::NoLedger(_) => "no_ledger",
+            StoreError::NotALedger(_) => "not_a_ledger",
+            StoreError::AlreadyExists(_) => "already_exists",
+            StoreError::Locked(_) => "locked",
+            StoreError::TooNew { .. } | StoreError::NeedsUpgrade { .. } => "schema",
+            StoreError::Rejected(_)
+            | StoreError::EntryRefused(_)
+            | StoreError::InvalidBlock { .. } => "rejected",
+            StoreError::AlreadyPending(_)
+            | StoreError::AlreadyInChain(_)
+            | StoreError::Conflict => "conflict",
+            StoreError::NoSuchHeight { .. }
+            | StoreError::NoSuchBlock(_)
+            | StoreError::NoSuchTx(_) => "not_found",
+            StoreError::BadPeerId(_) => "bad_request",
+            StoreError::Corrupt(_) => "corrupt",
+            StoreError::DiskFull | StoreError::NotSaved => "disk_full",
+            StoreError::WriteFailed(_) | StoreError::Sled(_) | StoreError::Io { .. } => "io",
+        }
+    }
+}
+
 impl From<sled::Error> for StoreError {
     fn from(e: sled::Error) -> Self {
         match e {

@@ -32,6 +32,7 @@ pub mod orphans;
 pub mod peers;
 pub mod read;
 pub mod reorg;
+pub mod salvage;
 pub mod schema;
 mod stage;
 pub mod template;

@@ -343,7 +343,7 @@ fn a_low_work_header_chain_is_checked_but_never_stored() {
     let s = status(&node);
     assert_eq!(tip(&node), before);
     assert_eq!(s["tips"].as_array().map(Vec::len), Some(1), "{s}");
-    assert_eq!(s["orphans"], 0, "{s}");
+    assert_eq!(s["orphan_count"], 0, "{s}");
     assert_eq!(liar.bodies_asked.load(Ordering::SeqCst), 0);
     assert_eq!(s["node"]["network"]["sync"]["phase"], "idle", "{s}");
 }

@@ -265,7 +265,7 @@ impl HostNode {
     }
 
     fn peers(&self) -> u64 {
-        self.status()["node"]["network"]["peers"]
+        self.status()["node"]["network"]["peer_count"]
             .as_u64()
             .expect("peers")
     }
@@ -570,8 +570,8 @@ fn nodes_in_three_namespaces_partition_and_heal_onto_the_chain_with_the_most_wor
     }
     for l in [&la, &lb, &lc] {
         let v = verify(l);
-        assert_eq!(v["blocks"].as_u64(), Some(heavy.0 + 1), "{v}");
-        assert_eq!(v["tip"].as_str(), Some(heavy.1.as_str()), "{v}");
+        assert_eq!(v["block_count"].as_u64(), Some(heavy.0 + 1), "{v}");
+        assert_eq!(v["tip"]["hash"].as_str(), Some(heavy.1.as_str()), "{v}");
     }
     if lossy {
         let (seen, dropped) = loss_counts(&hosts[1].0);

@@ -211,7 +211,7 @@ fn a_node_keeps_its_peer_id_across_restarts() {
     let net = &s["node"]["network"];
     assert_eq!(net["peer_id"], before.as_str(), "{s}");
     assert_eq!(net["listening"], json!(again.p2p));
-    assert_eq!(net["peers"], 0);
+    assert_eq!(net["peer_count"], 0);
     let cli: Value = serde_json::from_str(&l.ok(&["--json", "status"])).expect("JSON");
     assert_eq!(cli["network"]["peer_id"], before.as_str(), "{cli}");
     assert!(l.ok(&["status"]).contains(&format!("peer id     {before}")));
@@ -402,7 +402,7 @@ fn a_syncing_node_killed_at_random_moments_resumes_and_converges() {
         f.kill();
         let v: Value = serde_json::from_str(&fresh.ok(&["--json", "verify"])).expect("JSON");
         assert_eq!(v["valid"], true, "after a kill: {v}");
-        stored = v["blocks"].as_u64().expect("blocks") - 1;
+        stored = v["block_count"].as_u64().expect("block_count") - 1;
         heights.push((at, stored));
     }
     let mut f = peer_node(&fresh, &[&a], &[]);
@@ -422,7 +422,9 @@ fn peer_id(n: &Node) -> String {
 /// Peers connected to `n`, as its status says.
 fn connected(n: &Node) -> u64 {
     let (_, s) = n.get("/v1/status");
-    s["node"]["network"]["peers"].as_u64().expect("peers")
+    s["node"]["network"]["peer_count"]
+        .as_u64()
+        .expect("peer_count")
 }
 
 /// `n`'s entry for `peer` in `GET /v1/peers`, if it lists it.

@@ -116,18 +116,22 @@ pub fn run(ctx: &Ctx) -> Result<()> {
     if !report.valid {
         anyhow::bail!("verification failed: {}", report.reason.unwrap_or_default());
     }
-    let (n_blocks, n_txs) = (report.blocks.unwrap_or(0), report.transactions.unwrap_or(0));
-    let tip = report.tip.map(|t| t.to_string()).unwrap_or_default();
+    let (n_blocks, n_txs) = (
+        report.block_count.unwrap_or(0),
+        report.transaction_count.unwrap_or(0),
+    );
+    let tip = report.tip.clone();
+    let tip_hash = tip.as_ref().map(|t| t.hash.to_string()).unwrap_or_default();
     if ctx.json {
         print_json(&json!({
             "data_dir": ctx.data_dir,
             "submitted": submitted,
             "refused": refused,
             "blocks": blocks,
-            "verified": { "blocks": n_blocks, "transactions": n_txs, "tip": tip },
+            "verified": { "block_count": n_blocks, "transaction_count": n_txs, "tip": tip },
         }));
     } else {
-        println!("verified: {n_blocks} blocks, {n_txs} transactions; tip {tip}");
+        println!("verified: {n_blocks} blocks, {n_txs} transactions; tip {tip_hash}");
         println!(
             "try: sledger status, sledger chain, sledger tx {}",
             submitted[0]

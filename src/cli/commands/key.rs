@@ -17,7 +17,7 @@ fn key_json(k: &KeyInfo) -> serde_json::Value {
         "name": k.name,
         "public_key": k.public.to_hex(),
         "fingerprint": k.public.fingerprint(),
-        "secret": k.secret,
+        "has_secret": k.secret,
     })
 }
 

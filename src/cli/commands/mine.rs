@@ -89,7 +89,7 @@ pub fn run(ctx: &Ctx, req: &MineRequest) -> Result<()> {
             "stopped after {} in {:.1} s; the tip is at height {}{search}",
             crate::cli::output::count(summary.mined, "block"),
             started.elapsed().as_secs_f64(),
-            summary.tip
+            summary.tip.map_or(0, |t| t.height)
         ))
         .into());
     }
@@ -105,13 +105,17 @@ pub fn run(ctx: &Ctx, req: &MineRequest) -> Result<()> {
 fn idle(summary: &MineSummary, req: &MineRequest) -> Result<()> {
     let hint = "--continuous seals empty blocks, --empty-blocks-every paces them; a node (`sledger node --mine`) waits for entries";
     match req.blocks {
-        Some(n) if summary.mined < n => anyhow::bail!(
+        Some(n) if summary.mined < n => crate::fail!(
+            "nothing_pending",
             "mined {} of {}: nothing more is pending ({hint})",
             summary.mined,
             output::count(n, "block")
         ),
         None if summary.mined == 0 => {
-            anyhow::bail!("nothing to mine: no entry is pending ({hint})")
+            crate::fail!(
+                "nothing_pending",
+                "nothing to mine: no entry is pending ({hint})"
+            )
         }
         _ => {
             eprintln!(

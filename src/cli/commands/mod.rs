@@ -10,6 +10,7 @@ pub mod mine;
 pub mod node;
 pub mod peers;
 pub mod query;
+pub mod salvage;
 pub mod submit;
 pub mod transfer;
 pub mod verify;

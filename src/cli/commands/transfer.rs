@@ -39,7 +39,7 @@ pub fn export(ctx: &Ctx, output: Option<&Path>, from: u64) -> Result<()> {
         }
     };
     if ctx.json {
-        print_json(&json!({ "blocks": n, "file": p }));
+        print_json(&json!({ "block_count": n, "file": p }));
     } else {
         let shown = output::escape_text(&p.display().to_string());
         eprintln!("exported {} to {shown}", output::count(n, "block"));
@@ -167,7 +167,8 @@ pub fn import(ctx: &Ctx, path: &Path, expect_tip: Option<BlockHash>) -> Result<(
     // brought, nor a file changed between the reads).
     if let Some(pin) = expect_tip {
         if !holds(ctx.ledger()?.as_ref(), &pin) {
-            anyhow::bail!(
+            crate::fail!(
+                "tip_mismatch",
                 "the blocks were imported, but the active chain does not lead to the expected block {pin}: the file's branch has less work than this chain, or the file changed while it was read"
             );
         }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::api::BlockRef;
@@ -37,20 +37,22 @@ pub fn run(ctx: &Ctx, expect_tip: Option<BlockHash>) -> Result<()> {
     }
     let v = result?;
     if let (true, Some(pin)) = (v.valid, expect_tip) {
+        let gone =
+            "no such block (a chain re-mined or replaced after that tip was published fails here)";
         match ledger.block(BlockRef::Hash(pin)) {
             Ok(b) if b.active => {}
-            Ok(b) => bail!(
+            Ok(b) => crate::fail!(
+                "tip_mismatch",
                 "the chain does not lead to the expected block {pin}: it is stored at height {} on a side branch, not on the active chain",
-                b.height
+                b.block.height
             ),
             Err(
                 crate::api::ApiError::Store(crate::store::StoreError::NoSuchBlock(_))
-                | crate::api::ApiError::NotFound(_),
-            ) => bail!(
-                "the chain does not lead to the expected block {pin}: no such block (a chain re-mined or replaced after that tip was published fails here)"
-            ),
-            Err(crate::api::ApiError::Node { status: 404, .. }) => bail!(
-                "the chain does not lead to the expected block {pin}: no such block (a chain re-mined or replaced after that tip was published fails here)"
+                | crate::api::ApiError::NotFound(_)
+                | crate::api::ApiError::Node { status: 404, .. },
+            ) => crate::fail!(
+                "tip_mismatch",
+                "the chain does not lead to the expected block {pin}: {gone}"
             ),
             Err(e) => return Err(e.into()),
         }
@@ -61,17 +63,20 @@ pub fn run(ctx: &Ctx, expect_tip: Option<BlockHash>) -> Result<()> {
     if !v.valid {
         let reason = v.reason.unwrap_or_default();
         match v.height {
-            Some(h) => bail!("verification failed at height {h}: {reason}"),
-            None => bail!("verification failed: {reason}"),
+            Some(h) => crate::fail!(
+                "verify_failed",
+                "verification failed at height {h}: {reason}"
+            ),
+            None => crate::fail!("verify_failed", "verification failed: {reason}"),
         }
     }
     if !ctx.json {
         println!(
             "ok: {}, {}, {} pending; tip {}",
-            crate::cli::output::count(v.blocks.unwrap_or(0), "block"),
-            crate::cli::output::count(v.transactions.unwrap_or(0), "transaction"),
-            v.pending.unwrap_or(0),
-            v.tip.map(|t| t.to_string()).unwrap_or_default()
+            crate::cli::output::count(v.block_count.unwrap_or(0), "block"),
+            crate::cli::output::count(v.transaction_count.unwrap_or(0), "transaction"),
+            v.pending_count.unwrap_or(0),
+            v.tip.map(|t| t.hash.to_string()).unwrap_or_default()
         );
     }
     Ok(())

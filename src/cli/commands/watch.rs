@@ -7,7 +7,7 @@
 
 use std::io::Write;
 
-use anyhow::{anyhow, bail, Result};
+use anyhow::{anyhow, Result};
 
 use crate::api::views::NodeEvent;
 use crate::cli::output::{escape_text, print_json};
@@ -34,7 +34,7 @@ pub fn run(ctx: &Ctx) -> Result<()> {
         let _ = std::io::stdout().flush();
     })?;
     if !stopped_here {
-        bail!("the node stopped");
+        crate::fail!("node_unreachable", "the node stopped");
     }
     Ok(())
 }
@@ -52,7 +52,11 @@ pub fn event_text(e: &NodeEvent) -> String {
     match e {
         NodeEvent::Block(b) => format!(
             "sealed    block {} {} ({} tx, {} hashes in {:.2} s)",
-            b.block.height, b.block.hash, b.block.transactions, b.block.hashes, b.block.seconds
+            b.block.height,
+            b.block.hash,
+            b.block.transaction_count,
+            b.block.hashes,
+            b.block.seconds
         ),
         NodeEvent::Tip(t) if t.disconnected > 0 => format!(
             "reorg     tip {} {} ({}): {} disconnected back to height {}, {} connected",
