@@ -21,11 +21,7 @@ fn a_command_run_while_the_node_starts_waits_for_it() {
         .spawn()
         .unwrap();
     // The node holds the store well before it serves.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !crate::kit::store_is_locked(&l) {
-        assert!(Instant::now() < deadline, "the node never took the store");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    crate::kit::wait_until_locked(&l);
     assert!(!l.dir.join("node.cookie").exists(), "not serving yet");
     let started = Instant::now();
     let out = l.run(&["--json", "status"]);
@@ -53,11 +49,7 @@ fn a_standalone_miner_is_named_with_its_pid() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !crate::kit::store_is_locked(&l) {
-        assert!(Instant::now() < deadline, "the miner never took the store");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    crate::kit::wait_until_locked(&l);
     let started = Instant::now();
     let err = l.fails(&["status"], "is in use by `sledger mine`");
     assert!(err.contains(&format!("(pid {})", miner.id())), "{err}");

@@ -327,14 +327,7 @@ impl Ledger for RemoteLedger {
         let (note, each) = (hooks.note, hooks.mined);
         req.check()?;
         // Subscribe before starting, so that no block is missed.
-        let events = self
-            .request("GET", "/v1/events", &[])
-            .set("Accept", "text/event-stream")
-            .call();
-        let events = match events {
-            Ok(r) => r,
-            Err(e) => return self.answer::<MineSummary>(Err(e)),
-        };
+        let mut lines = self.events()?;
         let started: MiningView = self.post("/v1/mining/start", req)?;
         let run = started.run;
         let ours = started.already_active != Some(true);
@@ -345,7 +338,6 @@ impl Ledger for RemoteLedger {
             ));
         }
         let mut summary = MineSummary::default();
-        let mut lines = SseReader::new(events.into_reader());
         let enough = |s: &MineSummary| req.blocks.is_some_and(|n| s.mined >= n);
         // Events of other runs (one that ended just before, or another
         // client's) are skipped: every event names its run.
@@ -412,6 +404,21 @@ impl Ledger for RemoteLedger {
 }
 
 impl RemoteLedger {
+    /// The node's event stream, subscribed.
+    fn events(&self) -> Result<SseReader<Box<dyn Read + Send + Sync>>, ApiError> {
+        let events = self
+            .request("GET", "/v1/events", &[])
+            .set("Accept", "text/event-stream")
+            .call();
+        match events {
+            Ok(r) => Ok(SseReader::new(r.into_reader())),
+            Err(e) => match self.answer::<()>(Err(e)) {
+                Err(e) => Err(e),
+                Ok(()) => Err(self.unreachable("did not open the event stream")),
+            },
+        }
+    }
+
     /// Follows the node's event stream, calling `each` per event, until
     /// `stop` is raised (`Ok(true)`) or the node ends the stream
     /// (`Ok(false)`: it stopped). Events of a kind this client does not
@@ -421,15 +428,7 @@ impl RemoteLedger {
         stop: &AtomicBool,
         each: &mut dyn FnMut(&NodeEvent),
     ) -> Result<bool, ApiError> {
-        let events = self
-            .request("GET", "/v1/events", &[])
-            .set("Accept", "text/event-stream")
-            .call();
-        let events = match events {
-            Ok(r) => r,
-            Err(e) => return self.answer::<bool>(Err(e)),
-        };
-        let mut lines = SseReader::new(events.into_reader());
+        let mut lines = self.events()?;
         while !stop.load(Ordering::Relaxed) {
             let next = match lines.next_event() {
                 Ok(Some(next)) => next,

@@ -26,6 +26,15 @@ pub fn store_is_locked(l: &Ledger) -> bool {
     }
 }
 
+/// Waits (up to 10 s) until some process holds `l`'s store.
+pub fn wait_until_locked(l: &Ledger) {
+    eventually(
+        "a process holds the store",
+        std::time::Duration::from_secs(10),
+        || store_is_locked(l),
+    );
+}
+
 /// Polls `done` every 50 ms until it holds, or panics after `limit`.
 pub fn eventually(what: &str, limit: std::time::Duration, mut done: impl FnMut() -> bool) {
     let end = std::time::Instant::now() + limit;
