@@ -389,6 +389,14 @@ impl From<crate::net::PeerInfo> for PeerView {
     }
 }
 
+/// `open` (`POST /v1/explorer/login`): a one-time login URL for the
+/// explorer, good for `expires_in` seconds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExplorerLoginView {
+    pub url: String,
+    pub expires_in: u64,
+}
+
 /// `peers add` (`POST /v1/peers`): the address being dialled.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PeerAddedView {

@@ -177,6 +177,13 @@ pub enum Command {
         #[arg(long, value_name = "NEW_DIR")]
         to: PathBuf,
     },
+    /// Open the block explorer of the running node: print (and on a desktop, open) a one-time login URL
+    #[command(after_help = "Examples:\n  sledger open\n  sledger open --no-browser")]
+    Open {
+        /// Print the URL only; do not start a browser
+        #[arg(long)]
+        no_browser: bool,
+    },
     /// Follow the running node: blocks sealed, tip changes (reorganisations named), entries arriving, the miner starting and stopping
     #[command(
         after_help = "Examples:\n  sledger watch\n  sledger --json watch | jq -c 'select(.event == \"tip\")'"

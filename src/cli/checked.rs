@@ -53,6 +53,9 @@ pub enum Command {
     Bench(Bench),
     Peers(Peers),
     Watch,
+    Open {
+        no_browser: bool,
+    },
     Salvage {
         to: std::path::PathBuf,
     },
@@ -209,6 +212,7 @@ impl Command {
             Raw::Bench(a) => Command::Bench(bench(a)?),
             Raw::Peers(a) => Command::Peers(peers(a)?),
             Raw::Watch => Command::Watch,
+            Raw::Open { no_browser } => Command::Open { no_browser },
             Raw::Salvage { to } => Command::Salvage { to },
             Raw::Completions { shell } => Command::Completions(shell),
             Raw::Man { dir } => Command::Man { dir },

@@ -261,6 +261,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Node(config) => commands::node::run(&ctx, config),
         Command::Peers(p) => commands::peers::run(&ctx, p),
         Command::Watch => commands::watch::run(&ctx),
+        Command::Open { no_browser } => commands::watch::open(&ctx, no_browser),
         Command::Salvage { to } => commands::salvage::run(&ctx, &to),
         Command::Completions(shell) => commands::manual::completions(shell),
         Command::Man { dir } => commands::manual::man(dir.as_deref()),

@@ -186,6 +186,11 @@ impl RemoteLedger {
 
 /// The node's peer-to-peer network (`sledger peers`): only a node has one.
 impl RemoteLedger {
+    /// A one-time login URL for the explorer (`POST /v1/explorer/login`).
+    pub fn explorer_login(&self) -> Result<ExplorerLoginView, ApiError> {
+        self.post("/v1/explorer/login", &serde_json::json!({}))
+    }
+
     pub fn peers(&self) -> Result<PeersView, ApiError> {
         self.get("/v1/peers", &[])
     }

@@ -10,6 +10,7 @@ pub mod admission;
 pub mod client;
 pub mod connection;
 pub mod cookie;
+pub mod explorer;
 pub mod identity;
 pub mod mining_slot;
 pub mod peering;
@@ -112,6 +113,8 @@ pub struct Node {
     pub net: std::sync::OnceLock<crate::net::Handle>,
     /// The last tip the event streams were told of.
     pub tip_watch: tip_watch::TipWatch,
+    /// The explorer's login codes and sessions.
+    pub explorer: explorer::Sessions,
 }
 
 impl Node {

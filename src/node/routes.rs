@@ -57,6 +57,8 @@ pub fn router(node: Shared) -> Router {
         .route("/v1/peers", get(peers).post(add_peer))
         .route("/v1/peers/{peer_id}/ban", post(ban_peer).delete(unban_peer))
         .route("/v1/openapi.json", get(openapi))
+        .route("/v1/explorer/login", post(super::explorer::login_url))
+        .merge(super::explorer::router(node.clone()))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(node.clone(), authorize))
@@ -144,7 +146,8 @@ async fn blocking<T: Send + 'static>(
 /// Every request but [`IDENTITY_PATH`] must carry `Authorization: Bearer
 /// <token>` (the scheme's name in any case, RFC 9110 section 11.1).
 async fn authorize(State(node): State<Shared>, req: Request, next: Next) -> Response {
-    if req.uri().path() == IDENTITY_PATH {
+    // The explorer's pages check their own session (`explorer`).
+    if req.uri().path() == IDENTITY_PATH || super::explorer::is_explorer_path(req.uri().path()) {
         return next.run(req).await;
     }
     let given = given_token(req.headers());
@@ -192,7 +195,7 @@ fn bearer_token(value: &str) -> Option<&str> {
 
 /// Compares without an early exit, so the time taken does not tell how
 /// much of a guessed token was right.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }
@@ -766,8 +769,20 @@ async fn mining_stop(State(node): State<Shared>, RawQuery(raw): RawQuery) -> Ans
 /// seals and `mining` when its miner starts or stops; a comment every
 /// second keeps the connection alive. The stream ends when the node stops.
 async fn events(State(node): State<Shared>, RawQuery(raw): RawQuery) -> Answer {
-    use axum::response::sse::Event as SseEvent;
     no_query(raw)?;
+    Ok(event_stream(node).await)
+}
+
+/// The node's events as server-sent events (`/v1/events`, and the
+/// explorer's live updates), or a 503 past the cap on open streams.
+pub async fn event_stream(node: Shared) -> Response {
+    match open_event_stream(node) {
+        Ok(r) | Err(r) => r,
+    }
+}
+
+fn open_event_stream(node: Shared) -> Result<Response, Response> {
+    use axum::response::sse::Event as SseEvent;
     // Streams have a cap of their own: each holds its connection for ever.
     let place = node.streams.clone().try_acquire_owned().map_err(|_| {
         Failure::new(
@@ -776,6 +791,7 @@ async fn events(State(node): State<Shared>, RawQuery(raw): RawQuery) -> Answer {
                 "too many event streams are open (at most {MAX_STREAMS}); close one and try again"
             ),
         )
+        .into_response()
     })?;
     let rx = node.events.subscribe();
     // Ends the stream when the node begins to stop.

@@ -67,6 +67,7 @@ async fn serve(
         streams: Arc::new(tokio::sync::Semaphore::new(super::MAX_STREAMS)),
         net: Default::default(),
         tip_watch,
+        explorer: Default::default(),
     });
     if config.network.is_on() {
         let chain = Arc::new(super::peering::Peering(Arc::downgrade(&node)));

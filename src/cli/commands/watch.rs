@@ -39,6 +39,41 @@ pub fn run(ctx: &Ctx) -> Result<()> {
     Ok(())
 }
 
+/// `sledger open`: a one-time login URL for the running node's explorer,
+/// printed, and opened in a browser when one can be started here
+/// (`$BROWSER`, else `xdg-open`) and stdout is a terminal.
+pub fn open(ctx: &Ctx, no_browser: bool) -> Result<()> {
+    use std::io::IsTerminal;
+    let node = ctx.running_node()?.ok_or_else(|| {
+        anyhow!(
+            "no node runs on the ledger at {}: the explorer is served by a node (start one with `sledger node`)",
+            ctx.data_dir.display()
+        )
+    })?;
+    let v = node.explorer_login()?;
+    if ctx.json {
+        print_json(&v);
+        return Ok(());
+    }
+    println!("{}", v.url);
+    eprintln!(
+        "a one-time login link, good for {} s: it opens a session in the browser that follows it",
+        v.expires_in
+    );
+    if !no_browser && std::io::stdout().is_terminal() {
+        let browser = std::env::var("BROWSER").unwrap_or_else(|_| "xdg-open".into());
+        let started = std::process::Command::new(&browser)
+            .arg(&v.url)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn();
+        if started.is_err() {
+            eprintln!("(no browser could be started: open the link yourself)");
+        }
+    }
+    Ok(())
+}
+
 /// The local time of day, for the start of each line.
 fn clock() -> String {
     let ms = crate::time::now_ms();
