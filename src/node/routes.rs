@@ -777,11 +777,12 @@ async fn events(State(node): State<Shared>, RawQuery(raw): RawQuery) -> Answer {
 /// explorer's live updates), or a 503 past the cap on open streams.
 pub async fn event_stream(node: Shared) -> Response {
     match open_event_stream(node) {
-        Ok(r) | Err(r) => r,
+        Ok(r) => r,
+        Err(f) => f.into_response(),
     }
 }
 
-fn open_event_stream(node: Shared) -> Result<Response, Response> {
+fn open_event_stream(node: Shared) -> Result<Response, Failure> {
     use axum::response::sse::Event as SseEvent;
     // Streams have a cap of their own: each holds its connection for ever.
     let place = node.streams.clone().try_acquire_owned().map_err(|_| {
@@ -791,7 +792,6 @@ fn open_event_stream(node: Shared) -> Result<Response, Response> {
                 "too many event streams are open (at most {MAX_STREAMS}); close one and try again"
             ),
         )
-        .into_response()
     })?;
     let rx = node.events.subscribe();
     // Ends the stream when the node begins to stop.

@@ -650,11 +650,11 @@ pub async fn submit(
     match submitted {
         Ok(v) => {
             // As the API's submit: the miner and the peers hear of it.
-            if let Ok(Some(found)) = node.store.find_tx(&v.txid) {
-                if let crate::store::TxStatus::Pending { tx, .. } = found {
-                    node.entry_arrived(&tx, "submit");
-                    node.announce_entry(&tx);
-                }
+            if let Ok(Some(crate::store::TxStatus::Pending { tx, .. })) =
+                node.store.find_tx(&v.txid)
+            {
+                node.entry_arrived(&tx, "submit");
+                node.announce_entry(&tx);
             }
             node.mining.new_entries();
             Redirect::to(&format!("/tx/{}", v.txid)).into_response()
