@@ -104,6 +104,7 @@ fn every_command_prints_what_its_schema_says() {
     check(&doc, "status", &run_json(&l, &["status"]));
     check(&doc, "chain", &run_json(&l, &["chain"]));
     check(&doc, "peers", &run_json(&l, &["peers"]));
+    check(&doc, "open", &run_json(&l, &["open", "--no-browser"]));
     drop(node);
 }
 

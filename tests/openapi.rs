@@ -175,7 +175,12 @@ impl<'a> Checker<'a> {
 }
 
 /// The paths whose one operation is a POST (the others are GETs).
-const POSTS: &[&str] = &["/v1/verify", "/v1/mining/start", "/v1/mining/stop"];
+const POSTS: &[&str] = &[
+    "/v1/verify",
+    "/v1/mining/start",
+    "/v1/mining/stop",
+    "/v1/explorer/login",
+];
 
 const JSON: &str = "application/json";
 const NDJSON: &str = "application/x-ndjson";
@@ -219,6 +224,8 @@ fn every_documented_response_is_what_the_node_sends() {
     duplicate_submit(&mut c, &node);
     imports(&mut c, &node, &l, &foreign);
     mining_and_events(&mut c, &node);
+    let login = "/v1/explorer/login";
+    c.call(&node, login, login, None, 200);
     peers_offline(&mut c, &node);
     peers_online(&mut c);
     for (path, r) in timeouts.join().expect("timeouts") {

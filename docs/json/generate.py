@@ -116,6 +116,7 @@ commands["node"] = obj(
     required=["address", "pid", "cookie"],
     description="The node's first line: where it listens; `peer_id` and `p2p` with the network.",
 )
+commands["open"] = OD([("description", "`open`: the explorer's one-time login URL."), ("$ref", "#/$defs/ExplorerLogin")])
 commands["peers"] = ref("Peers")
 commands["peers add"] = ref("PeerAdded")
 commands["peers ban"] = ref("PeerBanned")

@@ -242,7 +242,7 @@ pub(crate) fn query(
 
 /// Refuses any query parameter, for an endpoint that takes none
 /// (`docs/API.md`: unknown query parameters are refused).
-fn no_query(raw: Option<String>) -> Result<(), Failure> {
+pub(crate) fn no_query(raw: Option<String>) -> Result<(), Failure> {
     query(raw, &[]).map(|_| ())
 }
 

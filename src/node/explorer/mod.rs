@@ -208,7 +208,13 @@ fn same_origin(node: &Node, headers: &HeaderMap) -> bool {
 }
 
 /// `POST /v1/explorer/login` (with the token): a one-time login URL.
-pub async fn login_url(State(node): State<Shared>) -> Response {
+pub async fn login_url(
+    State(node): State<Shared>,
+    axum::extract::RawQuery(raw): axum::extract::RawQuery,
+) -> Response {
+    if let Err(f) = crate::node::routes::no_query(raw) {
+        return f.into_response();
+    }
     match node.explorer.new_code() {
         Some(code) => axum::Json(serde_json::json!({
             "url": format!("http://{}/login?code={code}", node.address),
