@@ -401,7 +401,7 @@ fn lookups(c: &mut Checker, node: &Node) {
     let pending = c.call(node, "/v1/pending", "/v1/pending", None, 200).json();
     let mut ids: Vec<Value> = vec![pending["transactions"][0]["txid"].clone()];
     ids.extend(
-        tip["txs"]
+        tip["transactions"]
             .as_array()
             .into_iter()
             .flatten()

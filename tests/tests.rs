@@ -12,6 +12,7 @@ mod config;
 mod crash;
 mod durability;
 mod errors;
+mod explorer;
 mod files;
 mod forks;
 mod format;

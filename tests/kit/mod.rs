@@ -6,6 +6,7 @@
 //! docs/openapi.json ([`Validator`]) and byte-exact HTTP exchanges
 //! ([`wire`]).
 
+pub mod browser;
 mod ledger;
 mod node;
 mod schema;

@@ -31,7 +31,7 @@ fn sync_once(fresh: &Ledger, peers: &[&Node], window: Option<&str>) -> (f64, f64
     eventually("the fresh copy syncs", Duration::from_secs(1800), || {
         let (_, s) = f.get("/v1/status");
         let sync = &s["node"]["network"]["sync"];
-        if headers_done.is_none() && sync["headers"].as_u64() >= Some(end.0) {
+        if headers_done.is_none() && sync["header_height"].as_u64() >= Some(end.0) {
             headers_done = Some(started.elapsed());
         }
         s["tip"]["hash"] == end.1.as_str()

@@ -194,7 +194,8 @@ async fn require_session(State(node): State<Shared>, mut req: Request, next: Nex
 /// Whether the request's `Origin` (or, without one, `Sec-Fetch-Site`) says
 /// it comes from this node's own pages.
 fn same_origin(node: &Node, headers: &HeaderMap) -> bool {
-    if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+    if let Some(origin) = origin.filter(|o| *o != "null") {
         let host = headers
             .get(header::HOST)
             .and_then(|v| v.to_str().ok())
@@ -203,7 +204,8 @@ fn same_origin(node: &Node, headers: &HeaderMap) -> bool {
     }
     match headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
         Some(site) => site == "same-origin" || site == "none",
-        None => true,
+        // An opaque origin with nothing else to go by: refused.
+        None => origin.is_none(),
     }
 }
 

@@ -14,6 +14,7 @@ use serde::Deserialize;
 use super::{charts, Session, Shared};
 use crate::api::views::*;
 use crate::api::{local, ApiError, BlockRef, MineRequest, TxRef, TxsOf};
+use crate::cli::output::escape_text;
 use crate::node::Node;
 
 const CSS: &str = include_str!("assets/app.css");
@@ -149,7 +150,17 @@ fn tx_link(txid: &crate::consensus::Txid) -> Markup {
 }
 
 fn author_link(author: &str) -> Markup {
-    html! { a href={ "/author/" (urlencode(author)) } { (author) } }
+    html! { a href={ "/author/" (urlencode(author)) } { (escape_text(author)) } }
+}
+
+/// Text for people: the CLI's escaping of characters that could make one
+/// text look like another (bidi overrides, zero-width characters; README,
+/// "Output"), line by line, so that line breaks stay.
+fn visible(text: &str) -> String {
+    text.split('\n')
+        .map(escape_text)
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Percent-encodes every byte but unreserved ASCII, for a path segment.
@@ -402,7 +413,7 @@ pub async fn tx(
         }
         @if let Some(t) = text {
             h3 { "As text" }
-            pre { (t) }
+            pre { (visible(t)) }
         }
         h3 { "As hex" }
         pre { (hex_dump(&bytes, 4096)) }
@@ -512,7 +523,7 @@ pub async fn author(
         Err(r) => return r,
     };
     let content = html! {
-        h1 { "Entries by \u{201c}" (name) "\u{201d}" }
+        h1 { "Entries by \u{201c}" (escape_text(&name)) "\u{201d}" }
         @if v.transactions.is_empty() { p.muted { "None in the active chain." } }
         (tx_rows(v.transactions.iter().map(|t| (&t.tx, html! { a href={ "/block/" (t.height) } { (t.height) } "." (t.index) }))))
         @if let Some(next) = &v.next_from {

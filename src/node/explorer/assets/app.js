@@ -7,8 +7,16 @@
   var status = document.getElementById("live");
   if (!main || !window.EventSource) { return; }
   var pending = false;
+  // Someone typing in a form of the page: leave the page as it is.
+  function typing() {
+    var fields = main.querySelectorAll("input[type=text], textarea");
+    for (var i = 0; i < fields.length; i++) {
+      if (fields[i].value || fields[i] === document.activeElement) { return true; }
+    }
+    return false;
+  }
   function refresh() {
-    if (pending) { return; }
+    if (pending || typing()) { return; }
     pending = true;
     setTimeout(function () {
       fetch(window.location.href, { credentials: "same-origin" })
