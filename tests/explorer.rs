@@ -259,3 +259,121 @@ fn the_explorer_in_headless_chromium() {
     shoot(&b, "overview-after");
     assert_eq!(b.script("return window.pwned === undefined"), json!(true));
 }
+
+/// The explorer's cost: server time per page against the JSON API's
+/// answer for the same data, in one run, and the overview's weight.
+/// `cargo test --release --test tests explorer::bench -- --ignored
+/// --nocapture` (`SLEDGER_EXPLORER_BENCH_BLOCKS`, default 10000).
+#[test]
+#[ignore]
+fn bench() {
+    let blocks: u64 = std::env::var("SLEDGER_EXPLORER_BENCH_BLOCKS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    let l = Ledger::new();
+    for i in 0..20 {
+        l.submit("alice", &format!("entry {i}"));
+    }
+    l.ok(&[
+        "mine",
+        "--continuous",
+        "-n",
+        &blocks.to_string(),
+        "--threads",
+        "2",
+    ]);
+    let node = Node::start(&l, &[]);
+    let a = agent();
+    let (_, r) = status_of(a.get(&login_url(&l)).call());
+    let session = r
+        .unwrap()
+        .header("set-cookie")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let base = format!("http://{}", node.address);
+    let id = l.json(&["block", "1"])["transactions"][0]["txid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mid = blocks / 2;
+    let time = |path: &str, api: bool| {
+        let mut took: Vec<f64> = (0..40)
+            .map(|_| {
+                let req = a.get(&format!("{base}{path}"));
+                let req = match api {
+                    true => req.set("Authorization", &node.auth()),
+                    false => req.set("Cookie", &session),
+                };
+                let t = std::time::Instant::now();
+                let body = req.call().unwrap().into_string().unwrap();
+                assert!(!body.is_empty());
+                t.elapsed().as_secs_f64() * 1e3
+            })
+            .collect();
+        took.sort_by(f64::total_cmp);
+        took[took.len() / 2]
+    };
+    let pairs = [
+        (
+            "overview",
+            "/".to_owned(),
+            vec!["/v1/status".to_owned(), "/v1/chain?limit=60".to_owned()],
+        ),
+        (
+            "chain",
+            "/chain".to_owned(),
+            vec!["/v1/chain?limit=20".to_owned()],
+        ),
+        (
+            "chain, deep page",
+            format!("/chain?from={mid}"),
+            vec![format!("/v1/chain?from={mid}&limit=20")],
+        ),
+        (
+            "block",
+            format!("/block/{mid}"),
+            vec![format!("/v1/blocks/{mid}")],
+        ),
+        (
+            "entry",
+            format!("/tx/{id}"),
+            vec![format!("/v1/transactions/{id}")],
+        ),
+        (
+            "author",
+            "/author/alice".to_owned(),
+            vec!["/v1/transactions?author=alice&limit=20".to_owned()],
+        ),
+    ];
+    println!("explorer at {blocks} blocks: median of 40 requests, page against the API's answers for the same data");
+    for (name, page, api) in pairs {
+        let p = time(&page, false);
+        let j: f64 = api.iter().map(|q| time(q, true)).sum();
+        println!(
+            "  {name:<18} page {p:>7.3} ms   API {j:>7.3} ms   ratio {:.2}",
+            p / j
+        );
+    }
+    let weight = |path: &str| {
+        a.get(&format!("{base}{path}"))
+            .set("Cookie", &session)
+            .call()
+            .unwrap()
+            .into_string()
+            .unwrap()
+            .len()
+    };
+    let (html, css, js) = (
+        weight("/"),
+        weight("/static/app.css"),
+        weight("/static/app.js"),
+    );
+    println!(
+        "  overview weight: {html} B HTML + {css} B CSS + {js} B JS = {} B",
+        html + css + js
+    );
+}
