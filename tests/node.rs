@@ -277,7 +277,7 @@ fn bad_requests_get_a_json_4xx() {
     let node = Node::start(&l, &["--read-timeout", "1"]);
     let cases: Vec<(&str, &str, Option<String>, u16, &str)> = vec![
         ("GET", "/v1/nope", None, 404, "no such endpoint"),
-        ("GET", "/", None, 404, "no such endpoint"),
+        ("GET", "/nowhere", None, 404, "no such endpoint"),
         ("DELETE", "/v1/status", None, 405, "not allowed"),
         ("PUT", "/v1/transactions", None, 405, "not allowed"),
         (
