@@ -369,16 +369,18 @@ pub async fn block(
     page(&format!("Block {}", h.height), &s, false, content)
 }
 
+/// The entry `given` names (an id or a unique prefix), or the error page.
+async fn entry(node: &Shared, given: &str) -> Result<TxView, Response> {
+    let r: TxRef = given.parse().map_err(|e| error_page(&e))?;
+    read(node, move |n| local::tx(&n.store, &r)).await
+}
+
 pub async fn tx(
     State(node): State<Shared>,
     Extension(s): Extension<Session>,
     Path(r): Path<String>,
 ) -> Response {
-    let r: TxRef = match r.parse() {
-        Ok(r) => r,
-        Err(e) => return error_page(&e),
-    };
-    let v = match read(&node, move |n| local::tx(&n.store, &r)).await {
+    let v = match entry(&node, &r).await {
         Ok(v) => v,
         Err(r) => return r,
     };
@@ -467,11 +469,7 @@ pub async fn tx_data(
     Path(r): Path<String>,
     Query(q): Query<DataQuery>,
 ) -> Response {
-    let r: TxRef = match r.parse() {
-        Ok(r) => r,
-        Err(e) => return error_page(&e),
-    };
-    let v = match read(&node, move |n| local::tx(&n.store, &r)).await {
+    let v = match entry(&node, &r).await {
         Ok(v) => v,
         Err(r) => return r,
     };
