@@ -9,6 +9,8 @@
 //! next, publish its hash count and see whether to stop).
 
 pub mod sha256;
+pub mod avx2;
+pub mod rounds;
 pub mod shani;
 
 use std::ops::Range;
@@ -68,24 +70,58 @@ pub struct Search {
 pub enum Backend {
     /// Interleaved SHA extensions ([`shani`]), when the CPU has them.
     ShaNi,
+    /// Eight nonces in the lanes of AVX2 ([`avx2`]), from round 6.
+    Avx2,
+    /// Plain scalar code from round 6 ([`rounds`]): no CPU feature needed.
+    Soft,
     /// One compression at a time through `sha2` (which itself uses the SHA
     /// extensions when present, or plain code).
     Portable,
 }
 
 impl Backend {
+    /// Every backend, fastest first (on a CPU that has them all).
+    pub const ALL: [Backend; 4] = [Backend::ShaNi, Backend::Avx2, Backend::Soft, Backend::Portable];
+
     /// The fastest backend this CPU supports.
     pub fn best() -> Backend {
-        if shani::available() {
-            Backend::ShaNi
-        } else {
-            Backend::Portable
+        Backend::available().first().copied().unwrap_or(Backend::Soft)
+    }
+
+    /// The backends this CPU can run, fastest first.
+    pub fn available() -> Vec<Backend> {
+        Backend::ALL.into_iter().filter(|b| b.runs_here()).collect()
+    }
+
+    /// Whether this CPU has what the backend needs.
+    pub fn runs_here(self) -> bool {
+        match self {
+            Backend::ShaNi => shani::available(),
+            Backend::Avx2 => avx2::available(),
+            Backend::Soft | Backend::Portable => true,
         }
+    }
+
+    /// The short name `--backend` takes.
+    pub fn key(self) -> &'static str {
+        match self {
+            Backend::ShaNi => "sha-ni",
+            Backend::Avx2 => "avx2",
+            Backend::Soft => "soft",
+            Backend::Portable => "sha2",
+        }
+    }
+
+    /// A backend by its [`Backend::key`].
+    pub fn from_key(key: &str) -> Option<Backend> {
+        Backend::ALL.into_iter().find(|b| b.key() == key)
     }
 
     pub fn name(self) -> String {
         match self {
             Backend::ShaNi => format!("sha-ni, {} interleaved", shani::LANES),
+            Backend::Avx2 => format!("avx2, {} lanes, from round 6", avx2::LANES),
+            Backend::Soft => "soft, scalar from round 6".into(),
             Backend::Portable => "sha2 portable".into(),
         }
     }
@@ -93,6 +129,8 @@ impl Backend {
     fn scan(self, mid: &HeaderMidstate, nonces: Range<u64>, difficulty: u32) -> Option<u64> {
         match self {
             Backend::ShaNi => shani::scan(mid, nonces, difficulty),
+            Backend::Avx2 => avx2::scan(mid, nonces, difficulty),
+            Backend::Soft => rounds::scan(mid, nonces, difficulty),
             Backend::Portable => sha256::scan(mid, nonces, difficulty),
         }
     }
@@ -111,14 +149,14 @@ impl Miner {
         Self::with_backend(threads, Backend::best())
     }
 
-    /// A miner with a chosen backend. [`Backend::ShaNi`] falls back to
-    /// [`Backend::Portable`] on a CPU without SHA extensions.
+    /// A miner with a chosen backend; one this CPU cannot run falls back
+    /// to the best it can.
     pub fn with_backend(threads: usize, backend: Backend) -> Self {
         let threads = threads.clamp(1, MAX_THREADS);
-        let backend = if backend == Backend::ShaNi && !shani::available() {
-            Backend::Portable
-        } else {
+        let backend = if backend.runs_here() {
             backend
+        } else {
+            Backend::best()
         };
         Miner { threads, backend }
     }
