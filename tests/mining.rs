@@ -116,3 +116,41 @@ fn sigterm_stops_mining_cleanly() {
 fn a_repeated_sigterm_within_the_grace_period_is_one_stop() {
     stop_with_repeats("-TERM", 2);
 }
+
+/// Every backend mines valid blocks; one that does not exist is bad usage;
+/// `bench` lists the backends this CPU runs, the scalar "soft" one always.
+#[test]
+fn every_backend_mines_valid_blocks_and_bench_lists_them() {
+    let l = Ledger::new();
+    for backend in ["soft", "sha2", "avx2", "sha-ni"] {
+        let out = l.run(&[
+            "mine",
+            "--continuous",
+            "-n",
+            "2",
+            "--threads",
+            "1",
+            "--backend",
+            backend,
+        ]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        // A backend this CPU lacks is refused, naming those it runs.
+        if !out.status.success() {
+            assert_eq!(out.status.code(), Some(2), "{backend}: {err}");
+            assert!(err.contains("is not one this CPU runs"), "{err}");
+            assert!(
+                !matches!(backend, "soft" | "sha2"),
+                "{backend} runs everywhere"
+            );
+        }
+    }
+    assert_eq!(l.json(&["verify"])["valid"], true);
+    l.misused(
+        &["mine", "--backend", "gpu"],
+        "--backend gpu is not one this CPU runs",
+    );
+    let bench = l.ok(&["bench", "--seconds", "0.05"]);
+    assert!(bench.contains("soft, scalar from round 6"), "{bench}");
+    let status = l.ok(&["status"]);
+    assert!(status.contains("miner       "), "{status}");
+}

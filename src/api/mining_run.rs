@@ -52,7 +52,10 @@ impl Settings {
     pub fn new(req: &MineRequest) -> Result<Settings, ApiError> {
         req.check()?;
         Ok(Settings {
-            miner: Miner::with_threads(req.threads.map(usize::from)),
+            miner: Miner::with_threads(req.threads.map(usize::from)).using(
+                req.miner_backend()
+                    .unwrap_or_else(crate::mining::Backend::best),
+            ),
             blocks: req.blocks,
             checkpoint_every: req
                 .checkpoint_every

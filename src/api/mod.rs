@@ -134,9 +134,22 @@ pub struct MineRequest {
     /// without `continuous`) a miner with nothing to seal waits for entries.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub empty_blocks_every: Option<f64>,
+    /// The hashing backend by its key (`sha-ni`, `avx2`, `soft`, `sha2`;
+    /// `None`: the fastest this CPU runs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backend: Option<String>,
 }
 
 impl MineRequest {
+    /// The backend asked for, if it is one this CPU runs (the fastest when
+    /// none was asked for).
+    pub fn miner_backend(&self) -> Option<crate::mining::Backend> {
+        match &self.backend {
+            None => Some(crate::mining::Backend::best()),
+            Some(k) => crate::mining::Backend::from_key(k).filter(|b| b.runs_here()),
+        }
+    }
+
     /// The request in a JSON object (every field optional; `null` is not
     /// absent, and is refused).
     pub fn read(mut o: json::Object) -> Result<Self, json::JsonError> {
@@ -146,6 +159,7 @@ impl MineRequest {
             "checkpoint_every",
             "continuous",
             "empty_blocks_every",
+            "backend",
         ])?;
         Ok(MineRequest {
             blocks: o.opt("blocks")?,
@@ -153,6 +167,7 @@ impl MineRequest {
             checkpoint_every: o.opt("checkpoint_every")?,
             continuous: o.opt("continuous")?.unwrap_or(false),
             empty_blocks_every: o.opt("empty_blocks_every")?,
+            backend: o.opt("backend")?,
         })
     }
 
@@ -165,6 +180,18 @@ impl MineRequest {
             bounds::CHECKPOINT_EVERY
                 .check("checkpoint_every", s)
                 .map_err(|e| e.got(s))?;
+        }
+        if let Some(b) = &self.backend {
+            self.miner_backend().ok_or_else(|| {
+                let runs: Vec<&str> = crate::mining::Backend::available()
+                    .iter()
+                    .map(|b| b.key())
+                    .collect();
+                ApiError::BadRequest(format!(
+                    "backend \"{b}\" is not one this CPU runs (it runs: {})",
+                    runs.join(", ")
+                ))
+            })?;
         }
         if let Some(s) = self.empty_blocks_every {
             bounds::EMPTY_BLOCKS_EVERY

@@ -313,6 +313,10 @@ pub struct NodeInfo {
     pub address: String,
     pub pid: u32,
     pub mining: MiningView,
+    /// The fastest hashing backend the node's CPU runs (`sha-ni`, `avx2`,
+    /// `soft`), the one its miner uses unless told otherwise.
+    #[serde(default)]
+    pub backend: String,
     /// Present when the node runs the peer-to-peer network.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub network: Option<NetworkInfo>,

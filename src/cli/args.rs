@@ -431,6 +431,9 @@ pub struct MineArgs {
     /// Seal empty blocks one after another when nothing is pending (by default a miner with nothing to seal waits for entries)
     #[arg(long)]
     pub continuous: bool,
+    /// Hashing backend: sha-ni, avx2, soft or sha2 [default: the fastest this CPU runs; `sledger bench` lists them]
+    #[arg(long, value_name = "BACKEND")]
+    pub backend: Option<String>,
     /// With nothing pending, seal an empty block once the tip is this old (e.g. 10m, 1h, 30s, or seconds), so that an idle chain still moves
     #[arg(long, value_name = "DURATION")]
     pub empty_blocks_every: Option<String>,

@@ -18,6 +18,9 @@ use crate::consensus::BlockHash;
 use crate::node::{Config, Limits};
 
 /// A command with checked arguments.
+// Made once per process, from the command line: the size of the largest
+// variant does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     Init(Init),
     Submit(args::SubmitArgs),
@@ -246,7 +249,7 @@ fn mine(a: args::MineArgs) -> Result<MineRequest> {
     if a.blocks == Some(0) {
         bail!("--blocks 0 would mine nothing: give 1 or more, or omit it to mine until stopped");
     }
-    Ok(MineRequest {
+    let req = MineRequest {
         blocks: a.blocks,
         threads: a.threads,
         checkpoint_every: Some(
@@ -254,7 +257,19 @@ fn mine(a: args::MineArgs) -> Result<MineRequest> {
         ),
         continuous: a.continuous,
         empty_blocks_every: empty_blocks_every(a.empty_blocks_every.as_deref(), a.continuous)?,
-    })
+        backend: a.backend,
+    };
+    if let (Some(b), None) = (&req.backend, req.miner_backend()) {
+        let runs: Vec<&str> = crate::mining::Backend::available()
+            .iter()
+            .map(|b| b.key())
+            .collect();
+        bail!(
+            "--backend {b} is not one this CPU runs (it runs: {})",
+            runs.join(", ")
+        );
+    }
+    Ok(req)
 }
 
 /// `--empty-blocks-every`: a duration (`10m`, `1h 30m`, `500ms`) or a

@@ -78,7 +78,10 @@ pub fn scan(mid: &HeaderMidstate, nonces: std::ops::Range<u64>, difficulty: u32)
 pub unsafe fn lanes(t: &Template, n: u64) -> [u32; 8] {
     macro_rules! rotr {
         ($x:expr, $r:literal) => {
-            _mm256_or_si256(_mm256_srli_epi32::<$r>($x), _mm256_slli_epi32::<{ 32 - $r }>($x))
+            _mm256_or_si256(
+                _mm256_srli_epi32::<$r>($x),
+                _mm256_slli_epi32::<{ 32 - $r }>($x),
+            )
         };
     }
     let add = |a, b| _mm256_add_epi32(a, b);
@@ -112,12 +115,15 @@ pub unsafe fn lanes(t: &Template, n: u64) -> [u32; 8] {
     let st = t.state6;
     let (mut a, mut b, mut c, mut d) = (splat(st[0]), splat(st[1]), splat(st[2]), splat(st[3]));
     let (mut e, mut f, mut g, mut h) = (splat(st[4]), splat(st[5]), splat(st[6]), splat(st[7]));
-    for i in 6..64 {
+    for (k, wi) in super::shani::K[6..].iter().zip(&w[6..]) {
         let big1 = xor(xor(rotr!(e, 6), rotr!(e, 11)), rotr!(e, 25));
         let ch = xor(_mm256_and_si256(e, f), _mm256_andnot_si256(e, g));
-        let t1 = add(add(add(h, big1), add(ch, splat(super::shani::K[i]))), w[i]);
+        let t1 = add(add(add(h, big1), add(ch, splat(*k))), *wi);
         let big0 = xor(xor(rotr!(a, 2), rotr!(a, 13)), rotr!(a, 22));
-        let maj = xor(xor(_mm256_and_si256(a, b), _mm256_and_si256(a, c)), _mm256_and_si256(b, c));
+        let maj = xor(
+            xor(_mm256_and_si256(a, b), _mm256_and_si256(a, c)),
+            _mm256_and_si256(b, c),
+        );
         let t2 = add(big0, maj);
         h = g;
         g = f;

@@ -8,9 +8,9 @@
 //! scans it alone, touching shared state only between batches (to claim the
 //! next, publish its hash count and see whether to stop).
 
-pub mod sha256;
 pub mod avx2;
 pub mod rounds;
+pub mod sha256;
 pub mod shani;
 
 use std::ops::Range;
@@ -81,11 +81,19 @@ pub enum Backend {
 
 impl Backend {
     /// Every backend, fastest first (on a CPU that has them all).
-    pub const ALL: [Backend; 4] = [Backend::ShaNi, Backend::Avx2, Backend::Soft, Backend::Portable];
+    pub const ALL: [Backend; 4] = [
+        Backend::ShaNi,
+        Backend::Avx2,
+        Backend::Soft,
+        Backend::Portable,
+    ];
 
     /// The fastest backend this CPU supports.
     pub fn best() -> Backend {
-        Backend::available().first().copied().unwrap_or(Backend::Soft)
+        Backend::available()
+            .first()
+            .copied()
+            .unwrap_or(Backend::Soft)
     }
 
     /// The backends this CPU can run, fastest first.
@@ -168,6 +176,11 @@ impl Miner {
     /// A miner on every core.
     pub fn all_cores() -> Self {
         Self::new(std::thread::available_parallelism().map_or(1, |n| n.get()))
+    }
+
+    /// The same miner on `backend` (if this CPU runs it).
+    pub fn using(self, backend: Backend) -> Self {
+        Self::with_backend(self.threads, backend)
     }
 
     /// A miner on `threads` threads, or on every core when `None`.

@@ -63,7 +63,10 @@ pub struct Template {
 /// read as big-endian words).
 #[inline(always)]
 pub fn nonce_words(nonce: u64) -> (u32, u32) {
-    ((nonce as u32).swap_bytes(), ((nonce >> 32) as u32).swap_bytes())
+    (
+        (nonce as u32).swap_bytes(),
+        ((nonce >> 32) as u32).swap_bytes(),
+    )
 }
 
 impl Template {
@@ -169,7 +172,11 @@ mod tests {
             let t = Template::new(&mid);
             let mut n = seed.wrapping_mul(0x2545f4914f6cdd1d);
             for nonce in [0, 1, 0xffff_ffff, 1 << 32, (1 << 32) + 1, u64::MAX, n] {
-                assert_eq!(t.finish(nonce), mid.finish(nonce), "seed {seed} nonce {nonce}");
+                assert_eq!(
+                    t.finish(nonce),
+                    mid.finish(nonce),
+                    "seed {seed} nonce {nonce}"
+                );
             }
             for _ in 0..32 {
                 n = n.wrapping_mul(6364136223846793005).wrapping_add(1);

@@ -377,6 +377,7 @@ async fn status(State(node): State<Shared>, RawQuery(raw): RawQuery) -> Answer {
         address: node.address.to_string(),
         pid: std::process::id(),
         mining: node.mining.view(),
+        backend: crate::mining::Backend::best().key().into(),
         network: node.net.get().map(|n| {
             let sync = n.sync();
             let headers = if sync.peer.is_some() {

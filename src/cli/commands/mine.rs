@@ -24,6 +24,12 @@ pub fn mine_with_progress(
     each: &mut dyn FnMut(&MinedView) -> Result<(), crate::api::ApiError>,
 ) -> Result<MineSummary> {
     crate::cli::stop_on_signal();
+    let backend = match ledger.is_remote() {
+        true => String::new(),
+        false => req
+            .miner_backend()
+            .map_or(String::new(), |b| format!(" · {}", b.key())),
+    };
     let bar = ctx.show_progress().then(|| {
         let b = ProgressBar::new_spinner();
         b.set_style(ProgressStyle::with_template("{spinner} {msg}").expect("valid template"));
@@ -47,7 +53,7 @@ pub fn mine_with_progress(
                     let (height, difficulty) = (template.header.height, template.header.difficulty);
                     let expected = difficulty.work().log2().exp2() / rate.max(1.0);
                     b.set_message(format!(
-                        "mining block {height} · difficulty {difficulty} bits · {:.1} MH/s · expected {:.1} s per block",
+                        "mining block {height} · difficulty {difficulty} bits · {:.1} MH/s{backend} · expected {:.1} s per block",
                         rate / 1e6,
                         expected
                     ));

@@ -73,10 +73,14 @@ pub fn pending(ctx: &Ctx, from: u64, limit: usize) -> Result<()> {
 }
 
 pub fn status(ctx: &Ctx) -> Result<()> {
-    let mut v = ctx.ledger()?.status()?;
+    let ledger = ctx.ledger()?;
+    let remote = ledger.is_remote();
+    let mut v = ledger.status()?;
     // The same output with or without a node (`GET /v1/status` has more),
     // but for the network a networked node is on.
-    let network = v.node.take().and_then(|n| n.network);
+    let node = v.node.take();
+    let node_backend = node.as_ref().map(|n| n.backend.clone());
+    let network = node.and_then(|n| n.network);
     if ctx.json {
         let mut out = serde_json::to_value(&v).expect("plain data");
         if let Some(net) = &network {
@@ -87,6 +91,14 @@ pub fn status(ctx: &Ctx) -> Result<()> {
         print!("{}", output::status_text(&v));
         if let Some(net) = &network {
             print!("{}", output::network_text(net));
+        }
+        // The backend the miner uses: the node's, or this machine's.
+        let best = match (remote, node_backend) {
+            (true, Some(k)) => crate::mining::Backend::from_key(&k),
+            _ => Some(crate::mining::Backend::best()),
+        };
+        if let Some(b) = best {
+            println!("miner       {} (the fastest backend here)", b.name());
         }
     }
     Ok(())
