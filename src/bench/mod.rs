@@ -97,6 +97,19 @@ pub fn miner(backend: Backend, threads: usize, for_time: Duration) -> Rate {
     )
 }
 
+/// The best backend's miner on one thread, in time-stamp-counter cycles per
+/// nonce, with the counter's rate (GHz): `None` off x86-64.
+pub fn cycles_per_nonce(for_time: Duration) -> Option<(f64, f64)> {
+    let tsc = crate::mining::shani::tsc;
+    if tsc() == 0 {
+        return None;
+    }
+    let (c0, t0) = (tsc(), Instant::now());
+    let r = miner(Backend::best(), 1, for_time);
+    let (cycles, secs) = (tsc().wrapping_sub(c0) as f64, t0.elapsed().as_secs_f64());
+    Some((cycles / r.hashes.max(1) as f64, cycles / secs / 1e9))
+}
+
 /// The interleaving limit: raw SHA-NI compressions of consecutive nonces,
 /// all eight final words computed, no search logic around them.
 pub fn interleaved_limit(for_time: Duration) -> Option<Rate> {

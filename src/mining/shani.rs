@@ -22,6 +22,21 @@ use super::sha256::{HeaderMidstate, TAIL_NONCE_OFFSET};
 /// Independent compressions in flight per thread.
 pub const LANES: usize = 8;
 
+/// The CPU's time-stamp counter (`rdtsc`), for cycles-per-nonce figures;
+/// 0 off x86-64.
+pub fn tsc() -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        // SAFETY: `rdtsc` exists on every x86-64 CPU and only reads a
+        // counter; it touches no memory.
+        unsafe { _rdtsc() }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        0
+    }
+}
+
 /// True when this CPU has the SHA extensions (and the SSE levels they need).
 pub fn available() -> bool {
     #[cfg(target_arch = "x86_64")]

@@ -76,6 +76,12 @@ fn mining(ctx: &Ctx, seconds: f64) -> Result<()> {
             r.per_second / one_thread
         );
     }
+    if let Some((cycles, ghz)) = bench::cycles_per_nonce(per_run) {
+        println!(
+            "{} on one thread: {cycles:.1} time-stamp-counter cycles per nonce (counter at {ghz:.2} GHz); a full SHA-NI compression is 32 sha256rnds2, 29 from round 6",
+            crate::mining::Backend::best().name()
+        );
+    }
     Ok(())
 }
 
